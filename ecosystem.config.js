@@ -1,0 +1,62 @@
+// PM2 apps of the Coinerex agent (ARCHITECTURE.md "Processes").
+// ESM: Node >= 20.19 lets PM2 require() this file; PM2 reads the `apps` export.
+//
+//   demo (default):  pm2 start ecosystem.config.js            (simulator + cloud-sim)
+//   production:      pm2 start ecosystem.config.js --env production --only hardware,business,mqtt,supervisor
+//
+// Variables (COINEREX_*) come from the calling environment; see README.md.
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const env = process.env;
+
+/** Options every app shares: one forked instance (the serial port and the MQTT client id each need a single owner). */
+const common = {
+  cwd: root,
+  exec_mode: 'fork',
+  instances: 1,
+  autorestart: true,
+  // Back-off on crash loops (1.5x per restart, capped at 15 s by PM2) so an app that starts before Redis never ends `errored`.
+  exp_backoff_restart_delay: 200,
+  // Our own shutdown gives up after 8 s (shared/app-runner.ts); PM2 must wait longer before SIGKILL.
+  kill_timeout: 10_000,
+  wait_ready: true,
+  listen_timeout: 15_000,
+  max_memory_restart: '160M',
+  // PM2's own per-app instrumentation costs memory on a 1 GB board.
+  pmx: false,
+  automation: false,
+  time: false,
+  merge_logs: true,
+};
+
+/** Demo defaults: only where the caller did not set the variable. */
+const demo = {
+  COINEREX_MODE: env.COINEREX_MODE ?? 'demo',
+  COINEREX_SIM_CUSTOMERS_PER_MINUTE: env.COINEREX_SIM_CUSTOMERS_PER_MINUTE ?? '6',
+  COINEREX_HEARTBEAT_SECONDS: env.COINEREX_HEARTBEAT_SECONDS ?? '30',
+  COINEREX_LOG_PRETTY: env.COINEREX_LOG_PRETTY ?? '1',
+};
+const production = { COINEREX_MODE: 'production', COINEREX_LOG_PRETTY: '0', UV_USE_IO_URING: '0' };
+
+const app = (name, script, heapMb, extra = {}) => ({
+  ...common,
+  name,
+  script: join(root, 'dist', script),
+  node_args: `--max-old-space-size=${heapMb}`,
+  env: demo,
+  env_production: production,
+  ...extra,
+});
+
+export const apps = [
+  // io_uring off: serial ports that never close on early Node 20 (PITFALLS.md §5).
+  app('hardware', 'workers/hardware/main.js', 64, { env: { ...demo, UV_USE_IO_URING: '0' } }),
+  app('business', 'workers/business/main.js', 96),
+  app('mqtt', 'workers/mqtt/main.js', 64),
+  app('supervisor', 'supervisor/main.js', 48),
+  app('dashboard', 'dashboard/main.js', 96),
+  // Demo profile only: plays the cloud on the local broker.
+  app('cloud-sim', 'cloud-sim/main.js', 64),
+];

@@ -1,0 +1,51 @@
+/**
+ * Redis connections and BullMQ queues/workers with the options BullMQ's
+ * production guide requires (PITFALLS.md §1, §3), in one place.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
+import type { Logger } from 'pino';
+import type { QueueName } from './names.js';
+
+const common: RedisOptions = {
+  // RESP2: BullMQ is tested against it; ioredis 6 defaults to RESP3.
+  protocol: 2,
+  connectionName: undefined,
+  retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5_000),
+};
+
+/** A connection for a Worker or for app state: waits for Redis instead of failing. */
+export function workerConnection(url: string, name?: string): Redis {
+  return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: null });
+}
+
+/** A connection for producers: fails fast while Redis is down (BullMQ "failing fast"). */
+export function producerConnection(url: string, name?: string): Redis {
+  return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+}
+
+/** Finished jobs are trimmed; failed ones kept for inspection a week (PITFALLS.md §1). */
+export const defaultJobOptions: JobsOptions = {
+  removeOnComplete: { count: 200 },
+  removeOnFail: { age: 7 * 86_400, count: 1000 },
+};
+
+export function makeQueue<T = unknown>(name: QueueName, connection: Redis, prefix: string, log?: Logger): Queue<T> {
+  const q = new Queue<T>(name, { connection, prefix, defaultJobOptions });
+  q.on('error', (err) => log?.error({ err, queue: name }, 'queue error'));
+  return q as Queue<T>;
+}
+
+export function makeWorker<T = unknown>(
+  name: QueueName,
+  processor: Processor<T>,
+  connection: Redis,
+  prefix: string,
+  log?: Logger,
+  opts: Partial<WorkerOptions> = {},
+): Worker<T> {
+  const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, ...opts });
+  w.on('error', (err) => log?.error({ err, queue: name }, 'worker error'));
+  w.on('failed', (job, err) => log?.warn({ err, queue: name, jobId: job?.id }, 'job failed'));
+  return w;
+}

@@ -1,0 +1,3 @@
+export * from './names.js';
+export * from './jobs.js';
+export * from './connection.js';

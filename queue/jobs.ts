@@ -1,0 +1,98 @@
+/**
+ * Job payloads of every queue: one schema each, with inferred types. A job
+ * read from Redis is `unknown` until parsed here.
+ */
+import { z } from 'zod';
+import { commandResultSchema, envelopeSchema } from '../shared/messages.js';
+
+const id = z.string().min(1).max(200);
+
+// ---- hw-events (hardware → business) --------------------------------------
+const base = { eventId: id, at: z.number().int().nonnegative() };
+
+export const hwEventSchema = z.discriminatedUnion('kind', [
+  /** A bill was stacked in the cash box. */
+  z.object({ ...base, kind: z.literal('bill_accepted'), amount: z.union([z.literal(100), z.literal(500), z.literal(1000)]) }),
+  /** A 50 NTD coin was accepted. */
+  z.object({ ...base, kind: z.literal('coin_accepted'), amount: z.literal(50) }),
+  /** Coins paid so far for a payout. */
+  z.object({ ...base, kind: z.literal('payout_progress'), payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative() }),
+  /** A payout ended: fully paid, or cut short (hopper empty, jam). */
+  z.object({
+    ...base,
+    kind: z.literal('payout_done'),
+    payoutId: id,
+    requested: z.number().int().nonnegative(),
+    paid: z.number().int().nonnegative(),
+    unpaid: z.number().int().nonnegative(),
+    reason: z.enum(['complete', 'hopper_empty', 'jam', 'fault', 'unknown']),
+  }),
+  z.object({ ...base, kind: z.literal('fault_raised'), code: z.number().int(), context: z.record(z.string(), z.unknown()).optional() }),
+  z.object({ ...base, kind: z.literal('fault_cleared'), code: z.number().int() }),
+  z.object({ ...base, kind: z.literal('door'), open: z.boolean() }),
+  /** Hopper level from the inventory count and the low-level sensor. */
+  z.object({ ...base, kind: z.literal('hopper_level'), coins: z.number().int().nonnegative(), lowSensor: z.boolean() }),
+  z.object({ ...base, kind: z.literal('hopper_empty') }),
+  z.object({ ...base, kind: z.literal('link'), up: z.boolean() }),
+  /** Answer to a `report_status` command. `payouts` lists what the hardware knows of recent payouts. */
+  z.object({
+    ...base,
+    kind: z.literal('status_report'),
+    requestId: id,
+    inventory: z.number().int().nonnegative().nullable(),
+    doorOpen: z.boolean(),
+    acceptorsEnabled: z.boolean(),
+    payouts: z.array(z.object({ payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative(), done: z.boolean() })),
+  }),
+]);
+export type HwEvent = z.infer<typeof hwEventSchema>;
+export type HwEventKind = HwEvent['kind'];
+
+// ---- hw-commands (business → hardware) -------------------------------------
+export const hwCommandSchema = z.discriminatedUnion('kind', [
+  /**
+   * Pay out `coins`. Idempotent by payoutId: the hardware never pays the same
+   * payoutId twice; a repeat only reports what was paid.
+   */
+  z.object({ kind: z.literal('payout'), payoutId: id, coins: z.number().int().positive().max(100_000) }),
+  z.object({ kind: z.literal('set_acceptors'), enabled: z.boolean() }),
+  z.object({ kind: z.literal('display'), text: z.string().max(500) }),
+  z.object({ kind: z.literal('report_status'), requestId: id }),
+]);
+export type HwCommand = z.infer<typeof hwCommandSchema>;
+
+// ---- outbox (business → mqtt) ----------------------------------------------
+export const outboxJobSchema = z.discriminatedUnion('kind', [
+  /** A device message in its envelope; ACK-required types are tracked (PROTOCOL.md §4). */
+  z.object({ kind: z.literal('message'), envelope: envelopeSchema }),
+  /** A command result (no envelope, no ACK). */
+  z.object({ kind: z.literal('command_result'), result: commandResultSchema }),
+  /** Ask the mqtt app to build and send a heartbeat now (query command). */
+  z.object({ kind: z.literal('heartbeat'), diagnostics: z.boolean() }),
+]);
+export type OutboxJob = z.infer<typeof outboxJobSchema>;
+
+// ---- commands (mqtt → business) --------------------------------------------
+export const commandJobSchema = z.object({
+  topic: z.string(),
+  /** The topic's last segment. */
+  commandType: z.string(),
+  receivedAt: z.number().int().nonnegative(),
+  /** Size of the MQTT payload in bytes. */
+  bytes: z.number().int().nonnegative(),
+  /** The parsed JSON payload, not yet validated. */
+  body: z.unknown(),
+});
+export type CommandJob = z.infer<typeof commandJobSchema>;
+
+// ---- control (CLI → hardware simulator) ------------------------------------
+export const controlJobSchema = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('bill'), amount: z.union([z.literal(100), z.literal(500), z.literal(1000)]) }),
+  z.object({ action: z.literal('coin'), amount: z.literal(50) }),
+  z.object({ action: z.literal('fault'), code: z.number().int() }),
+  z.object({ action: z.literal('clear'), code: z.number().int() }),
+  z.object({ action: z.literal('door'), open: z.boolean() }),
+  z.object({ action: z.literal('refill'), coins: z.number().int().positive().max(100_000) }),
+  z.object({ action: z.literal('jam') }),
+]);
+export type ControlJob = z.infer<typeof controlJobSchema>;

@@ -1,0 +1,15 @@
+/** Queue names (ARCHITECTURE.md "Queues"), defined once. */
+export const queueNames = {
+  /** hardware → business: normalized hardware events. */
+  hwEvents: 'hw-events',
+  /** business → hardware: payout, acceptors, display, status. */
+  hwCommands: 'hw-commands',
+  /** business → mqtt: messages to publish. */
+  outbox: 'outbox',
+  /** mqtt → business: inbound cloud commands. */
+  commands: 'commands',
+  /** CLI → hardware: simulator actions. */
+  control: 'control',
+} as const;
+export type QueueName = (typeof queueNames)[keyof typeof queueNames];
+export const allQueueNames: readonly QueueName[] = Object.values(queueNames);

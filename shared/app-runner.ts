@@ -1,0 +1,102 @@
+/**
+ * The shared life cycle of every PM2 app: load config, make the logger and
+ * the app's Redis connection, start, write a liveness beat for the
+ * supervisor, tell PM2 `ready`, and shut down in order on SIGINT/SIGTERM
+ * (STYLE.md "Lifecycle"). A bad configuration exits 78 with the message.
+ */
+import type { Redis } from 'ioredis';
+import { loadConfig, ConfigError, type Config } from './config.js';
+import { makeLogger, type Logger } from './logger.js';
+import { redisKeys, type RedisKeys } from './keys.js';
+import { workerConnection } from '../queue/connection.js';
+
+export interface AppContext {
+  app: string;
+  config: Config;
+  log: Logger;
+  keys: RedisKeys;
+  /** The app's own Redis connection for state (not for blocking BullMQ reads). */
+  redis: Redis;
+}
+
+export interface RunningApp {
+  /** Stop intake, finish or hand back in-flight work, close connections. Must be idempotent. */
+  close(): Promise<void>;
+}
+
+/** How long shutdown may take before we give up and exit; below PM2's kill_timeout (ecosystem.config.js). */
+export const SHUTDOWN_TIMEOUT_MS = 8_000;
+/** Liveness beat period; the supervisor restarts an app whose beat is older than COINEREX_WATCHDOG_SECONDS. */
+export const BEAT_MS = 2_000;
+
+export async function runApp(app: string, start: (ctx: AppContext) => Promise<RunningApp>): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`[${app}] ${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = makeLogger(app, config.logLevel);
+  const keys = redisKeys(config.redisPrefix, config.deviceId);
+  const redis = workerConnection(config.redisUrl, `${config.deviceId}:${app}`);
+  redis.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+
+  let running: RunningApp | undefined;
+  let closing: Promise<void> | undefined;
+  const beat = setInterval(() => {
+    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
+  }, BEAT_MS);
+
+  const shutdown = (reason: string, code: number): Promise<void> => {
+    closing ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      const force = setTimeout(() => {
+        log.error('shutdown timed out; exiting');
+        process.exit(code || 1);
+      }, SHUTDOWN_TIMEOUT_MS);
+      force.unref();
+      clearInterval(beat);
+      try {
+        await running?.close();
+      } catch (err) {
+        log.error({ err }, 'error while closing');
+      }
+      await redis.quit().catch(() => redis.disconnect());
+      log.info('stopped');
+      log.flush?.();
+      process.exitCode = code;
+      // Leave the event loop to drain; the force timer is unref'd.
+      setTimeout(() => process.exit(code), 50).unref();
+    })();
+    return closing;
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT', 0));
+  process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.on('message', (msg) => {
+    // PM2 on some platforms sends 'shutdown' instead of a signal.
+    if (msg === 'shutdown') void shutdown('pm2 shutdown', 0);
+  });
+  process.on('unhandledRejection', (err) => {
+    log.fatal({ err }, 'unhandled rejection');
+    void shutdown('unhandled rejection', 1);
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err }, 'uncaught exception');
+    void shutdown('uncaught exception', 1);
+  });
+
+  try {
+    running = await start({ app, config, log, keys, redis });
+  } catch (err) {
+    log.fatal({ err }, 'failed to start');
+    await shutdown('start failed', 1);
+    return;
+  }
+  await redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
+  log.info({ deviceId: config.deviceId, mode: config.mode }, 'started');
+  process.send?.('ready');
+}

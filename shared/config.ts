@@ -1,0 +1,265 @@
+/**
+ * Configuration: defaults < JSON file (COINEREX_CONFIG) < environment.
+ * One schema; every field names its environment variable, unit and default.
+ * A bad value stops the process with a message naming the variable and the
+ * expected form (ARCHITECTURE.md, "Interfaces the outside relies on").
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const deviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", 1 to 64 characters');
+const topicSegment = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (no "/", "+" or "#")');
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+const port = z.number().int().min(1).max(65535);
+const mqttUrl = z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'mqtt://host[:port] or mqtts://host[:port]');
+const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host[:port][/db]');
+const bonusTable = z.partialRecord(z.enum(['50', '100', '500', '1000']), z.number().int().min(0).max(1000));
+
+/** Settings the cloud may change at run time with a `config` command (PROTOCOL.md §7). */
+export const runtimeSettingsSchema = z.object({
+  /** COINEREX_HEARTBEAT_SECONDS: heartbeat interval, seconds. Default 300. */
+  heartbeatSeconds: seconds(1, 86_400),
+  /** COINEREX_STATUS_SECONDS: periodic status interval, seconds. Default 1800. */
+  statusSeconds: seconds(1, 86_400),
+  /** COINEREX_LOW_COIN_WARNING: alarm 1 below this inventory. Default 100. */
+  lowCoinWarning: z.number().int().min(0).max(100_000),
+  /** COINEREX_LOW_COIN_CRITICAL: critical inventory level. Default 20. */
+  lowCoinCritical: z.number().int().min(0).max(100_000),
+  /** COINEREX_DISPENSE_MAX_PER_COMMAND: remote coins per command. Default 200. */
+  dispenseMaxPerCommand: z.number().int().min(1).max(10_000),
+  /** COINEREX_DISPENSE_MAX_PER_DAY: remote coins per local day. Default 1000. */
+  dispenseMaxPerDay: z.number().int().min(1).max(1_000_000),
+  /** COINEREX_BONUS_TABLE: JSON, inserted NTD -> bonus coins, e.g. {"1000":5}. Default {}. */
+  bonusTable,
+});
+export type RuntimeSettings = z.infer<typeof runtimeSettingsSchema>;
+
+export const configSchema = z
+  .object({
+    /** COINEREX_DEVICE_ID: the machine's id, also the MQTT client id. */
+    deviceId,
+    /** COINEREX_MODE: `demo` (simulator, cloud-sim) or `production`. */
+    mode: z.enum(['demo', 'production']),
+    /** COINEREX_MQTT_URL: broker, mqtt:// or mqtts://. */
+    mqttUrl,
+    mqttUsername: z.string().max(256).optional(),
+    mqttPassword: z.string().max(256).optional(),
+    /** COINEREX_MQTT_CA: PEM file of the broker's CA (mqtts). */
+    mqttCa: z.string().min(1).optional(),
+    /** COINEREX_MQTT_KEEPALIVE: seconds; a dead link is noticed after 1.5x this. Default 60. */
+    mqttKeepalive: seconds(1, 3600),
+    /** COINEREX_MQTT_RECONNECT_MAX_MS: cap of the reconnect back-off. Default 30000. */
+    mqttReconnectMaxMs: z.number().int().min(100).max(600_000),
+    /** COINEREX_REDIS_URL. Default redis://127.0.0.1:6379. */
+    redisUrl,
+    /** COINEREX_REDIS_PREFIX: every Redis key and queue lives under it. Default `coinerex`. */
+    redisPrefix: topicSegment,
+    /** COINEREX_TOPIC_PREFIX. Default `coinerex`. */
+    topicPrefix: topicSegment,
+    /** COINEREX_HARDWARE: `sim` or `serial`. */
+    hardware: z.enum(['sim', 'serial']),
+    /** COINEREX_SERIAL_PATH: the board's serial device. */
+    serialPath: z.string().min(1),
+    /** COINEREX_SERIAL_BAUD. Default 115200. */
+    serialBaud: z.number().int().min(1200).max(4_000_000),
+    /** COINEREX_RETRY_SCHEDULE: seconds, three resend gaps and the final wait. Default 10,30,60,60. */
+    retrySchedule: z.array(z.number().positive().max(86_400)).min(1).max(10),
+    /** COINEREX_OFFLINE_LIMIT: ACK-required messages held while offline. Default 100. */
+    offlineLimit: z.number().int().min(1).max(100_000),
+    /** COINEREX_COMMAND_PUBLIC_KEY: PEM file of the Ed25519 command-verification key. */
+    commandPublicKey: z.string().min(1).optional(),
+    /** COINEREX_ALLOW_UNSIGNED_COMMANDS: 1 accepts unsigned commands in production. */
+    allowUnsignedCommands: z.boolean(),
+    /** COINEREX_COMMAND_MAX_AGE_SECONDS: older commands are EXPIRED. Default 300. */
+    commandMaxAgeSeconds: seconds(1, 86_400),
+    /** COINEREX_ALLOW_HARD_RESTART: 1 lets `restart` `hard` reboot the board. Default 0. */
+    allowHardRestart: z.boolean(),
+    /** COINEREX_TIMEZONE: calendar zone for ids, daily reset and close. Default Asia/Taipei. */
+    timezone: z.string().refine(isTimeZone, 'an IANA time zone such as Asia/Taipei'),
+    /** COINEREX_TIMESTAMP_FORMAT: `unix` seconds or `iso8601`. Default unix. */
+    timestampFormat: z.enum(['unix', 'iso8601']),
+    /** COINEREX_PROTOCOL_VERSION. Default 1.3.2. */
+    protocolVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a version such as 1.3.2'),
+    /** COINEREX_SEQ: 1 adds the `seq` extension to ACK-required messages. Default 1. */
+    seqField: z.boolean(),
+    /** COINEREX_DASHBOARD_HOST. Default 127.0.0.1. */
+    dashboardHost: z.string().min(1),
+    /** COINEREX_DASHBOARD_PORT. Default 3000. */
+    dashboardPort: port,
+    dashboardUser: z.string().min(1).max(256).optional(),
+    dashboardPassword: z.string().min(1).max(256).optional(),
+    /** COINEREX_SIM_CUSTOMERS_PER_MINUTE: simulated customers; 0 = none. */
+    simCustomersPerMinute: z.number().min(0).max(60_000),
+    /** COINEREX_SIM_INVENTORY: coins in the simulated hopper on first start. Default 2000. */
+    simInventory: z.number().int().min(0).max(100_000),
+    /** COINEREX_SIM_PAYOUT_MS: simulated time per coin paid, ms. Default 5. */
+    simPayoutMs: z.number().int().min(0).max(10_000),
+    /** COINEREX_WATCHDOG_SECONDS: an app whose liveness beat is older is restarted. Default 30. */
+    watchdogSeconds: seconds(2, 3600),
+    /** COINEREX_LOG_LEVEL. Default info. */
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  })
+  .merge(runtimeSettingsSchema)
+  .strict();
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+type Field = keyof z.infer<typeof configSchema>;
+
+function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const defaults: z.infer<typeof configSchema> = {
+  deviceId: 'CCM_001',
+  mode: 'demo',
+  mqttUrl: 'mqtt://127.0.0.1:1883',
+  mqttKeepalive: 60,
+  mqttReconnectMaxMs: 30_000,
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisPrefix: 'coinerex',
+  topicPrefix: 'coinerex',
+  hardware: 'sim',
+  serialPath: '/dev/ttyS1',
+  serialBaud: 115_200,
+  retrySchedule: [10, 30, 60, 60],
+  offlineLimit: 100,
+  allowUnsignedCommands: false,
+  commandMaxAgeSeconds: 300,
+  allowHardRestart: false,
+  timezone: 'Asia/Taipei',
+  timestampFormat: 'unix',
+  protocolVersion: '1.3.2',
+  seqField: true,
+  dashboardHost: '127.0.0.1',
+  dashboardPort: 3000,
+  simCustomersPerMinute: 0,
+  simInventory: 2000,
+  simPayoutMs: 5,
+  watchdogSeconds: 30,
+  logLevel: 'info',
+  heartbeatSeconds: 300,
+  statusSeconds: 1800,
+  lowCoinWarning: 100,
+  lowCoinCritical: 20,
+  dispenseMaxPerCommand: 200,
+  dispenseMaxPerDay: 1000,
+  bonusTable: {},
+};
+
+/** Field -> environment variable: COINEREX_ + the field in UPPER_SNAKE. */
+export function envName(field: string): string {
+  const special: Record<string, string> = { seqField: 'COINEREX_SEQ' };
+  return special[field] ?? `COINEREX_${field.replace(/([A-Z])/g, '_$1').toUpperCase()}`;
+}
+
+type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'json';
+const kinds: Partial<Record<Field, Kind>> = {
+  mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
+  commandMaxAgeSeconds: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
+  watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
+  lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
+  simCustomersPerMinute: 'number',
+  allowUnsignedCommands: 'bool', allowHardRestart: 'bool', seqField: 'bool',
+  retrySchedule: 'list', bonusTable: 'json',
+};
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** Converts one environment string; returns the raw string when it does not parse so the schema names it. */
+function fromEnv(kind: Kind, raw: string): unknown {
+  const s = raw.trim();
+  switch (kind) {
+    case 'int':
+    case 'number':
+      return s !== '' && Number.isFinite(Number(s)) ? Number(s) : raw;
+    case 'bool':
+      if (['1', 'true', 'yes', 'on'].includes(s.toLowerCase())) return true;
+      if (['0', 'false', 'no', 'off'].includes(s.toLowerCase())) return false;
+      return raw;
+    case 'list':
+      return s.split(',').map((p) => (p.trim() !== '' && Number.isFinite(Number(p)) ? Number(p) : p));
+    case 'json':
+      try {
+        return JSON.parse(s);
+      } catch {
+        return raw;
+      }
+    default:
+      return raw;
+  }
+}
+
+const expected: Partial<Record<Field, string>> = {
+  retrySchedule: 'comma-separated seconds such as 10,30,60,60',
+  bonusTable: 'JSON object of inserted NTD to bonus coins such as {"1000":5}',
+  allowUnsignedCommands: '0 or 1', allowHardRestart: '0 or 1', seqField: '0 or 1',
+};
+
+/**
+ * Loads, merges and validates the configuration. Throws ConfigError listing
+ * every bad field by its variable (or file key) and the expected form.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const merged: Record<string, unknown> = { ...defaults };
+  const source: Record<string, string> = {};
+  const file = env.COINEREX_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError([`COINEREX_CONFIG (${file}): cannot read a JSON object: ${(err as Error).message}`]);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new ConfigError([`COINEREX_CONFIG (${file}): expected a JSON object`]);
+    }
+    for (const [k, v] of Object.entries(parsed)) {
+      merged[k] = v;
+      source[k] = `"${k}" in ${file}`;
+    }
+  }
+  const fields = Object.keys(configSchema.shape) as Field[];
+  for (const field of fields) {
+    const name = envName(field);
+    const raw = env[name];
+    if (raw === undefined || (raw === '' && !(field in kinds))) continue;
+    merged[field] = fromEnv(kinds[field] ?? 'string', raw);
+    source[field] = name;
+  }
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const field = String(issue.path[0] ?? '');
+      const where = source[field] ?? (field ? `${envName(field)} (default)` : 'configuration');
+      const got = field in merged ? JSON.stringify(merged[field]) : 'nothing';
+      const want = expected[field as Field] ?? issue.message;
+      problems.push(
+        issue.code === 'unrecognized_keys'
+          ? `${source[(issue as { keys: string[] }).keys[0] ?? ''] ?? 'configuration'}: unknown setting(s) ${(issue as { keys: string[] }).keys.join(', ')}`
+          : `${where}: expected ${want}; got ${got}`,
+      );
+    }
+  }
+  if (result.success) {
+    const c = result.data;
+    if (c.hardware === 'serial' && !source.serialPath) problems.push('COINEREX_SERIAL_PATH: required when COINEREX_HARDWARE=serial');
+    if (c.lowCoinCritical > c.lowCoinWarning) problems.push(`COINEREX_LOW_COIN_CRITICAL: expected at most COINEREX_LOW_COIN_WARNING (${c.lowCoinWarning}); got ${c.lowCoinCritical}`);
+    if (c.mode === 'production' && !c.commandPublicKey && !c.allowUnsignedCommands) {
+      problems.push('COINEREX_COMMAND_PUBLIC_KEY: required in production (a PEM file path), unless COINEREX_ALLOW_UNSIGNED_COMMANDS=1');
+    }
+    if (c.mqttUsername === undefined && c.mqttPassword !== undefined) problems.push('COINEREX_MQTT_USERNAME: required when COINEREX_MQTT_PASSWORD is set');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(result.data!);
+}

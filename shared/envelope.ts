@@ -1,0 +1,29 @@
+/** The envelope of every device message except command results (PROTOCOL.md §3). */
+import type { Redis } from 'ioredis';
+import { formatTimestamp, type Clock, type TimestampFormat } from './clock.js';
+import { newMessageId } from './ids.js';
+import type { Envelope } from './messages.js';
+import { ackRequired, type OutboundType } from './topics.js';
+import type { RedisKeys } from './keys.js';
+
+export interface EnvelopeContext {
+  deviceId: string;
+  version: string;
+  timestampFormat: TimestampFormat;
+  clock: Clock;
+  /** When set, ACK-required messages get the durable `seq` extension. */
+  seq?: { redis: Redis; keys: RedisKeys };
+}
+
+export async function buildEnvelope(ctx: EnvelopeContext, type: OutboundType, data: Record<string, unknown>): Promise<Envelope> {
+  const envelope: Envelope = {
+    timestamp: formatTimestamp(ctx.clock.now(), ctx.timestampFormat),
+    device_id: ctx.deviceId,
+    message_id: newMessageId(),
+    message_type: type,
+    version: ctx.version,
+    data,
+  };
+  if (ctx.seq && ackRequired.has(type)) envelope.seq = await ctx.seq.redis.incr(ctx.seq.keys.messageSeq);
+  return envelope;
+}

@@ -1,0 +1,34 @@
+/**
+ * Command error codes (PROTOCOL.md §7): errors are values with a code; code
+ * branches on the code, never on the text. The text is the Chinese shown to
+ * the operator.
+ */
+export const commandErrorCodes = {
+  INVALID_COMMAND: '指令格式錯誤',
+  UNKNOWN_COMMAND: '未知的指令類型',
+  UNAUTHENTICATED: '指令簽章驗證失敗',
+  EXPIRED: '指令已逾時',
+  MACHINE_LOCKED: '機台已鎖定',
+  MACHINE_FAULT: '機台故障中',
+  INSUFFICIENT_COINS: '硬幣存量不足',
+  LIMIT_EXCEEDED: '超過出幣上限',
+  NOT_PERMITTED: '不允許的操作',
+  BUSY: '機台忙碌中',
+  HARDWARE_FAILURE: '硬體故障',
+} as const;
+export type CommandErrorCode = keyof typeof commandErrorCodes;
+
+export class CommandError extends Error {
+  constructor(
+    readonly code: CommandErrorCode,
+    detail?: string,
+  ) {
+    super(detail ? `${commandErrorCodes[code]}: ${detail}` : commandErrorCodes[code]);
+    this.name = 'CommandError';
+  }
+
+  /** The `result` of a failed command result message. */
+  toResult(): { error_code: CommandErrorCode; error: string } {
+    return { error_code: this.code, error: this.message };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The machine's state as the business app keeps it in Redis, and a reader
+ * for the other apps (heartbeat, status, CLI, dashboard). Only the business
+ * app writes these keys; the layout is defined here so readers agree.
+ *
+ *  - `machine` hash: status (0|1|3|4), locked (0|1), lockUntil (ms|''), doorOpen (0|1),
+ *    inventory (coins the books believe are in the hopper), acceptorsEnabled (0|1),
+ *    lastTransactionAt (ms), lastMaintenanceAt (ms), serviceStatus (JSON).
+ *  - `counters` hash: total_bills, total_coins, total_dispensed, remote_dispensed,
+ *    bonus_coins, debt_coins, balance.
+ *  - `codes` hash: `error:<code>` / `alarm:<code>` -> raised-at ms, for active codes.
+ *  - `daily:<YYYYMMDD>` hash: transactions, coins_dispensed, remote_dispensed,
+ *    errors, bills, coins, exchanges.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.js';
+import { machineStatus, type MachineStatus } from './codes.js';
+
+export type ServiceState = 'operational' | 'degraded' | 'offline' | 'fault';
+export interface ServiceStatus {
+  coin_acceptor: ServiceState;
+  bill_acceptor: ServiceState;
+  dispenser: ServiceState;
+  display: ServiceState;
+}
+
+export const counterFields = ['total_bills', 'total_coins', 'total_dispensed', 'remote_dispensed', 'bonus_coins', 'debt_coins', 'balance'] as const;
+export type Counters = Record<(typeof counterFields)[number], number>;
+
+export const dailyFields = ['transactions', 'exchanges', 'coins_dispensed', 'remote_dispensed', 'errors', 'bills', 'coins'] as const;
+export type Daily = Record<(typeof dailyFields)[number], number>;
+
+export interface MachineSnapshot {
+  status: MachineStatus;
+  locked: boolean;
+  lockUntil: number | null;
+  doorOpen: boolean;
+  inventory: number;
+  acceptorsEnabled: boolean;
+  lastTransactionAt: number | null;
+  lastMaintenanceAt: number | null;
+  serviceStatus: ServiceStatus;
+  counters: Counters;
+  activeErrors: number[];
+  activeAlarms: number[];
+  today: Daily;
+}
+
+const allOperational: ServiceStatus = { coin_acceptor: 'operational', bill_acceptor: 'operational', dispenser: 'operational', display: 'operational' };
+
+const num = (v: string | undefined): number => (v === undefined || v === '' ? 0 : Number(v));
+const optNum = (v: string | undefined): number | null => (v === undefined || v === '' ? null : Number(v));
+
+export async function readMachineSnapshot(redis: Redis, keys: RedisKeys, day: string): Promise<MachineSnapshot> {
+  const [m, c, codes, d] = await Promise.all([
+    redis.hgetall(keys.machine),
+    redis.hgetall(keys.counters),
+    redis.hgetall(keys.activeCodes),
+    redis.hgetall(keys.daily(day)),
+  ]);
+  let serviceStatus = allOperational;
+  try {
+    if (m.serviceStatus) serviceStatus = { ...allOperational, ...JSON.parse(m.serviceStatus) };
+  } catch {
+    // A malformed value is reported as operational rather than crash a reader.
+  }
+  const counters = Object.fromEntries(counterFields.map((f) => [f, num(c[f])])) as Counters;
+  const today = Object.fromEntries(dailyFields.map((f) => [f, num(d[f])])) as Daily;
+  const codeList = (kind: string) =>
+    Object.keys(codes)
+      .filter((k) => k.startsWith(`${kind}:`))
+      .map((k) => Number(k.slice(kind.length + 1)))
+      .sort((a, b) => a - b);
+  const status = m.status === undefined ? machineStatus.standby : (Number(m.status) as MachineStatus);
+  return {
+    status,
+    locked: m.locked === '1',
+    lockUntil: optNum(m.lockUntil),
+    doorOpen: m.doorOpen === '1',
+    inventory: num(m.inventory),
+    acceptorsEnabled: m.acceptorsEnabled !== '0',
+    lastTransactionAt: optNum(m.lastTransactionAt),
+    lastMaintenanceAt: optNum(m.lastMaintenanceAt),
+    serviceStatus,
+    counters,
+    activeErrors: codeList('error'),
+    activeAlarms: codeList('alarm'),
+    today,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * Protocol message schemas (PROTOCOL.md §3–§7), one source for types and
+ * validation. Outbound `data` schemas are used by tests and by the cloud
+ * simulator to check what the device sends; inbound ones guard every
+ * boundary where MQTT hands over `unknown`.
+ */
+import { z } from 'zod';
+import { outboundTypes } from './topics.js';
+
+export const timestampSchema = z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })]);
+
+export const envelopeSchema = z.object({
+  timestamp: timestampSchema,
+  device_id: z.string().min(1),
+  message_id: z.string().uuid(),
+  message_type: z.enum(outboundTypes),
+  version: z.string(),
+  seq: z.number().int().positive().optional(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+const counters = z.object({
+  total_bills: z.number().int().nonnegative(),
+  total_coins: z.number().int().nonnegative(),
+  total_dispensed: z.number().int().nonnegative(),
+  remote_dispensed: z.number().int().nonnegative(),
+  bonus_coins: z.number().int().nonnegative(),
+});
+
+export const transactionDataSchema = z.object({
+  transaction_type: z.enum(['exchange', 'remote_dispense']),
+  transaction_id: z.string().regex(/^(TXN|REMOTE)_\d{8}_\d{6}_\d{3,}$/),
+  command_id: z.string().optional(),
+  amounts: z.object({
+    bills_inserted: z.number().int().nonnegative(),
+    coins_inserted: z.number().int().nonnegative(),
+    coins_dispensed: z.number().int().nonnegative(),
+    transaction_amount: z.number().int().nonnegative(),
+    coin_value: z.literal(10),
+  }),
+  balance: z.object({ before: z.number().int(), after: z.number().int() }),
+  timing: z.object({ start_time: timestampSchema, dispense_time: timestampSchema, duration_ms: z.number().int().nonnegative() }),
+  remote_details: z
+    .object({ operator_account: z.string().nullable(), coins_dispensed: z.number().int().nonnegative(), reason: z.string().nullable() })
+    .optional(),
+  success: z.boolean(),
+  debt_coins: z.number().int().nonnegative().optional(),
+});
+export type TransactionData = z.infer<typeof transactionDataSchema>;
+
+export const accountingDataSchema = z.object({
+  machine_status: z.union([z.literal(0), z.literal(1), z.literal(3), z.literal(4)]),
+  status_description: z.string(),
+  counters,
+  current_state: z.object({ debt_coins: z.number().int().nonnegative(), balance: z.number().int().nonnegative() }),
+  codes: z.object({ alarm_code: z.number().int().nonnegative(), error_code: z.number().int().nonnegative() }),
+  report: z.literal('daily_close').optional(),
+  daily: z.record(z.string(), z.unknown()).optional(),
+});
+export type AccountingData = z.infer<typeof accountingDataSchema>;
+
+const serviceState = z.enum(['operational', 'degraded', 'offline', 'fault']);
+export const heartbeatDataSchema = z.object({
+  status: z.enum(['online', 'degraded', 'offline']),
+  firmware_version: z.string(),
+  uptime_seconds: z.number().int().nonnegative(),
+  last_transaction: timestampSchema.nullable(),
+  network_quality: z.string(),
+  system_health: z.object({
+    cpu_usage: z.number().min(0).max(100),
+    memory_usage: z.number().min(0).max(100),
+    storage_usage: z.number().min(0).max(100),
+    temperature: z.number().nullable(),
+  }),
+  service_status: z.object({ coin_acceptor: serviceState, bill_acceptor: serviceState, dispenser: serviceState, display: serviceState }),
+  active_issues: z.array(z.unknown()),
+  statistics: z.object({
+    transactions_today: z.number().int().nonnegative(),
+    coins_dispensed_today: z.number().int().nonnegative(),
+    error_count_today: z.number().int().nonnegative(),
+    last_maintenance: timestampSchema.nullable(),
+  }),
+  diagnostics: z.record(z.string(), z.unknown()).optional(),
+});
+export type HeartbeatData = z.infer<typeof heartbeatDataSchema>;
+
+/** Cloud → device ACK (PROTOCOL.md §4). `message_id` is accepted when `ack_message_id` is absent. */
+export const cloudAckSchema = z
+  .object({
+    timestamp: z.unknown().optional(),
+    ack_message_id: z.string().min(1).max(200).optional(),
+    message_id: z.string().min(1).max(200).optional(),
+    status: z.enum(['received', 'processed', 'error']),
+    error_message: z.string().max(10_000).optional(),
+    result: z.unknown().optional(),
+  })
+  .refine((a) => a.ack_message_id !== undefined || a.message_id !== undefined, { message: 'ack_message_id is required' });
+export type CloudAck = z.infer<typeof cloudAckSchema>;
+
+/** Device → cloud command result on `…/commands/{id}/ack` (PROTOCOL.md §7); no envelope. */
+export const commandResultSchema = z.object({
+  timestamp: timestampSchema,
+  device_id: z.string(),
+  ack_command_id: z.string(),
+  command_type: z.string(),
+  status: z.enum(['success', 'failed']),
+  result: z.record(z.string(), z.unknown()),
+});
+export type CommandResult = z.infer<typeof commandResultSchema>;
