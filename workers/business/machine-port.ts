@@ -1,0 +1,52 @@
+/**
+ * What the command handlers (workers/business/commands/) need from the
+ * machine (the exchange engine and its state, workers/business/*). The
+ * engine implements it; the command pipeline only sees this interface.
+ */
+import type { MachineSnapshot } from '../../shared/machine-state.js';
+import type { RuntimeSettings } from '../../shared/config.js';
+
+export interface RemoteDispenseRequest {
+  commandId: string;
+  coins: number;
+  operatorAccount: string | null;
+  reason: string | null;
+}
+
+export interface RemoteDispenseOutcome {
+  success: boolean;
+  coinsDispensed: number;
+  /** Coins not paid (hopper ran out); recorded as debt? No: a remote shortfall is reported, not owed. */
+  coinsUnpaid: number;
+  coinsRemaining: number;
+  transactionId: string;
+  executionTimeMs: number;
+}
+
+export interface LockRequest {
+  locked: boolean;
+  reason: string | null;
+  operatorId: string | null;
+  /** Epoch ms of the automatic unlock, null = until unlocked. */
+  until: number | null;
+  messageDisplay: string | null;
+}
+
+export interface MachinePort {
+  snapshot(): Promise<MachineSnapshot>;
+  /**
+   * Pays out `coins` for a remote command: never overlaps an exchange payout,
+   * sets machine status 3 while it runs, publishes the `remote_dispense`
+   * transaction and an accounting message. At most once per commandId.
+   */
+  remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
+  /** Persists the lock, disables/enables the acceptors, shows the message, raises/clears alarm 3. */
+  setLock(req: LockRequest): Promise<void>;
+  /** Resolves once no exchange or payout is in progress (used before a restart). */
+  whenIdle(): Promise<void>;
+  /** Publish accounting / status now (query command). */
+  publishAccounting(): Promise<void>;
+  publishStatus(): Promise<void>;
+  /** Apply changed runtime settings live (config command); already validated and persisted. */
+  applySettings(settings: RuntimeSettings): Promise<void>;
+}

@@ -1,0 +1,33 @@
+/**
+ * The hardware driver interface: what the `hardware` app needs from a
+ * machine link, whatever carries it (simulator, serial board). Drivers emit
+ * normalized events (queue/jobs.ts `HwEvent`, minus the app-assigned fields
+ * they already carry) and execute commands. One contract suite runs against
+ * every driver (STYLE.md "Contract suites").
+ */
+import type { HwCommand, HwEvent } from '../../queue/jobs.js';
+
+export interface HardwareDriver {
+  /** Open the link. Events may start flowing once it resolves. */
+  start(): Promise<void>;
+  /**
+   * Execute one command. Resolves when the hardware accepted it (a payout's
+   * progress and end arrive later as events). Rejects with a DriverError
+   * when the link is down or the board refused.
+   */
+  execute(cmd: HwCommand): Promise<void>;
+  /** Register the one event sink. Every event carries a unique, stable `eventId`. */
+  onEvent(sink: (event: HwEvent) => Promise<void> | void): void;
+  /** Stop reading, finish writing, close the link. Idempotent. */
+  close(): Promise<void>;
+}
+
+export class DriverError extends Error {
+  constructor(
+    readonly code: 'LINK_DOWN' | 'REFUSED' | 'TIMEOUT' | 'INVALID',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
