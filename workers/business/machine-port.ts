@@ -16,7 +16,7 @@ export interface RemoteDispenseRequest {
 export interface RemoteDispenseOutcome {
   success: boolean;
   coinsDispensed: number;
-  /** Coins not paid (hopper ran out); recorded as debt? No: a remote shortfall is reported, not owed. */
+  /** Coins not paid because the hopper ran out: reported to the operator, not owed as debt. */
   coinsUnpaid: number;
   coinsRemaining: number;
   transactionId: string;
