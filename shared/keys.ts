@@ -37,6 +37,8 @@ export function redisKeys(prefix: string, deviceId: string) {
     simPayout: (payoutId: string) => `${base}:sim:payout:${payoutId}`,
     // Operations.
     liveness: (app: string) => `${base}:live:${app}`,
+    /** list: soft-restart requests from the business app, carried out by the supervisor (JSON {requestId, at, reason}). */
+    restartRequests: `${base}:restart:requests`,
     metrics: `${base}:metrics`,
     /** pub/sub channel: runtime settings changed. */
     settingsChannel: `${base}:settings:changed`,
