@@ -233,7 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const field of fields) {
     const name = envName(field);
     const raw = env[name];
-    if (raw === undefined || (raw === '' && !(field in kinds))) continue;
+    if (raw === undefined) continue;
     merged[field] = fromEnv(kinds[field] ?? 'string', raw);
     source[field] = name;
   }
