@@ -40,6 +40,14 @@ export function redisKeys(prefix: string, deviceId: string) {
     /** list: soft-restart requests from the business app, carried out by the supervisor (JSON {requestId, at, reason}). */
     restartRequests: `${base}:restart:requests`,
     metrics: `${base}:metrics`,
+    /** hash: app name -> JSON AppHealth (pid, status, uptime, restarts, memory), written by the supervisor (shared/app-health.ts). */
+    appsHealth: `${base}:apps:health`,
+    /** hash: app name -> restarts the supervisor's watchdog has carried out (durable count). */
+    appRestarts: `${base}:apps:restarts`,
+    /** hash {connected: 0|1, since: epoch ms}: the broker link as the mqtt app sees it (shared/app-health.ts). */
+    mqttLink: `${base}:mqtt:link`,
+    /** string: the cloud simulator's ACK policy (`ack-all`, `ack-none`, `error`, `delay <ms>`); demo only. */
+    cloudSimPolicy: `${base}:cloudsim:policy`,
     /** pub/sub channel: runtime settings changed. */
     settingsChannel: `${base}:settings:changed`,
   };
