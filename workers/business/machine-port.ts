@@ -5,6 +5,7 @@
  */
 import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { RuntimeSettings } from '../../shared/config.js';
+import type { Envelope } from '../../shared/messages.js';
 
 export interface RemoteDispenseRequest {
   commandId: string;
@@ -32,12 +33,24 @@ export interface LockRequest {
   messageDisplay: string | null;
 }
 
+export interface JournalQuery {
+  /** Epoch ms, inclusive; null = from the oldest entry kept. */
+  since: number | null;
+  /** Epoch ms, inclusive; null = up to now. */
+  until: number | null;
+  /** At most this many entries, 1..100. */
+  limit: number;
+}
+
 export interface MachinePort {
   snapshot(): Promise<MachineSnapshot>;
   /**
    * Pays out `coins` for a remote command: never overlaps an exchange payout,
    * sets machine status 3 while it runs, publishes the `remote_dispense`
-   * transaction and an accounting message. At most once per commandId.
+   * transaction and an accounting message. At most once per commandId: a
+   * second call with the same commandId (the command pipeline re-running a
+   * job after a crash) pays nothing more and resolves to the first call's
+   * outcome, waiting for it if that payout is still running.
    */
   remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
   /** Persists the lock, disables/enables the acceptors, shows the message, raises/clears alarm 3. */
@@ -49,4 +62,10 @@ export interface MachinePort {
   publishStatus(): Promise<void>;
   /** Apply changed runtime settings live (config command); already validated and persisted. */
   applySettings(settings: RuntimeSettings): Promise<void>;
+  /**
+   * Journal entries (the full original `transaction` envelopes, PROTOCOL.md §8)
+   * whose transaction time lies in [since, until], oldest first, at most
+   * `limit` (query `transactions`: re-published with their original message_id).
+   */
+  readJournal(query: JournalQuery): Promise<Envelope[]>;
 }
