@@ -13,7 +13,10 @@ const seconds = (min: number, max: number) => z.number().int().min(min).max(max)
 const port = z.number().int().min(1).max(65535);
 const mqttUrl = z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'mqtt://host[:port] or mqtts://host[:port]');
 const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host[:port][/db]');
-const bonusTable = z.partialRecord(z.enum(['50', '100', '500', '1000']), z.number().int().min(0).max(1000));
+const bonusTable = z.record(
+  z.string().regex(/^(50|100|500|1000)$/, 'keys 50, 100, 500 or 1000 (NTD inserted)'),
+  z.number().int().min(0).max(1000),
+);
 
 /** Settings the cloud may change at run time with a `config` command (PROTOCOL.md §7). */
 export const runtimeSettingsSchema = z.object({
@@ -175,22 +178,31 @@ export class ConfigError extends Error {
   }
 }
 
+/** JSON.parse that refuses keys which could reach an object's prototype. */
+function parseJson(text: string): unknown {
+  return JSON.parse(text, (key, value: unknown) => {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') throw new Error(`forbidden key "${key}"`);
+    return value;
+  });
+}
+
 /** Converts one environment string; returns the raw string when it does not parse so the schema names it. */
 function fromEnv(kind: Kind, raw: string): unknown {
   const s = raw.trim();
   switch (kind) {
     case 'int':
     case 'number':
-      return s !== '' && Number.isFinite(Number(s)) ? Number(s) : raw;
+      // Plain decimals only: Number() would also take "0x10", "1e3" and "".
+      return /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : raw;
     case 'bool':
       if (['1', 'true', 'yes', 'on'].includes(s.toLowerCase())) return true;
       if (['0', 'false', 'no', 'off'].includes(s.toLowerCase())) return false;
       return raw;
     case 'list':
-      return s.split(',').map((p) => (p.trim() !== '' && Number.isFinite(Number(p)) ? Number(p) : p));
+      return s.split(',').map((p) => (/^\d+(\.\d+)?$/.test(p.trim()) ? Number(p) : p));
     case 'json':
       try {
-        return JSON.parse(s);
+        return parseJson(s);
       } catch {
         return raw;
       }
@@ -217,7 +229,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (file) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
+      parsed = parseJson(readFileSync(file, 'utf8'));
     } catch (err) {
       throw new ConfigError([`COINEREX_CONFIG (${file}): cannot read a JSON object: ${(err as Error).message}`]);
     }
