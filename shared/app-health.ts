@@ -1,0 +1,88 @@
+/**
+ * Health of the agent's processes as other apps and the CLI read it:
+ * liveness beats (written by every app, shared/app-runner.ts), the
+ * supervisor's per-app record from PM2 (`keys.appsHealth`), and the broker
+ * link as the mqtt app sees it (`keys.mqttLink`).
+ */
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { RedisKeys } from './keys.js';
+
+/** The apps that make up a running agent; every one must be alive for the agent to be healthy. */
+export const agentApps = ['hardware', 'business', 'mqtt', 'supervisor'] as const;
+/** Every PM2 app of ecosystem.config.js (the demo profile adds the last two). */
+export const ecosystemApps = [...agentApps, 'dashboard', 'cloud-sim'] as const;
+
+export const appHealthSchema = z.object({
+  name: z.string(),
+  /** PM2 status: online, stopping, stopped, launching, errored, one-launch-status. */
+  status: z.string(),
+  pid: z.number().int().nullable(),
+  /** Epoch ms of the process's last (re)start (PM2 `pm_uptime`). */
+  startedAt: z.number().nullable(),
+  /** Restarts PM2 has done for any reason (crash, memory limit, watchdog, operator). */
+  pm2Restarts: z.number().int().nonnegative(),
+  /** Restarts the supervisor's watchdog has done because the app stopped beating. */
+  watchdogRestarts: z.number().int().nonnegative(),
+  memoryBytes: z.number().nonnegative().nullable(),
+  cpuPercent: z.number().nonnegative().nullable(),
+  /** Epoch ms of the app's last liveness beat. */
+  lastBeatAt: z.number().nullable(),
+  /** Epoch ms the supervisor wrote this record. */
+  updatedAt: z.number(),
+});
+export type AppHealth = z.infer<typeof appHealthSchema>;
+
+/** Replaces the whole record set; it expires when the supervisor stops writing it, so readers never show stale data as current. */
+export async function writeAppsHealth(redis: Redis, keys: RedisKeys, apps: AppHealth[], ttlMs: number): Promise<void> {
+  const m = redis.multi().del(keys.appsHealth);
+  if (apps.length > 0) m.hset(keys.appsHealth, Object.fromEntries(apps.map((a) => [a.name, JSON.stringify(a)]))).pexpire(keys.appsHealth, ttlMs);
+  await m.exec();
+}
+
+/** The supervisor's records, by app name order of `ecosystemApps`; empty when the supervisor is not reporting. */
+export async function readAppsHealth(redis: Redis, keys: RedisKeys): Promise<AppHealth[]> {
+  const raw = await redis.hgetall(keys.appsHealth);
+  const out: AppHealth[] = [];
+  for (const value of Object.values(raw)) {
+    try {
+      const parsed = appHealthSchema.safeParse(JSON.parse(value));
+      if (parsed.success) out.push(parsed.data);
+    } catch {
+      // A malformed record is skipped rather than crash a reader.
+    }
+  }
+  const rank = (n: string) => {
+    const i = (ecosystemApps as readonly string[]).indexOf(n);
+    return i < 0 ? ecosystemApps.length : i;
+  };
+  return out.sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+}
+
+/** Epoch ms of each app's last liveness beat, null when it never beat (or the beat expired). */
+export async function readLiveness(redis: Redis, keys: RedisKeys, apps: readonly string[]): Promise<Map<string, number | null>> {
+  const values = apps.length > 0 ? await redis.mget(...apps.map((a) => keys.liveness(a))) : [];
+  return new Map(apps.map((a, i) => {
+    const v = values[i];
+    return [a, v === null || v === undefined || !Number.isFinite(Number(v)) ? null : Number(v)];
+  }));
+}
+
+export interface MqttLink {
+  connected: boolean;
+  /** Epoch ms of the last change of `connected`. */
+  since: number | null;
+}
+
+/** For the mqtt app: call on every change of the broker link (connect, close, offline). */
+export async function setMqttLink(redis: Redis, keys: RedisKeys, connected: boolean, at: number): Promise<void> {
+  await redis.hset(keys.mqttLink, { connected: connected ? '1' : '0', since: String(at) });
+}
+
+/** The broker link as the mqtt app last reported it; null when it never did. */
+export async function readMqttLink(redis: Redis, keys: RedisKeys): Promise<MqttLink | null> {
+  const h = await redis.hgetall(keys.mqttLink);
+  if (h.connected === undefined) return null;
+  const since = Number(h.since);
+  return { connected: h.connected === '1', since: Number.isFinite(since) && h.since !== '' ? since : null };
+}
