@@ -15,8 +15,9 @@ export interface EnvelopeContext {
   seq?: { redis: Redis; keys: RedisKeys };
 }
 
-export async function buildEnvelope(ctx: EnvelopeContext, type: OutboundType, data: Record<string, unknown>): Promise<Envelope> {
-  const envelope: Envelope = {
+/** The envelope without the `seq` extension (types that need no ACK never carry it); synchronous, e.g. for the MQTT last will. */
+export function plainEnvelope(ctx: Omit<EnvelopeContext, 'seq'>, type: OutboundType, data: Record<string, unknown>): Envelope {
+  return {
     timestamp: formatTimestamp(ctx.clock.now(), ctx.timestampFormat),
     device_id: ctx.deviceId,
     message_id: newMessageId(),
@@ -24,6 +25,10 @@ export async function buildEnvelope(ctx: EnvelopeContext, type: OutboundType, da
     version: ctx.version,
     data,
   };
+}
+
+export async function buildEnvelope(ctx: EnvelopeContext, type: OutboundType, data: Record<string, unknown>): Promise<Envelope> {
+  const envelope = plainEnvelope(ctx, type, data);
   if (ctx.seq && ackRequired.has(type)) envelope.seq = await ctx.seq.redis.incr(ctx.seq.keys.messageSeq);
   return envelope;
 }

@@ -20,7 +20,14 @@ export function redisKeys(prefix: string, deviceId: string) {
     outDue: `${base}:out:due`,
     /** hash: failed (given-up) messages by id. */
     outFailed: `${base}:out:failed`,
+    /** hash: delivery counters (acked, retransmits, giveups, dropped, superseded, skipped_<type>, ...). */
     outStats: `${base}:out:stats`,
+    /** zset: offline buffer, message ids waiting to be sent, scored by production order (PROTOCOL.md §4). */
+    outBuffer: `${base}:out:buffer`,
+    /** Production-order counter of ACK-required messages (the outOrder/outBuffer score). */
+    outCounter: `${base}:out:counter`,
+    /** Short-lived tombstone of a settled, failed, dropped or superseded id: a re-run outbox job never resends it. */
+    outDone: (id: string) => `${base}:out:done:${id}`,
     // Machine state owned by the business app.
     machine: `${base}:machine`,
     counters: `${base}:counters`,
@@ -32,9 +39,36 @@ export function redisKeys(prefix: string, deviceId: string) {
     lock: `${base}:lock`,
     settings: `${base}:settings`,
     command: (commandId: string) => `${base}:cmd:${commandId}`,
+    /** hash: remote coins reserved/paid per local day (YYYYMMDD) against the daily dispense limit. */
+    dispenseQuota: (day: string) => `${base}:quota:dispense:${day}`,
+    // Exchange engine (business app): payout lane, open transactions, transactional outbox.
+    /** list: payout ids of the one payout lane, head first (exchange, debt and remote share it). */
+    payoutLane: `${base}:payout:lane`,
+    /** hash: one payout intent (purpose, ref, coins, state queued|sent|done, sentAt, paid). */
+    payoutIntent: (payoutId: string) => `${base}:payout:${payoutId}`,
+    /** hash: a transaction from its credit (or remote command) until its payout settles. */
+    openTransaction: (txnId: string) => `${base}:txn:${txnId}`,
+    /** hash: a remote dispense by command id (at most once, ever; PROTOCOL.md §7) and its outcome. */
+    remoteDispense: (commandId: string) => `${base}:remote:${commandId}`,
+    /** list: ACK-required messages committed with the state change, not yet on the outbox queue. */
+    unsent: `${base}:unsent`,
+    /** guard: a message already committed, so a replayed script emits nothing. */
+    emitted: (messageId: string) => `${base}:emitted:${messageId}`,
+    /** hash: what raised an active code (`error:41` -> link|hardware|jam), so link up clears only its own. */
+    codeSources: `${base}:codes:source`,
+    /** guard + message id of a day's daily-close accounting. */
+    dailyClose: (day: string) => `${base}:dailyclose:${day}`,
     // Hardware simulator's physical truth, owned by the hardware app.
     simTruth: `${base}:sim:truth`,
     simPayout: (payoutId: string) => `${base}:sim:payout:${payoutId}`,
+    /** zset: payout ids the simulator accepted, scored by acceptance ms (trimmed to the latest 200). */
+    simPayouts: `${base}:sim:payouts`,
+    /** set: payout ids accepted but not finished; on start they are marked stopped (a hopper stops on power loss). */
+    simOpenPayouts: `${base}:sim:payouts:open`,
+    // Hardware app: events recorded but not yet added to `hw-events` (re-delivered on start).
+    hwPending: `${base}:hw:pending`,
+    /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */
+    hwPendingBad: `${base}:hw:pending:bad`,
     // Operations.
     liveness: (app: string) => `${base}:live:${app}`,
     /** list: soft-restart requests from the business app, carried out by the supervisor (JSON {requestId, at, reason}). */

@@ -1,0 +1,75 @@
+/**
+ * Runs the mqtt app in-process against the real Redis and a real broker,
+ * with a test's own device id, key prefix and (fast) schedule, plus what a
+ * test needs around it: an outbox producer and envelope builders.
+ */
+import { tmpdir } from 'node:os';
+import mqtt from 'mqtt';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { systemClock } from '../../shared/clock.js';
+import { buildEnvelope } from '../../shared/envelope.js';
+import { makeLogger } from '../../shared/logger.js';
+import type { Envelope } from '../../shared/messages.js';
+import type { OutboundType } from '../../shared/topics.js';
+import { systemHealthReader } from '../../shared/system-health.js';
+import type { RunningApp } from '../../shared/app-runner.js';
+import { makeQueue, producerConnection, queueNames, workerConnection, type OutboxJob } from '../../queue/index.js';
+import { startMqttApp } from '../../workers/mqtt/app.js';
+import { REDIS_URL, type TestEnv } from '../helpers/env.js';
+
+export interface Device {
+  app: RunningApp;
+  /** The test's own state connection (not the app's). */
+  redis: Redis;
+  outbox: Queue<OutboxJob>;
+  /** Adds an ACK-required (or any) message to the outbox the way the business app does. */
+  produce(type: OutboundType, data: Record<string, unknown>): Promise<Envelope>;
+  stop(): Promise<void>;
+}
+
+export function txnData(n: number): Record<string, unknown> {
+  return { transaction_type: 'exchange', transaction_id: `TXN_20261127_120000_${String(n).padStart(3, '0')}`, n };
+}
+
+/** Starts the app for `env`; `mqttUrl` overrides the broker (e.g. a private one). */
+export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {}): Promise<Device> {
+  const config = opts.mqttUrl ? { ...env.config, mqttUrl: opts.mqttUrl } : env.config;
+  const log = makeLogger('mqtt-test', 'error', false);
+  const appRedis = workerConnection(REDIS_URL, 'test-mqtt-state');
+  const app = await startMqttApp({
+    config,
+    log,
+    keys: env.keys,
+    redis: appRedis,
+    subscriber: workerConnection(REDIS_URL, 'test-mqtt-sub'),
+    producer: producerConnection(REDIS_URL, 'test-mqtt-producer'),
+    clientFactory: (url, options) => mqtt.connect(url, options),
+    firmwareVersion: '0.0.0-test',
+    systemHealth: systemHealthReader({ dataDir: tmpdir() }),
+    uptimeSeconds: () => 1,
+  });
+  const redis = workerConnection(REDIS_URL, 'test-mqtt-observer');
+  const producer = producerConnection(REDIS_URL, 'test-outbox-producer');
+  const outbox = makeQueue<OutboxJob>(queueNames.outbox, producer, env.keys.bullPrefix);
+  const ctx = { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock: systemClock, seq: { redis, keys: env.keys } };
+  let stopped: Promise<void> | undefined;
+  return {
+    app,
+    redis,
+    outbox,
+    async produce(type, data) {
+      const envelope = await buildEnvelope(ctx, type, data);
+      await outbox.add('message', { kind: 'message', envelope });
+      return envelope;
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await app.close();
+        await appRedis.quit();
+        await outbox.close();
+        await producer.quit();
+        await redis.quit();
+      })()),
+  };
+}

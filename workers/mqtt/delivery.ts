@@ -1,0 +1,216 @@
+/**
+ * ACK-driven delivery of ACK-required messages (PROTOCOL.md §4): durable
+ * hand-off, send, one precise timer for the earliest retransmission or
+ * give-up, offline buffer flushed oldest first on every (re)connect.
+ *
+ * The clock runs only while connected. When the link drops, in-flight
+ * messages go back to the buffer keeping their attempt count and the time
+ * left of their current wait; on reconnect each is sent again at once (the
+ * drop may have eaten the last send; the cloud de-duplicates by message_id)
+ * and its paused wait resumes. A process restart without an observed drop
+ * (kill -9) keeps the absolute due times: overdue messages act at once.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../../shared/clock.js';
+import type { Envelope } from '../../shared/messages.js';
+import type { Metrics } from '../../shared/metrics.js';
+import type { CloudAck } from '../../shared/messages.js';
+import type { DeliveryStore, Outgoing } from './delivery-store.js';
+
+/** What delivery needs of the MQTT link. */
+export interface Publisher {
+  /** Connected and subscribed. */
+  readonly up: boolean;
+  publish(topic: string, payload: string): Promise<void>;
+}
+
+export interface DeliveryDeps {
+  store: DeliveryStore;
+  link: Publisher;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  /** Called with each ACK round trip (ms), for the heartbeat's network quality. */
+  onAckLatency?: (ms: number) => void;
+}
+
+/** Messages moved per Lua call while flushing or retransmitting: bounds the time Redis is busy. */
+const BATCH = 50;
+
+export class Delivery {
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
+  private dueRunning: Promise<void> | undefined;
+  private closed = false;
+  /** Set by linkUp/linkDown: until the app has sent its post-connect heartbeat and status, new messages wait in the buffer. */
+  private online = false;
+
+  constructor(private readonly d: DeliveryDeps) {}
+
+  /** Durable hand-off first, then the send: the outbox job may complete once this resolves. */
+  async submit(topic: string, envelope: Envelope): Promise<void> {
+    const { store, clock, log } = this.d;
+    const payload = JSON.stringify(envelope);
+    const now = clock.now();
+    const supersedable = envelope.message_type === 'accounting' && envelope.data.report !== 'daily_close';
+    const r = await store.add({ id: envelope.message_id, topic, payload, type: envelope.message_type, supersedable, now, connected: this.sending });
+    if (r.kind === 'duplicate') {
+      log.debug({ messageId: envelope.message_id }, 'message already handed over; ignored');
+      return;
+    }
+    if (r.kind === 'send') {
+      this.armAt(now + store.gapsMs[0]!);
+      await this.send({ id: envelope.message_id, topic, payload }, envelope.message_type, false);
+      return;
+    }
+    this.d.metrics.set('offline_buffer_size', r.buffered);
+    if (r.superseded.length > 0) log.info({ superseded: r.superseded, by: envelope.message_id }, 'newer accounting supersedes unsent snapshot');
+    this.logDropped(r.dropped);
+    if (this.sending) void this.flush();
+  }
+
+  /** The link is up: flush the buffer oldest first, then continue the in-flight schedules. */
+  async linkUp(): Promise<void> {
+    this.online = true;
+    await this.flush();
+    const next = await this.d.store.nextDueAt();
+    if (next !== null) this.armAt(next);
+  }
+
+  /** The link dropped: stop the clock and put in-flight messages back in the buffer. */
+  async linkDown(): Promise<void> {
+    this.online = false;
+    this.clearTimer();
+    const r = await this.d.store.suspend(this.d.clock.now());
+    this.d.metrics.set('offline_buffer_size', r.buffered);
+    if (r.suspended > 0) this.d.log.info({ suspended: r.suspended, buffered: r.buffered }, 'link down: in-flight messages back in the buffer');
+    this.logDropped(r.dropped);
+  }
+
+  /** PROTOCOL.md §4: `received`/`processed` settle; `error` leaves the message on its schedule. */
+  async handleAck(ack: CloudAck): Promise<void> {
+    const id = (ack.ack_message_id ?? ack.message_id)!;
+    if (ack.status === 'error') {
+      this.d.log.warn({ messageId: id, error: ack.error_message }, 'cloud reported an error for a message; it stays pending');
+      return;
+    }
+    const r = await this.d.store.settle(id);
+    if (!r) {
+      this.d.log.debug({ messageId: id }, 'ACK for an unknown or settled message; ignored');
+      return;
+    }
+    if (r.sentAt !== null) {
+      const latency = Math.max(0, this.d.clock.now() - r.sentAt);
+      this.d.metrics.observe('ack_latency_ms', latency);
+      this.d.onAckLatency?.(latency);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.clearTimer();
+    await Promise.allSettled([this.flushing, this.dueRunning]);
+  }
+
+  private get sending(): boolean {
+    return this.online && this.d.link.up && !this.closed;
+  }
+
+  private async send(m: Outgoing, type: string, resend: boolean): Promise<void> {
+    try {
+      await this.d.link.publish(m.topic, m.payload);
+      this.d.metrics.incr('messages_published_total', { type });
+      if (resend) this.d.metrics.incr('retransmits_total');
+    } catch (err) {
+      // Still in flight in Redis: a dropped link suspends it, otherwise the timer resends it.
+      this.d.log.debug({ messageId: m.id, err: (err as Error).message }, 'publish failed');
+    }
+  }
+
+  private flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.flushAgain = false;
+        while (this.sending) {
+          const r = await this.d.store.take(this.d.clock.now(), BATCH);
+          this.d.metrics.set('offline_buffer_size', r.buffered);
+          if (r.items.length === 0) break;
+          for (const item of r.items) {
+            this.armAt(item.dueAt);
+            await this.send(item, typeOf(item.payload), !item.firstSend);
+          }
+        }
+      } while (this.flushAgain && this.sending);
+    })()
+      .catch((err) => this.d.log.error({ err }, 'flushing the offline buffer failed'))
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    return this.flushing;
+  }
+
+  private armAt(at: number): void {
+    if (this.closed || at >= this.timerAt) return;
+    this.clearTimer();
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      void this.runDue();
+    }, Math.max(0, at - this.d.clock.now()));
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+
+  private runDue(): Promise<void> {
+    if (this.dueRunning || !this.sending) return this.dueRunning ?? Promise.resolve();
+    this.dueRunning = (async () => {
+      let next: number | null;
+      do {
+        const now = this.d.clock.now();
+        const r = await this.d.store.due(now, BATCH);
+        for (const g of r.gaveUp) {
+          this.d.log.warn({ messageId: g.id, type: g.type, sends: g.attempts }, 'no ACK after the last retransmission; message moved to failed');
+          this.d.metrics.incr('giveups_total');
+        }
+        for (const m of r.resent) {
+          this.d.log.debug({ messageId: m.id, attempt: m.attempts }, 'retransmitting');
+          await this.send(m, typeOf(m.payload), true);
+        }
+        next = r.nextDueAt;
+        // A full batch may have left more overdue messages behind it.
+        if (r.resent.length + r.gaveUp.length < BATCH) break;
+      } while (this.sending);
+      if (next !== null && this.sending) this.armAt(next);
+    })()
+      .catch((err) => {
+        this.d.log.error({ err }, 'retransmission pass failed; retrying shortly');
+        this.armAt(this.d.clock.now() + 1000);
+      })
+      .finally(() => {
+        this.dueRunning = undefined;
+      });
+    return this.dueRunning;
+  }
+
+  private logDropped(dropped: Array<{ id: string; type: string }>): void {
+    if (dropped.length === 0) return;
+    this.d.log.warn({ dropped }, 'offline buffer full: oldest messages dropped (recoverable from the journal)');
+    this.d.metrics.incr('offline_dropped_total', undefined, dropped.length);
+  }
+}
+
+/** The metric label of a stored payload; cheap because the type sits near the front. */
+function typeOf(payload: string): string {
+  return /"message_type":"([a-z_]+)"/.exec(payload)?.[1] ?? 'unknown';
+}

@@ -1,0 +1,58 @@
+/**
+ * Routes every inbound MQTT message by topic (PROTOCOL.md §2). The device's
+ * own command results (`…/commands/{id}/ack`) are ignored defensively: they
+ * are neither commands nor ACKs, even if a broker or a future wildcard
+ * subscription delivers them back.
+ */
+import type { Logger } from 'pino';
+import type { Clock } from '../../../shared/clock.js';
+import type { CloudAck } from '../../../shared/messages.js';
+import type { Metrics } from '../../../shared/metrics.js';
+import { parseInboundTopic } from '../../../shared/topics.js';
+import type { CommandJob } from '../../../queue/jobs.js';
+import { parseAck } from './ack.js';
+import { parseCommand } from './command.js';
+
+export interface InboundDeps {
+  topicPrefix: string;
+  deviceId: string;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  onAck(ack: CloudAck): Promise<void>;
+  enqueueCommand(job: CommandJob): Promise<void>;
+}
+
+export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) => void {
+  const fail = (what: string) => (err: unknown) => d.log.error({ err }, what);
+  return (topic, payload) => {
+    const route = parseInboundTopic(topic, d.topicPrefix, d.deviceId);
+    switch (route.kind) {
+      case 'ack': {
+        const r = parseAck(payload);
+        if (!r.ok) {
+          d.metrics.incr('acks_invalid_total');
+          d.log.warn({ reason: r.reason, bytes: payload.length }, 'invalid ACK ignored');
+          return;
+        }
+        void d.onAck(r.ack).catch(fail('handling an ACK failed'));
+        return;
+      }
+      case 'command': {
+        const r = parseCommand(topic, route.commandType, payload, d.clock.now());
+        if (!r.ok) {
+          d.metrics.incr('commands_invalid_json_total');
+          d.log.warn({ topic, bytes: payload.length }, 'command is not JSON; ignored');
+          return;
+        }
+        void d.enqueueCommand(r.job).catch(fail('enqueueing a command failed'));
+        return;
+      }
+      case 'command-result':
+        d.log.debug({ topic }, 'own command result received back; ignored');
+        return;
+      default:
+        d.log.debug({ topic }, 'message on an unexpected topic; ignored');
+    }
+  };
+}
