@@ -48,6 +48,15 @@ export const hwEventSchema = z.discriminatedUnion('kind', [
 export type HwEvent = z.infer<typeof hwEventSchema>;
 export type HwEventKind = HwEvent['kind'];
 
+/**
+ * The `hw-events` job id of an event: BullMQ ignores an add whose job id
+ * still exists, so a re-delivered event does not queue twice. Job ids must not
+ * be all digits nor contain ':' (PITFALLS.md §1); the mapping is one-to-one.
+ */
+export function hwEventJobId(eventId: string): string {
+  return `hw-${eventId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
+}
+
 // ---- hw-commands (business → hardware) -------------------------------------
 export const hwCommandSchema = z.discriminatedUnion('kind', [
   /**
