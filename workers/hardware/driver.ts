@@ -8,7 +8,10 @@
 import type { HwCommand, HwEvent } from '../../queue/jobs.js';
 
 export interface HardwareDriver {
-  /** Open the link. Events may start flowing once it resolves. */
+  /**
+   * Open the link. Events may start flowing once it resolves, beginning with
+   * any still pending from before a restart.
+   */
   start(): Promise<void>;
   /**
    * Execute one command. Resolves when the hardware accepted it (a payout's
@@ -16,11 +19,20 @@ export interface HardwareDriver {
    * when the link is down or the board refused.
    */
   execute(cmd: HwCommand): Promise<void>;
-  /** Register the one event sink. Every event carries a unique, stable `eventId`. */
-  onEvent(sink: (event: HwEvent) => Promise<void> | void): void;
+  /**
+   * Register the one event sink, before `start()`. Every event carries a
+   * unique, stable `eventId`. Money safety (ARCHITECTURE.md invariant 1): the
+   * driver records each event durably (pending-events.ts) before the sink
+   * sees it and forgets it only when the sink resolved, so a sink that rejects
+   * or a crash before it resolved means the same event (same `eventId`) is
+   * delivered again, also after a restart. Sinks must tolerate repeats.
+   */
+  onEvent(sink: EventSink): void;
   /** Stop reading, finish writing, close the link. Idempotent. */
   close(): Promise<void>;
 }
+
+export type EventSink = (event: HwEvent) => Promise<void> | void;
 
 export class DriverError extends Error {
   constructor(

@@ -1,0 +1,158 @@
+/**
+ * The simulator's physical truth: what really happened in the (simulated)
+ * machine, kept by the hardware app in Redis, independent of the business
+ * app's books. Tests, the chaos run and the CLI compare the books against it
+ * (ARCHITECTURE.md invariant 4). Only the simulator writes these keys; the
+ * layout is defined here so writer and readers agree.
+ *
+ *  - `sim:truth` hash (`truthFields`): hopper inventory, coins that left the
+ *    hopper, refills, cash box counts by denomination, door, acceptors,
+ *    display, active faults, armed jam, plus the writer's `version`/`last_op`.
+ *  - `sim:payout:<payoutId>` hash (`payoutFields`): requested, paid, done (0|1),
+ *    reason, accepted_at, ended_at.
+ *  - `sim:payouts` zset: recent payout ids by acceptance time.
+ */
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from './keys.js';
+
+/** Hash fields of `keys.simTruth`. */
+export const truthFields = {
+  initializedAt: 'initialized_at',
+  /** Coins in the hopper now. */
+  inventory: 'inventory',
+  /** Coins in the hopper when the simulator first started. */
+  initialInventory: 'initial_inventory',
+  /** Coins added by refills since. */
+  refilled: 'refilled',
+  /** Coins that physically left the hopper (all payouts). */
+  dispensed: 'dispensed',
+  bills100: 'bills_100',
+  bills500: 'bills_500',
+  bills1000: 'bills_1000',
+  coins50: 'coins_50',
+  doorOpen: 'door_open',
+  acceptorsEnabled: 'acceptors_enabled',
+  display: 'display',
+  /** Active fault codes, comma-separated, ascending. */
+  faults: 'faults',
+  /** 1 while the next payout is set to jam. */
+  jamArmed: 'jam_armed',
+  /** Optimistic-concurrency version and id of the last applied change (the writer's). */
+  version: 'version',
+  lastOp: 'last_op',
+} as const;
+
+/** Hash fields of `keys.simPayout(id)`. */
+export const payoutFields = {
+  requested: 'requested',
+  paid: 'paid',
+  done: 'done',
+  reason: 'reason',
+  acceptedAt: 'accepted_at',
+  endedAt: 'ended_at',
+} as const;
+
+export type PayoutEndReason = 'complete' | 'hopper_empty' | 'jam' | 'fault' | 'unknown';
+
+export interface PhysicalTruth {
+  /** False until the simulator has started once on this Redis. */
+  initialized: boolean;
+  inventory: number;
+  initialInventory: number;
+  refilled: number;
+  dispensed: number;
+  /** Bills in the cash box by denomination (count). */
+  bills: { 100: number; 500: number; 1000: number };
+  /** 50 NTD coins in the cash box (count). */
+  coins50: number;
+  /** NTD of the bills in the cash box (compare with `counters.total_bills`). */
+  billsNtd: number;
+  /** NTD of the coins in the cash box (compare with `counters.total_coins`). */
+  coinsNtd: number;
+  doorOpen: boolean;
+  acceptorsEnabled: boolean;
+  display: string;
+  activeFaults: number[];
+  jamArmed: boolean;
+}
+
+export interface PhysicalPayout {
+  payoutId: string;
+  requested: number;
+  paid: number;
+  done: boolean;
+  /** Why it ended; null while running. */
+  reason: PayoutEndReason | null;
+  acceptedAt: number;
+  endedAt: number | null;
+}
+
+const int = (v: string | undefined): number => (v === undefined || v === '' ? 0 : Number(v));
+
+export function parseFaults(v: string | undefined): number[] {
+  return v ? v.split(',').filter((s) => s !== '').map(Number) : [];
+}
+
+export function formatFaults(codes: readonly number[]): string {
+  return [...new Set(codes)].sort((a, b) => a - b).join(',');
+}
+
+/** Reads a `sim:truth` hash as returned by HGETALL. */
+export function parsePhysicalTruth(h: Record<string, string>): PhysicalTruth {
+  const bills = { 100: int(h[truthFields.bills100]), 500: int(h[truthFields.bills500]), 1000: int(h[truthFields.bills1000]) };
+  const coins50 = int(h[truthFields.coins50]);
+  return {
+    initialized: h[truthFields.initializedAt] !== undefined,
+    inventory: int(h[truthFields.inventory]),
+    initialInventory: int(h[truthFields.initialInventory]),
+    refilled: int(h[truthFields.refilled]),
+    dispensed: int(h[truthFields.dispensed]),
+    bills,
+    coins50,
+    billsNtd: 100 * bills[100] + 500 * bills[500] + 1000 * bills[1000],
+    coinsNtd: 50 * coins50,
+    doorOpen: h[truthFields.doorOpen] === '1',
+    // A machine starts with its acceptors on.
+    acceptorsEnabled: h[truthFields.acceptorsEnabled] !== '0',
+    display: h[truthFields.display] ?? '',
+    activeFaults: parseFaults(h[truthFields.faults]),
+    jamArmed: h[truthFields.jamArmed] === '1',
+  };
+}
+
+/** Reads a `sim:payout:<id>` hash; null when it does not exist. */
+export function parsePhysicalPayout(payoutId: string, h: Record<string, string>): PhysicalPayout | null {
+  if (h[payoutFields.requested] === undefined) return null;
+  return {
+    payoutId,
+    requested: int(h[payoutFields.requested]),
+    paid: int(h[payoutFields.paid]),
+    done: h[payoutFields.done] === '1',
+    reason: (h[payoutFields.reason] || null) as PayoutEndReason | null,
+    acceptedAt: int(h[payoutFields.acceptedAt]),
+    endedAt: h[payoutFields.endedAt] ? int(h[payoutFields.endedAt]) : null,
+  };
+}
+
+export async function readPhysicalTruth(redis: Redis, keys: RedisKeys): Promise<PhysicalTruth> {
+  return parsePhysicalTruth(await redis.hgetall(keys.simTruth));
+}
+
+export async function readPhysicalPayout(redis: Redis, keys: RedisKeys, payoutId: string): Promise<PhysicalPayout | null> {
+  return parsePhysicalPayout(payoutId, await redis.hgetall(keys.simPayout(payoutId)));
+}
+
+/** The latest `limit` payouts, newest first (expired ones are skipped). */
+export async function readRecentPayouts(redis: Redis, keys: RedisKeys, limit = 20): Promise<PhysicalPayout[]> {
+  const ids = await redis.zrevrange(keys.simPayouts, 0, limit - 1);
+  if (ids.length === 0) return [];
+  const pipe = redis.pipeline();
+  for (const id of ids) pipe.hgetall(keys.simPayout(id));
+  const replies = (await pipe.exec()) ?? [];
+  const out: PhysicalPayout[] = [];
+  ids.forEach((id, i) => {
+    const p = parsePhysicalPayout(id, (replies[i]?.[1] ?? {}) as Record<string, string>);
+    if (p) out.push(p);
+  });
+  return out;
+}

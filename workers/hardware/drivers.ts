@@ -1,0 +1,28 @@
+/**
+ * Picks the hardware driver from the configuration (COINEREX_HARDWARE):
+ * the built-in simulator, or the serial link to the machine's board.
+ */
+import type { AppContext } from '../../shared/app-runner.js';
+import type { HardwareDriver } from './driver.js';
+import { SimDriver, type Simulator } from './sim/sim-driver.js';
+
+export interface Drivers {
+  driver: HardwareDriver;
+  /** Only with the simulator: the physical side for `coinerex sim` and simulated customers. */
+  simulator?: Simulator;
+}
+
+export function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 'log'>): Drivers {
+  const { config, redis, keys, log } = ctx;
+  switch (config.hardware) {
+    case 'sim': {
+      const sim = new SimDriver(
+        { redis, keys, log: log.child({ driver: 'sim' }) },
+        { initialInventory: config.simInventory, payoutMs: config.simPayoutMs },
+      );
+      return { driver: sim, simulator: sim };
+    }
+    case 'serial':
+      throw new Error('COINEREX_HARDWARE=serial: the serial driver is not available in this build (workers/hardware/serial/); use COINEREX_HARDWARE=sim');
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The `hardware` app: the link to the machine (simulator or serial board).
+ * Composition root: connections, queue and driver are built here and handed
+ * to the service (service.ts).
+ */
+import { runApp } from '../../shared/app-runner.js';
+import { makeQueue, producerConnection, queueNames, workerConnection, type HwEvent } from '../../queue/index.js';
+import { makeDrivers } from './drivers.js';
+import { startHardwareService } from './service.js';
+
+await runApp('hardware', async (ctx) => {
+  const { config, keys, log } = ctx;
+  const { driver, simulator } = makeDrivers(ctx);
+  // Fails fast while Redis is down: the event stays pending and is re-delivered.
+  const producer = producerConnection(config.redisUrl, `${config.deviceId}:hardware:producer`);
+  const consumer = workerConnection(config.redisUrl, `${config.deviceId}:hardware:workers`);
+  for (const c of [producer, consumer]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+
+  const service = await startHardwareService({
+    driver,
+    simulator,
+    hwEvents: makeQueue<HwEvent>(queueNames.hwEvents, producer, keys.bullPrefix, log),
+    connection: consumer,
+    prefix: keys.bullPrefix,
+    log,
+    customersPerMinute: config.mode === 'demo' ? config.simCustomersPerMinute : 0,
+  });
+  return {
+    async close() {
+      await service.close();
+      await Promise.all([producer.quit(), consumer.quit()]).catch(() => undefined);
+    },
+  };
+});

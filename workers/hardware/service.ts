@@ -1,0 +1,112 @@
+/**
+ * The hardware app's service: driver events become `hw-events` jobs,
+ * `hw-commands` jobs are executed on the driver one at a time, `control`
+ * jobs (`coinerex sim …`) act on the simulator, and in the demo profile
+ * simulated customers insert cash.
+ */
+import { UnrecoverableError, type Job, type Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { controlJobSchema, hwCommandSchema, hwEventJobId, queueNames, makeWorker, type HwEvent } from '../../queue/index.js';
+import { DriverError, type HardwareDriver } from './driver.js';
+import type { Simulator } from './sim/sim-driver.js';
+import { CustomerGenerator } from './sim/customers.js';
+
+/**
+ * A business-side failure must not strand a money event: retried with
+ * back-off (1 s doubling, about 17 min in all), then kept in `failed`
+ * for a week (queue/connection.ts) to be re-driven by hand.
+ */
+export const hwEventJobOptions: JobsOptions = { attempts: 11, backoff: { type: 'exponential', delay: 1_000 } };
+
+export interface HardwareServiceDeps {
+  driver: HardwareDriver;
+  /** Present with the simulator only. */
+  simulator?: Simulator;
+  /** Producer of `hw-events`. */
+  hwEvents: Queue<HwEvent>;
+  /** Connection for the `hw-commands` and `control` workers. */
+  connection: Redis;
+  /** BullMQ prefix (`keys.bullPrefix`). */
+  prefix: string;
+  log: Logger;
+  /** Simulated customers per minute; 0 = none (always 0 outside the demo profile). */
+  customersPerMinute: number;
+  random?: () => number;
+}
+
+export interface HardwareService {
+  /** Stop intake, finish the job in hand, close the driver, then the queue. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startHardwareService(deps: HardwareServiceDeps): Promise<HardwareService> {
+  const { driver, simulator, hwEvents, connection, prefix, log } = deps;
+
+  driver.onEvent(async (event) => {
+    await hwEvents.add(event.kind, event, { ...hwEventJobOptions, jobId: hwEventJobId(event.eventId) });
+    log.debug({ event }, 'hardware event queued');
+  });
+  await driver.start();
+
+  const commands = makeWorker(
+    queueNames.hwCommands,
+    async (job: Job) => {
+      const parsed = hwCommandSchema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid hw-command: ${parsed.error.message}`);
+      try {
+        await driver.execute(parsed.data);
+      } catch (err) {
+        // A malformed command never becomes valid; a link that is down may come back (retried if the sender asked).
+        if (err instanceof DriverError && err.code === 'INVALID') throw new UnrecoverableError(err.message);
+        throw err;
+      }
+    },
+    connection,
+    prefix,
+    log,
+    { concurrency: 1 },
+  );
+
+  const control = makeWorker(
+    queueNames.control,
+    async (job: Job) => {
+      const parsed = controlJobSchema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid control job: ${parsed.error.message}`);
+      if (!simulator) throw new UnrecoverableError('simulator actions need the simulator (COINEREX_HARDWARE=sim)');
+      const outcome = await simulator.act(parsed.data);
+      log.info({ action: parsed.data, outcome }, 'simulator action');
+      return outcome;
+    },
+    connection,
+    prefix,
+    log,
+    { concurrency: 1 },
+  );
+
+  const customers =
+    simulator && deps.customersPerMinute > 0
+      ? new CustomerGenerator({ perMinute: deps.customersPerMinute, insert: (a) => simulator.insertCash(a), log, random: deps.random })
+      : undefined;
+  customers?.start();
+
+  let closing: Promise<void> | undefined;
+  const step = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      log.error({ err }, `error while closing ${what}`);
+    }
+  };
+  return {
+    close() {
+      closing ??= (async () => {
+        await step('customers', async () => customers?.stop());
+        await step('workers', () => Promise.all([commands.close(), control.close()]));
+        await step('driver', () => driver.close());
+        await step('hw-events queue', () => hwEvents.close());
+      })();
+      return closing;
+    },
+  };
+}

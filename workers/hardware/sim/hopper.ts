@@ -1,0 +1,124 @@
+/**
+ * The simulated hopper: payouts as steps over the physical truth, one coin
+ * per step. A payout is idempotent by payoutId (a repeat only re-reports),
+ * and every coin that leaves is recorded with the payout's `paid` in the
+ * same commit, so truth and payout never disagree.
+ */
+import { formatFaults, type PayoutEndReason, type PhysicalPayout, type PhysicalTruth } from '../../../shared/physical-truth.js';
+import { payoutDoneEventId, stampEvent, type EventDraft } from '../events.js';
+import type { HwEvent } from '../../../queue/jobs.js';
+import type { Change, Snapshot } from './truth-store.js';
+import { hopperLevel, type Outcome, type Stamp } from './actions.js';
+
+/** The hopper fault (PROTOCOL.md §6: 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
+export const HOPPER_FAULT = 41;
+
+export interface HopperSettings {
+  /** The low-level sensor trips below this many coins. */
+  lowLevel: number;
+  /** A `payout_progress` every this many coins. */
+  progressEvery: number;
+  /** An armed jam stops the next payout after this many coins (fewer if it asks for fewer). */
+  jamAfterCoins: number;
+}
+
+function doneEvent(p: PhysicalPayout, paid: number, reason: PayoutEndReason, at: number): HwEvent {
+  return stampEvent(
+    { kind: 'payout_done', payoutId: p.payoutId, requested: p.requested, paid, unpaid: p.requested - paid, reason },
+    at,
+    payoutDoneEventId(p.payoutId),
+  );
+}
+
+/** What the hopper says about a payout it already knows: its end, or how far it got. */
+function report(p: PhysicalPayout, stamp: Stamp): HwEvent {
+  if (p.done && p.reason) return doneEvent(p, p.paid, p.reason, p.endedAt ?? p.acceptedAt);
+  return stamp({ kind: 'payout_progress', payoutId: p.payoutId, requested: p.requested, paid: p.paid });
+}
+
+/**
+ * Accepts a payout command. `queued` only for a payoutId never seen; a known
+ * one pays nothing more and is re-reported.
+ */
+export function acceptPayout(s: Snapshot, payoutId: string, coins: number, now: number, stamp: Stamp): Outcome<'queued' | 'known'> {
+  const known = s.payouts.get(payoutId);
+  if (known) return { change: { events: [report(known, stamp)] }, result: 'known' };
+  return {
+    change: { payout: { payoutId, fields: { requested: coins, paid: 0, done: 0, acceptedAt: now }, acceptedAt: now, open: true } },
+    result: 'queued',
+  };
+}
+
+function end(
+  t: PhysicalTruth,
+  p: PhysicalPayout,
+  paid: number,
+  reason: PayoutEndReason,
+  now: number,
+  settings: HopperSettings,
+  stamp: Stamp,
+  before: Change = {},
+): Outcome<'ended'> {
+  const inventory = Number(before.truth?.inventory ?? t.inventory);
+  return {
+    change: {
+      truth: before.truth,
+      payout: { payoutId: p.payoutId, fields: { paid, done: 1, reason, endedAt: now }, open: false },
+      events: [...(before.events ?? []), doneEvent(p, paid, reason, now), stamp(hopperLevel(inventory, settings.lowLevel))],
+    },
+    result: 'ended',
+  };
+}
+
+/** One coin, or the end of the payout. */
+export function payoutStep(s: Snapshot, payoutId: string, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'paid' | 'ended'> {
+  const t = s.truth;
+  const p = s.payouts.get(payoutId);
+  if (!p || p.done) return { result: 'ended' };
+  if (t.activeFaults.includes(HOPPER_FAULT)) return end(t, p, p.paid, 'fault', now, settings, stamp);
+  if (t.inventory <= 0) return end(t, p, p.paid, 'hopper_empty', now, settings, stamp);
+  if (t.jamArmed && p.paid >= Math.min(settings.jamAfterCoins, p.requested - 1)) {
+    return end(t, p, p.paid, 'jam', now, settings, stamp, {
+      truth: { jamArmed: 0, faults: formatFaults([...t.activeFaults, HOPPER_FAULT]) },
+      events: [stamp({ kind: 'fault_raised', code: HOPPER_FAULT, context: { source: 'simulator', cause: 'jam', payoutId } })],
+    });
+  }
+  const inventory = t.inventory - 1;
+  const paid = p.paid + 1;
+  const truth = { inventory, dispensed: t.dispensed + 1 };
+  const sensor: EventDraft[] = [];
+  if (inventory === 0) sensor.push({ kind: 'hopper_empty' });
+  if (paid === p.requested) return end(t, p, paid, 'complete', now, settings, stamp, { truth, events: sensor.map(stamp) });
+  if (inventory === 0) return end(t, p, paid, 'hopper_empty', now, settings, stamp, { truth, events: sensor.map(stamp) });
+  if (inventory < settings.lowLevel && t.inventory >= settings.lowLevel) sensor.push(hopperLevel(inventory, settings.lowLevel));
+  if (paid % settings.progressEvery === 0) sensor.push({ kind: 'payout_progress', payoutId, requested: p.requested, paid });
+  return { change: { truth, payout: { payoutId, fields: { paid } }, events: sensor.map(stamp) }, result: 'paid' };
+}
+
+/**
+ * A payout left unfinished by a crash or power loss is not resumed (a real
+ * hopper stops when the power goes): it ends with what was paid, reason
+ * `unknown`, and the business app pays the remainder.
+ */
+export function stopUnfinished(s: Snapshot, payoutId: string, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'stopped' | 'gone'> {
+  const p = s.payouts.get(payoutId);
+  if (!p || p.done) return { change: { payout: { payoutId, fields: {}, open: false } }, result: 'gone' };
+  const { change } = end(s.truth, p, p.paid, 'unknown', now, settings, stamp);
+  return { change, result: 'stopped' };
+}
+
+export function statusReport(s: Snapshot, requestId: string, payoutIds: readonly string[], stamp: Stamp): Outcome<void> {
+  const payouts = payoutIds
+    .map((id) => s.payouts.get(id))
+    .filter((p): p is PhysicalPayout => !!p)
+    .map(({ payoutId, requested, paid, done }) => ({ payoutId, requested, paid, done }));
+  const event = stamp({
+    kind: 'status_report',
+    requestId,
+    inventory: s.truth.inventory,
+    doorOpen: s.truth.doorOpen,
+    acceptorsEnabled: s.truth.acceptorsEnabled,
+    payouts,
+  });
+  return { change: { events: [event] }, result: undefined };
+}

@@ -1,0 +1,159 @@
+/**
+ * The simulator's physical truth in Redis (layout: shared/physical-truth.ts).
+ * Every change is computed in TypeScript from a snapshot and committed by one
+ * Lua script that checks the snapshot's version, writes the truth and the
+ * payout, and appends the change's events to the pending list: the fact and
+ * its event are recorded in ONE atomic step, so a crash can never keep one
+ * without the other (ARCHITECTURE.md invariant 1).
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { HwEvent } from '../../../queue/jobs.js';
+import type { RedisKeys } from '../../../shared/keys.js';
+import {
+  parsePhysicalPayout,
+  parsePhysicalTruth,
+  payoutFields,
+  truthFields,
+  type PhysicalPayout,
+  type PhysicalTruth,
+} from '../../../shared/physical-truth.js';
+import { PendingEvents } from '../pending-events.js';
+
+type Value = string | number;
+
+export interface PayoutWrite {
+  payoutId: string;
+  fields: Partial<Record<keyof typeof payoutFields, Value>>;
+  /** Set on acceptance: lists the payout among the recent ones, scored by this ms. */
+  acceptedAt?: number;
+  /** true: add to the open payouts; false: remove (ended). */
+  open?: boolean;
+}
+
+/** What one step changes. Everything in it commits atomically, or nothing does. */
+export interface Change {
+  truth?: Partial<Record<keyof typeof truthFields, Value>>;
+  payout?: PayoutWrite;
+  events?: HwEvent[];
+}
+
+export interface Snapshot {
+  version: string;
+  truth: PhysicalTruth;
+  payouts: Map<string, PhysicalPayout | null>;
+}
+
+/** A step: look at the snapshot, say what changes (nothing: no write) and what to answer. */
+export type Step<R> = (s: Snapshot) => { change?: Change; result: R };
+
+/** An ended payout's record is kept this long, so a late repeat of its command is still recognised. */
+const PAYOUT_TTL_SECONDS = 30 * 86_400;
+const RECENT_PAYOUTS_KEPT = 200;
+const MAX_ATTEMPTS = 5;
+
+// KEYS: truth, pending, recent payouts zset, open payouts set, payout hash.
+// ARGV: expected version, op id, truth fields JSON, payout JSON or '', events...
+// `already`: ioredis re-sends an unanswered command after a reconnect
+// (PITFALLS.md §3); the op id recognises a change that was in fact applied.
+const commitLua = `
+local v = redis.call('HGET', KEYS[1], '${truthFields.version}') or '0'
+if v ~= ARGV[1] then
+  if redis.call('HGET', KEYS[1], '${truthFields.lastOp}') == ARGV[2] then return 'already' end
+  return 'conflict'
+end
+for k, val in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], k, val) end
+redis.call('HSET', KEYS[1], '${truthFields.version}', tostring(tonumber(v) + 1), '${truthFields.lastOp}', ARGV[2])
+if ARGV[4] ~= '' then
+  local p = cjson.decode(ARGV[4])
+  for k, val in pairs(p.fields) do redis.call('HSET', KEYS[5], k, val) end
+  if p.acceptedAt then
+    redis.call('ZADD', KEYS[3], p.acceptedAt, p.id)
+    redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -${RECENT_PAYOUTS_KEPT + 1})
+  end
+  if p.open == true then redis.call('SADD', KEYS[4], p.id) end
+  if p.open == false then
+    redis.call('SREM', KEYS[4], p.id)
+    if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('EXPIRE', KEYS[5], ${PAYOUT_TTL_SECONDS}) end
+  end
+end
+for i = 5, #ARGV do redis.call('RPUSH', KEYS[2], ARGV[i]) end
+return 'applied'
+`;
+
+const COMMAND = 'coinerexSimCommit';
+type WithCommit = Redis & { [COMMAND](...args: string[]): Promise<'applied' | 'already' | 'conflict'> };
+
+function toFields<K extends string>(names: Record<K, string>, values: Partial<Record<K, Value>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values ?? {}) as [K, Value][]) out[names[k]] = String(v);
+  return out;
+}
+
+export class TruthStore {
+  private readonly redis: WithCommit;
+
+  constructor(
+    redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    if (!(COMMAND in redis)) redis.defineCommand(COMMAND, { numberOfKeys: 5, lua: commitLua });
+    this.redis = redis as WithCommit;
+  }
+
+  async read(payoutIds: readonly string[] = []): Promise<Snapshot> {
+    const multi = this.redis.multi().hgetall(this.keys.simTruth);
+    for (const id of payoutIds) multi.hgetall(this.keys.simPayout(id));
+    const replies = (await multi.exec()) ?? [];
+    const hashes = replies.map(([err, h]) => {
+      if (err) throw err;
+      return h as Record<string, string>;
+    });
+    const truthHash = hashes[0] ?? {};
+    const payouts = new Map(payoutIds.map((id, i) => [id, parsePhysicalPayout(id, hashes[i + 1] ?? {})] as const));
+    return { version: truthHash[truthFields.version] ?? '0', truth: parsePhysicalTruth(truthHash), payouts };
+  }
+
+  /**
+   * Runs one step atomically: snapshot, compute, commit if nothing changed in
+   * between, else recompute on a fresh snapshot.
+   */
+  async apply<R>(payoutIds: readonly string[], step: Step<R>): Promise<R> {
+    const opId = randomUUID();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+      const snapshot = await this.read(payoutIds);
+      const { change, result } = step(snapshot);
+      if (!change) return result;
+      const outcome = await this.commit(snapshot.version, opId, change);
+      if (outcome !== 'conflict') return result;
+    }
+    throw new Error('simulator truth kept changing under this step (another simulator on the same device?)');
+  }
+
+  openPayouts(): Promise<string[]> {
+    return this.redis.smembers(this.keys.simOpenPayouts);
+  }
+
+  recentPayoutIds(limit: number): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.simPayouts, 0, limit - 1);
+  }
+
+  private commit(version: string, opId: string, change: Change): Promise<'applied' | 'already' | 'conflict'> {
+    const p = change.payout;
+    const payoutArg = p
+      ? JSON.stringify({ id: p.payoutId, fields: toFields(payoutFields, p.fields), acceptedAt: p.acceptedAt, open: p.open })
+      : '';
+    return this.redis[COMMAND](
+      this.keys.simTruth,
+      this.keys.hwPending,
+      this.keys.simPayouts,
+      this.keys.simOpenPayouts,
+      p ? this.keys.simPayout(p.payoutId) : this.keys.simTruth,
+      version,
+      opId,
+      JSON.stringify(toFields(truthFields, change.truth)),
+      payoutArg,
+      ...(change.events ?? []).map(PendingEvents.encode),
+    );
+  }
+}
