@@ -1,0 +1,54 @@
+/**
+ * The verification pool: runs validation and signature checks of commands in
+ * a small piscina pool so a flood of commands never occupies the business
+ * app's event loop (ARCHITECTURE.md; sizing per PITFALLS.md §7). When the
+ * pool is saturated or a check hangs, the command is refused with BUSY and
+ * nothing is executed.
+ */
+import { Piscina } from 'piscina';
+import type { CheckOutcome, CheckTask } from './check-command.js';
+
+export interface VerifierOptions {
+  /** PEM of the Ed25519 public key; null accepts unsigned commands. */
+  publicKeyPem: string | null;
+  /** Worker threads, 1..2 (each costs about 10 MB). Default 1. */
+  maxThreads?: number;
+  /** Checks waiting for a thread before refusals start. Default 16. */
+  maxQueue?: number;
+  /** A check taking longer is abandoned (the thread is replaced), ms. Default 5000. */
+  taskTimeoutMs?: number;
+  /** A worker thread failed outside a task (piscina replaces it). */
+  onError?: (err: Error) => void;
+}
+
+export type VerifyOutcome = CheckOutcome | { ok: false; code: 'BUSY'; detail: string };
+
+export interface CommandVerifier {
+  check(task: CheckTask): Promise<VerifyOutcome>;
+  close(): Promise<void>;
+}
+
+export function createCommandVerifier(opts: VerifierOptions): CommandVerifier {
+  const maxThreads = Math.min(Math.max(opts.maxThreads ?? 1, 1), 2);
+  const pool = new Piscina<CheckTask, CheckOutcome>({
+    filename: new URL('./verify-worker.js', import.meta.url).href,
+    minThreads: 1,
+    maxThreads,
+    // Threads start in about 100 ms; keep one warm rather than thrash (idleTimeout 0 would).
+    idleTimeout: 60_000,
+    maxQueue: opts.maxQueue ?? 16,
+    workerData: { publicKeyPem: opts.publicKeyPem },
+  });
+  pool.on('error', (err: Error) => opts.onError?.(err));
+  const timeoutMs = opts.taskTimeoutMs ?? 5_000;
+  return {
+    async check(task) {
+      try {
+        return await pool.run(task, { signal: AbortSignal.timeout(timeoutMs) });
+      } catch (err) {
+        return { ok: false, code: 'BUSY', detail: `verification unavailable: ${(err as Error).message}` };
+      }
+    },
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The command pipeline for one command job (PROTOCOL.md §7), in order:
+ * size/shape limits → validation and authentication (verification pool) →
+ * repeat check → expiry → atomic claim of the command_id → preconditions and
+ * execution (one handler per type) → stored result → result published when
+ * requires_ack (absent counts as true). Every refusal carries a CommandError
+ * code and is answered whenever the command_id is readable and an ACK was
+ * asked for. Refusals before the claim are not recorded, so a forged or
+ * malformed message can never use up a genuine command's id.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { formatTimestamp, type Clock } from '../../../shared/clock.js';
+import type { Config } from '../../../shared/config.js';
+import { CommandError, type CommandErrorCode } from '../../../shared/errors.js';
+import type { RedisKeys } from '../../../shared/keys.js';
+import type { Logger } from '../../../shared/logger.js';
+import type { CommandResult } from '../../../shared/messages.js';
+import type { Metrics } from '../../../shared/metrics.js';
+import { readRuntimeSettings } from '../../../shared/runtime-settings.js';
+import { commandTypes } from '../../../shared/topics.js';
+import type { CommandJob, OutboxJob } from '../../../queue/jobs.js';
+import type { CommandVerifier } from '../auth/pool.js';
+import type { MachinePort } from '../machine-port.js';
+import { expiryError } from './expiry.js';
+import type { HandlerContext, HandlerOutcome } from './handlers/context.js';
+import { dispatch } from './handlers/index.js';
+import { readableCommandId, shapeProblem, wantsResult } from './limits.js';
+import type { Command } from './parse.js';
+import { commandRegistry } from './registry.js';
+import { buildResult, publishResult, waitProcessed } from './results.js';
+
+export interface ProcessorDeps {
+  config: Config;
+  log: Logger;
+  keys: RedisKeys;
+  redis: Redis;
+  machine: MachinePort;
+  outbox: Queue<OutboxJob>;
+  clock: Clock;
+  metrics: Metrics;
+  verifier: CommandVerifier;
+  /** How long a restart waits for the mqtt app to publish its result before going ahead, ms. Default 5000. */
+  resultWaitMs?: number;
+}
+
+export type ProcessOutcome =
+  | { outcome: 'success' | 'failed' | 'duplicate'; commandId: string; result: CommandResult }
+  | { outcome: 'refused'; code: CommandErrorCode; commandId: string | null; result: CommandResult | null };
+
+export interface CommandProcessor {
+  process(job: CommandJob, jobId: string): Promise<ProcessOutcome>;
+  /** Aborts post-result work still pending (a delayed restart) and waits briefly for it. */
+  close(): Promise<void>;
+}
+
+/** Metric label for a command type: only known types, so hostile topics cannot grow the label set. */
+const typeLabel = (t: string): string => ((commandTypes as readonly string[]).includes(t) ? t : 'unknown');
+
+export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
+  const { config, log, keys, redis, outbox, clock, metrics, verifier } = deps;
+  const registry = commandRegistry(redis, keys);
+  const resultCtx = { deviceId: config.deviceId, timestampFormat: config.timestampFormat, clock };
+  const shutdown = new AbortController();
+  const pending = new Set<Promise<void>>();
+
+  const count = (type: string, outcome: string) => metrics.incr('commands_total', { type: typeLabel(type), outcome });
+
+  const handlerContext = (resumed: boolean): HandlerContext => ({
+    config,
+    log,
+    keys,
+    redis,
+    machine: deps.machine,
+    outbox,
+    clock,
+    settings: () => readRuntimeSettings(redis, keys, config),
+    timestamp: (ms) => formatTimestamp(ms, config.timestampFormat),
+    resumed,
+  });
+
+  async function execute(command: Command, resumed: boolean): Promise<HandlerOutcome> {
+    try {
+      return await dispatch(command, handlerContext(resumed));
+    } catch (err) {
+      if (err instanceof CommandError) return { status: 'failed', result: err.toResult() };
+      log.error({ err, commandId: command.command_id }, 'command failed unexpectedly');
+      return { status: 'failed', result: new CommandError('HARDWARE_FAILURE', `outcome uncertain: ${(err as Error).message}`).toResult() };
+    }
+  }
+
+  /** Runs `after` once the result is out (or the wait is over), outside the job so the queue keeps moving. */
+  function startAfter(after: NonNullable<HandlerOutcome['after']>, published: Awaited<ReturnType<typeof publishResult>> | null): void {
+    const task = (async () => {
+      if (published && !(await waitProcessed(published, deps.resultWaitMs ?? 5_000, shutdown.signal))) {
+        if (shutdown.signal.aborted) return;
+        log.warn({ jobId: published.id }, 'command result not yet published by the mqtt app; going ahead');
+      }
+      await after(shutdown.signal);
+    })()
+      .catch((err: unknown) => {
+        if (!shutdown.signal.aborted) log.error({ err }, 'post-result step of a command failed');
+      })
+      .finally(() => pending.delete(task));
+    pending.add(task);
+  }
+
+  async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
+    const started = Date.now();
+    const commandId = readableCommandId(job.body);
+    const refuse = async (error: CommandError): Promise<ProcessOutcome> => {
+      const level = error.code === 'UNAUTHENTICATED' ? 'warn' : 'info';
+      log[level]({ commandId, topic: job.topic, code: error.code, detail: error.message }, 'command refused');
+      count(job.commandType, error.code);
+      let result: CommandResult | null = null;
+      if (commandId !== null && wantsResult(job.body)) {
+        result = buildResult(resultCtx, commandId, job.commandType.slice(0, 64), 'failed', error.toResult());
+        await publishResult(outbox, result);
+      }
+      return { outcome: 'refused', code: error.code, commandId, result };
+    };
+
+    const problem = shapeProblem(job.body, job.bytes);
+    if (problem) return refuse(new CommandError('INVALID_COMMAND', problem));
+    const checked = await verifier.check({ topic: job.topic, topicType: job.commandType, body: job.body });
+    if (!checked.ok) return refuse(new CommandError(checked.code, checked.detail));
+    const command = checked.command;
+    const id = command.command_id;
+
+    // A repeat is answered before the expiry check: its original result stays valid however late it comes.
+    let record = await registry.lookup(id);
+    if (record === null) {
+      const expired = expiryError(command, job.receivedAt, clock.now(), config.commandMaxAgeSeconds);
+      if (expired) return refuse(expired);
+      record = await registry.claim(id, jobId, clock.now());
+    }
+    if (record?.state === 'done') {
+      log.info({ commandId: id }, 'repeated command: not executed again');
+      count(command.command_type, 'duplicate');
+      if (command.requires_ack) await publishResult(outbox, record.result);
+      return { outcome: 'duplicate', commandId: id, result: record.result };
+    }
+    const resumed = record !== null;
+    if (record !== null) log.warn({ commandId: id, claimedBy: record.jobId, jobId }, 'resuming a command whose earlier run was cut short');
+
+    const outcome = await execute(command, resumed);
+    const result = buildResult(resultCtx, id, command.command_type, outcome.status, outcome.result);
+    await registry.complete(id, result, clock.now());
+    count(command.command_type, outcome.status === 'success' ? 'success' : String(outcome.result.error_code ?? 'failed'));
+    metrics.observe('command_duration_ms', Date.now() - started, { type: command.command_type });
+    log.info({ commandId: id, type: command.command_type, status: outcome.status, result: outcome.result }, 'command handled');
+    const published = command.requires_ack ? await publishResult(outbox, result) : null;
+    if (outcome.after) startAfter(outcome.after, published);
+    return { outcome: outcome.status, commandId: id, result };
+  }
+
+  return {
+    process,
+    async close() {
+      shutdown.abort();
+      // whenIdle() cannot be aborted; do not let it hold up shutdown.
+      await Promise.race([Promise.allSettled([...pending]), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+    },
+  };
+}
