@@ -1,0 +1,75 @@
+/**
+ * The emulator's control language: one command per line, one JSON answer
+ * per line ({"ok":true,…} or {"ok":false,"error":…}). Served on stdin and on
+ * a UNIX socket (main.ts).
+ */
+import type { BoardEndpoint } from './endpoint.js';
+import { hostileBytes, hostileKinds, type HostileKind } from './hostile.js';
+import type { Machine } from './machine.js';
+
+export const controlHelp = [
+  'bill 100|500|1000        insert a bill (handed back when acceptors are disabled)',
+  'coin 50                  insert a coin',
+  'door open|close',
+  'refill <coins>           add coins to the hopper',
+  'inventory <coins>        set the hopper count',
+  'fault <code> / clear <code>',
+  'jam                      the next coin jams the hopper (fault 41)',
+  'mute on|off              a hung board: read and send nothing',
+  `hostile ${hostileKinds.join('|')}`,
+  'state                    state and counters as JSON',
+];
+
+export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
+
+function int(word: string | undefined, what: string): number {
+  const n = Number(word);
+  if (word === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${what}: expected a whole number, got ${word ?? 'nothing'}`);
+  return n;
+}
+
+export function runControl(line: string, machine: Machine, endpoint: BoardEndpoint): ControlReply {
+  const [cmd, arg] = line.trim().split(/\s+/);
+  try {
+    switch (cmd) {
+      case 'bill':
+      case 'coin': {
+        const amount = int(arg, cmd);
+        const eventId = cmd === 'bill' ? machine.insertBill(amount) : machine.insertCoin(amount);
+        return eventId === null ? { ok: true, accepted: false } : { ok: true, accepted: true, eventId };
+      }
+      case 'door':
+        if (arg !== 'open' && arg !== 'close') throw new Error('door: open or close');
+        return { ok: true, eventId: machine.door(arg === 'open') };
+      case 'refill':
+        return { ok: true, eventId: machine.refill(int(arg, 'refill')) };
+      case 'inventory':
+        return { ok: true, eventId: machine.setInventory(int(arg, 'inventory')) };
+      case 'fault':
+        return { ok: true, eventId: machine.raiseFault(int(arg, 'fault')) };
+      case 'clear':
+        return { ok: true, eventId: machine.clearFault(int(arg, 'clear')) };
+      case 'jam':
+        machine.jamNext();
+        return { ok: true };
+      case 'mute':
+        if (arg !== 'on' && arg !== 'off') throw new Error('mute: on or off');
+        endpoint.muted = arg === 'on';
+        return { ok: true };
+      case 'hostile': {
+        if (!hostileKinds.includes(arg as HostileKind)) throw new Error(`hostile: one of ${hostileKinds.join(', ')}`);
+        const bytes = hostileBytes(arg as HostileKind, endpoint.lastEventFrame);
+        endpoint.send(bytes);
+        return { ok: true, bytes: bytes.length };
+      }
+      case 'state':
+        return { ok: true, state: machine.state, received: { ...endpoint.decoder.counters, ...endpoint.counters } };
+      case 'help':
+        return { ok: true, help: controlHelp };
+      default:
+        throw new Error(`unknown command ${cmd ?? ''}; try help`);
+    }
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}

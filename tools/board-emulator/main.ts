@@ -1,0 +1,95 @@
+/**
+ * Board emulator: plays the machine's controller board on a serial device
+ * (e.g. one end of `socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`).
+ *
+ *   node dist/tools/board-emulator/main.js --device B --state board.json \
+ *     [--control board.sock] [--stdin] [--coin-ms 100] [--event-retry-ms 250] \
+ *     [--inventory 500] [--low-level 20] [--baud 115200]
+ *
+ * Control commands (control.ts) come as lines on stdin (--stdin) or on the
+ * UNIX socket. It exits 3 when the port closes (cable pulled); restarted
+ * with the same state file it remembers payouts and un-ACKed events.
+ */
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SerialPort } from 'serialport';
+import { runControl } from './control.js';
+import { BoardEndpoint } from './endpoint.js';
+import { Machine } from './machine.js';
+import { loadState, saveState } from './state.js';
+
+const { values: a } = parseArgs({
+  options: {
+    device: { type: 'string' },
+    state: { type: 'string' },
+    control: { type: 'string' },
+    stdin: { type: 'boolean', default: false },
+    'coin-ms': { type: 'string', default: '100' },
+    'event-retry-ms': { type: 'string', default: '250' },
+    inventory: { type: 'string', default: '500' },
+    'low-level': { type: 'string', default: '20' },
+    baud: { type: 'string', default: '115200' },
+  },
+});
+const log = (line: string): void => void process.stderr.write(`[board-emulator ${new Date().toISOString()}] ${line}\n`);
+if (!a.device || !a.state) {
+  log('usage: main.js --device PATH --state FILE [--control SOCKET] [--stdin] [--coin-ms N] [--event-retry-ms N] [--inventory N] [--low-level N]');
+  process.exit(64);
+}
+const stateFile = a.state;
+const save = (s: Parameters<typeof saveState>[1]): void => saveState(stateFile, s);
+
+const state = loadState(stateFile, Number(a.inventory));
+save(state);
+const port = new SerialPort({ path: a.device, baudRate: Number(a.baud), autoOpen: false, lock: true });
+const machine = new Machine(state, { coinMs: Number(a['coin-ms']), lowLevel: Number(a['low-level']), save, onEvent: () => endpoint.pump(), now: Date.now });
+const endpoint = new BoardEndpoint(machine, {
+  write: (bytes) => void (port.isOpen && port.write(bytes)),
+  eventRetryMs: Number(a['event-retry-ms']),
+  log,
+});
+
+port.on('error', (err) => log(`port error: ${err.message}`));
+port.on('data', (chunk: Buffer) => endpoint.receive(chunk));
+port.on('close', () => {
+  log('port closed; exiting');
+  process.exit(3);
+});
+port.open((err) => {
+  if (err) {
+    log(`cannot open ${a.device}: ${err.message}`);
+    process.exit(2);
+  }
+  log(`board ${state.boardId} on ${a.device}, ${state.pending.length} pending events`);
+  machine.recover();
+  endpoint.pump();
+  serveControl();
+});
+
+function serveControl(): void {
+  const handle = (line: string): string => JSON.stringify(runControl(line, machine, endpoint));
+  if (a.stdin) {
+    createInterface({ input: process.stdin }).on('line', (line) => line.trim() && process.stdout.write(`${handle(line)}\n`));
+  }
+  if (a.control) {
+    rmSync(a.control, { force: true });
+    const server = createServer((sock) => {
+      sock.on('error', () => undefined);
+      createInterface({ input: sock }).on('line', (line) => line.trim() && sock.write(`${handle(line)}\n`));
+    });
+    server.on('error', (err) => log(`control socket error: ${err.message}`));
+    server.listen(a.control);
+  }
+}
+
+const stop = (): void => {
+  machine.stop();
+  endpoint.close();
+  port.removeAllListeners('close');
+  if (port.isOpen) port.close(() => process.exit(0));
+  else process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
