@@ -10,6 +10,8 @@ export const queueNames = {
   commands: 'commands',
   /** CLI → hardware: simulator actions. */
   control: 'control',
+  /** business-internal: the daily-close job scheduler (23:59 local). */
+  businessSchedule: 'business-schedule',
 } as const;
 export type QueueName = (typeof queueNames)[keyof typeof queueNames];
 export const allQueueNames: readonly QueueName[] = Object.values(queueNames);

@@ -43,6 +43,14 @@ export const errorCodes: ReadonlyMap<number, ErrorCodeInfo> = new Map(
   ].map((x) => [x.code, x]),
 );
 
+/** What clears an auto-recoverable code by itself: the `recovery` block of its error message (PROTOCOL.md §5). */
+export const recoveryConditions: Readonly<Record<number, string>> = {
+  13: '投幣器訊號恢復正常',
+  21: '紙鈔機連線與電源恢復',
+  23: '紙鈔器訊號恢復正常',
+  44: '硬幣補充至低水位以上',
+};
+
 /** Codes that carry the `security` block (PROTOCOL.md §5). */
 export const securityCodes: ReadonlySet<number> = new Set([11, 12, 22, 43]);
 

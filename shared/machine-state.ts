@@ -4,13 +4,16 @@
  * app writes these keys; the layout is defined here so readers agree.
  *
  *  - `machine` hash: status (0|1|3|4), locked (0|1), lockUntil (ms|''), doorOpen (0|1),
- *    inventory (coins the books believe are in the hopper), acceptorsEnabled (0|1),
- *    lastTransactionAt (ms), lastMaintenanceAt (ms), serviceStatus (JSON).
- *  - `counters` hash: total_bills, total_coins, total_dispensed, remote_dispensed,
- *    bonus_coins, debt_coins, balance.
+ *    inventory (coins the books believe are in the hopper; absent until the hardware
+ *    first reported its level), acceptorsEnabled (0|1), lastTransactionAt (ms),
+ *    lastMaintenanceAt (ms: the door last closed), serviceStatus (JSON).
+ *  - `counters` hash: total_bills, total_coins (NTD taken in), total_dispensed,
+ *    remote_dispensed, bonus_coins (coins paid out), debt_coins (coins owed), balance (NTD).
  *  - `codes` hash: `error:<code>` / `alarm:<code>` -> raised-at ms, for active codes.
- *  - `daily:<YYYYMMDD>` hash: transactions, coins_dispensed, remote_dispensed,
- *    errors, bills, coins, exchanges.
+ *  - `lock` hash: reason, operatorId, since (ms), until (ms|''), message — while locked.
+ *  - `daily:<YYYYMMDD>` hash (local day, kept 40 days): transactions (exchanges and
+ *    remote dispenses completed), exchanges, coins_dispensed (all causes), remote_dispensed,
+ *    errors (error codes raised), bills, coins (NTD taken in), bonus_coins, debt_coins (new debt).
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';
@@ -27,7 +30,7 @@ export interface ServiceStatus {
 export const counterFields = ['total_bills', 'total_coins', 'total_dispensed', 'remote_dispensed', 'bonus_coins', 'debt_coins', 'balance'] as const;
 export type Counters = Record<(typeof counterFields)[number], number>;
 
-export const dailyFields = ['transactions', 'exchanges', 'coins_dispensed', 'remote_dispensed', 'errors', 'bills', 'coins'] as const;
+export const dailyFields = ['transactions', 'exchanges', 'coins_dispensed', 'remote_dispensed', 'errors', 'bills', 'coins', 'bonus_coins', 'debt_coins'] as const;
 export type Daily = Record<(typeof dailyFields)[number], number>;
 
 export interface MachineSnapshot {

@@ -1,0 +1,135 @@
+/**
+ * The business app's machine core in-process against the REAL hardware
+ * simulator (its driver and service, also in-process) on the real Redis,
+ * with a stand-in for the mqtt app that records what reaches the `outbox`
+ * queue. One rig per test: its own device id and key prefix.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { Clock } from '../../shared/clock.js';
+import { readPhysicalTruth, type PhysicalTruth } from '../../shared/physical-truth.js';
+import { readMachineSnapshot, type MachineSnapshot } from '../../shared/machine-state.js';
+import { localDay } from '../../shared/clock.js';
+import type { Envelope } from '../../shared/messages.js';
+import { makeQueue, producerConnection, queueNames, workerConnection, type ControlJob, type HwEvent, type OutboxJob } from '../../queue/index.js';
+import { startBusiness, type BusinessService } from '../../workers/business/service.js';
+import type { StuckPolicy } from '../../workers/business/exchange/recovery.js';
+import { startHardwareService, type HardwareService } from '../../workers/hardware/service.js';
+import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
+import { cleanupRedis, testEnv, waitFor, REDIS_URL, type TestEnv } from '../helpers/env.js';
+
+export interface RigOptions {
+  env?: Record<string, string>;
+  clock?: Clock;
+  stuck?: StuckPolicy;
+  /** Start the simulator (default true). Without it the test feeds `hw-events` itself. */
+  sim?: boolean;
+  simInventory?: number;
+  /** Use this env (e.g. a restart on the same prefix) instead of a fresh one. */
+  reuse?: TestEnv;
+}
+
+export interface Rig {
+  t: TestEnv;
+  redis: Redis;
+  business: BusinessService;
+  sim: SimDriver | null;
+  /** Every message the business app put on the outbox, in order. */
+  messages: Envelope[];
+  of(type: string): Envelope[];
+  /** A simulator action, as `coinerex sim …` does it. */
+  act(job: ControlJob): Promise<string>;
+  /** Feeds a hardware event directly (tests without the simulator). */
+  feed(ev: HwEvent): Promise<void>;
+  truth(): Promise<PhysicalTruth>;
+  snapshot(): Promise<MachineSnapshot>;
+  waitMessages(pred: (m: Envelope) => boolean, n: number, timeoutMs?: number): Promise<Envelope[]>;
+  /** Waits until no payout is queued or out and every event was applied. */
+  settle(timeoutMs?: number): Promise<void>;
+  /** Stops business and simulator, keeps Redis state (for a restart). */
+  stop(): Promise<void>;
+  /** stop() and delete every key of the test. */
+  close(): Promise<void>;
+}
+
+const log = pino({ level: process.env.COINEREX_TEST_LOG ?? 'silent' });
+
+export async function startRig(o: RigOptions = {}): Promise<Rig> {
+  const t = o.reuse ?? testEnv({ COINEREX_SIM_INVENTORY: String(o.simInventory ?? 2000), ...o.env });
+  const { config, keys } = t;
+  const redis = workerConnection(REDIS_URL);
+  const hwRedis = workerConnection(REDIS_URL);
+  const hwConsumer = workerConnection(REDIS_URL);
+  const producer = producerConnection(REDIS_URL);
+  const hwEvents = makeQueue<HwEvent>(queueNames.hwEvents, producer, keys.bullPrefix);
+  let sim: SimDriver | null = null;
+  let hardware: HardwareService | null = null;
+  if (o.sim !== false) {
+    sim = new SimDriver({ redis: hwRedis, keys, log }, { initialInventory: config.simInventory, payoutMs: 1, ...(o.clock ? { clock: o.clock } : {}) });
+    hardware = await startHardwareService({ driver: sim, simulator: sim, hwEvents, connection: hwConsumer, prefix: keys.bullPrefix, log, customersPerMinute: 0 });
+  }
+  const business = await startBusiness({ config, log, keys, redis, ...(o.clock ? { clock: o.clock } : {}), ...(o.stuck ? { stuck: o.stuck } : {}), stuckCheckMs: 100 });
+
+  const messages: Envelope[] = [];
+  const outboxConnection = workerConnection(REDIS_URL);
+  const outbox = new Worker<OutboxJob>(
+    queueNames.outbox,
+    async (job: Job<OutboxJob>) => {
+      if (job.data.kind === 'message') messages.push(job.data.envelope);
+    },
+    { connection: outboxConnection, prefix: keys.bullPrefix, concurrency: 1 },
+  );
+  outbox.on('error', () => undefined);
+
+  let stopped: Promise<void> | undefined;
+  const rig: Rig = {
+    t,
+    redis,
+    business,
+    sim,
+    messages,
+    of: (type) => messages.filter((m) => m.message_type === type),
+    act: (job) => {
+      if (!sim) throw new Error('no simulator in this rig');
+      return sim.act(job);
+    },
+    feed: async (ev) => {
+      await hwEvents.add(ev.kind, ev, { jobId: `hw-${ev.eventId}` });
+    },
+    truth: () => readPhysicalTruth(redis, keys),
+    snapshot: () => readMachineSnapshot(redis, keys, localDay((o.clock ?? { now: Date.now }).now(), config.timezone)),
+    waitMessages: (pred, n, timeoutMs = 10_000) =>
+      waitFor(() => {
+        const found = messages.filter(pred);
+        return found.length >= n ? found : null;
+      }, timeoutMs, `${n} messages`),
+    settle: async (timeoutMs = 10_000) => {
+      await waitFor(
+        async () => {
+          const counts = await hwEvents.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+          const queued = Object.values(counts).reduce((a, b) => a + b, 0);
+          return queued === 0 && !(await business.engine.busy()) && (await redis.llen(keys.unsent)) === 0;
+        },
+        timeoutMs,
+        'the machine to settle',
+      );
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        await hardware?.close();
+        await business.close();
+        await outbox.close();
+        await hwEvents.close();
+        for (const c of [redis, hwRedis, hwConsumer, producer, outboxConnection]) await c.quit().catch(() => c.disconnect());
+      })()),
+    close: async () => {
+      await rig.stop();
+      await cleanupRedis(t.prefix);
+    },
+  };
+  return rig;
+}
+
+/** A transaction message's data, typed loosely for assertions. */
+export const dataOf = (m: Envelope): any => m.data;

@@ -1,0 +1,42 @@
+/**
+ * The daily close at 23:59 local time (PROTOCOL.md §5), from a BullMQ job
+ * scheduler with the configured time zone on a business-internal queue.
+ * The job closes the day it was scheduled for (its `prevMillis`), so a
+ * board that was off at 23:59 and runs the overdue job after midnight still
+ * reports the right day (PITFALLS.md §1: no backfill, one overdue run).
+ */
+import type { Job, Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { trimJournal } from '../../../shared/journal.js';
+import { makeWorker, queueNames } from '../../../queue/index.js';
+import type { BusinessDeps } from '../deps.js';
+import type { Accounting } from './accounting.js';
+
+export const DAILY_CLOSE_SCHEDULER = 'daily-close';
+/** Seconds field first: 23:59:00 every day. */
+export const DAILY_CLOSE_PATTERN = '0 59 23 * * *';
+
+export async function scheduleDailyClose(queue: Queue, timeZone: string): Promise<void> {
+  await queue.upsertJobScheduler(DAILY_CLOSE_SCHEDULER, { pattern: DAILY_CLOSE_PATTERN, tz: timeZone }, { name: DAILY_CLOSE_SCHEDULER, data: {} });
+}
+
+export function dailyCloseWorker(
+  d: BusinessDeps,
+  connection: Redis,
+  accounting: Accounting,
+  /** Runs the close in line with the machine's other changes. */
+  act: <T>(fn: () => Promise<T>) => Promise<T>,
+): Worker {
+  return makeWorker(
+    queueNames.businessSchedule,
+    async (job: Job) => {
+      const at = job.opts.prevMillis ?? d.clock.now();
+      await act(() => accounting.closeDay(at));
+      const trimmed = await trimJournal(d.redis, d.keys, d.clock.now());
+      if (trimmed > 0) d.log.info({ trimmed }, 'old journal entries trimmed');
+    },
+    connection,
+    d.keys.bullPrefix,
+    d.log,
+  );
+}

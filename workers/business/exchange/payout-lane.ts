@@ -1,0 +1,315 @@
+/**
+ * The one payout lane (ARCHITECTURE.md invariant 2): exchanges, debt and
+ * remote dispenses queue as payout intents and are paid one at a time, never
+ * overlapping. An intent is recorded durably (queued) before anything is
+ * sent, marked `sent` before the `payout` command leaves, and settled once
+ * from the hardware's report of what it paid. Each step is one guarded plan.
+ *
+ * Debt is paid first: whenever coins may be available and debt is owed, a
+ * debt intent goes to the head of the lane before the next payout starts.
+ */
+import { nextTransactionId } from '../../../shared/ids.js';
+import { isCritical } from '../../../shared/codes.js';
+import type { HwEvent } from '../../../queue/jobs.js';
+import {
+  APPLIED_TTL_SECONDS,
+  DAILY_TTL_SECONDS,
+  DONE_INTENT_TTL_SECONDS,
+  newPlan,
+  today,
+  type BusinessDeps,
+} from '../deps.js';
+import type { RemoteDispenseRequest } from '../machine-port.js';
+import {
+  intentFields,
+  laneHead,
+  newPayoutId,
+  readIntent,
+  readTransaction,
+  transactionFields,
+  type OpenTransaction,
+  type PayoutIntent,
+} from './records.js';
+import { transactionData } from './transaction-message.js';
+
+type Credit = Extract<HwEvent, { kind: 'bill_accepted' | 'coin_accepted' }>;
+
+/** How an attempt ended, as far as the books are concerned. */
+export type AttemptEnd =
+  /** Everything asked was paid. */
+  | 'complete'
+  /** Cut short for good (hopper empty, jam, fault): the rest becomes debt (exchange) or a shortfall (remote). */
+  | 'short'
+  /** Stopped without a cause that keeps coins from being paid (power loss): the rest is paid by a new attempt. */
+  | 'interrupted'
+  /** The hardware cannot tell what was paid: nothing counted as paid, the rest is debt, error 51. */
+  | 'unknown';
+
+export interface Settlement {
+  intent: PayoutIntent;
+  paid: number;
+  end: AttemptEnd;
+  /** Set when the settlement finished a transaction. */
+  finished?: { txn: OpenTransaction; paid: number; unpaid: number };
+  /** Coins still owed after the settlement. */
+  debtAfter: number;
+}
+
+export interface LaneGate {
+  /** Active error codes now. */
+  errors: number[];
+  /** Books inventory, or null when the hardware never reported one. */
+  inventory: number | null;
+  debt: number;
+}
+
+export class PayoutLane {
+  constructor(private readonly d: BusinessDeps) {}
+
+  private get k() {
+    return this.d.keys;
+  }
+
+  /** Counts an accepted bill or coin and queues its payout. False when the event was applied before. */
+  async credit(ev: Credit): Promise<boolean> {
+    const applied = this.k.appliedEvent(ev.eventId);
+    if ((await this.d.redis.exists(applied)) === 1) return false;
+    const now = this.d.clock.now();
+    const amount = ev.amount;
+    const base = amount / 10;
+    const bonus = this.d.settings.current.bonusTable[String(amount) as '50' | '100' | '500' | '1000'] ?? 0;
+    const txnId = await nextTransactionId(this.d.redis, this.k, 'TXN', this.d.clock, this.d.config.timezone);
+    const balance = Number((await this.d.redis.hget(this.k.counters, 'balance')) ?? 0);
+    const payoutId = newPayoutId();
+    const isBill = ev.kind === 'bill_accepted';
+    const txn: OpenTransaction = {
+      txnId,
+      type: 'exchange',
+      amount,
+      bills: isBill ? amount : 0,
+      coinsIn: isBill ? 0 : amount,
+      base,
+      bonus,
+      due: base + bonus,
+      paid: 0,
+      balanceBefore: balance,
+      balanceAfter: balance + amount,
+      startAt: ev.at,
+      payoutId,
+      commandId: '',
+      operator: null,
+      reason: null,
+    };
+    const daily = this.k.daily(today(this.d, now));
+    const result = await newPlan(this.d)
+      .guard(applied, APPLIED_TTL_SECONDS)
+      .hincr(this.k.counters, { [isBill ? 'total_bills' : 'total_coins']: amount, balance: amount })
+      .hincr(daily, { [isBill ? 'bills' : 'coins']: amount })
+      .expire(daily, DAILY_TTL_SECONDS)
+      .hset(this.k.openTransaction(txnId), transactionFields(txn))
+      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'exchange', ref: txnId, coins: txn.due, createdAt: now }))
+      .rpush(this.k.payoutLane, payoutId)
+      .commit(this.d.redis);
+    if (result === 'ok') {
+      this.d.log.info({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
+      this.d.metrics.incr('business_credits_total', { amount });
+    }
+    return result === 'ok';
+  }
+
+  /** Queues a remote dispense, at most once per command id. Resolves with its transaction id. */
+  async remote(req: RemoteDispenseRequest): Promise<string> {
+    const now = this.d.clock.now();
+    const txnId = await nextTransactionId(this.d.redis, this.k, 'REMOTE', this.d.clock, this.d.config.timezone);
+    const payoutId = newPayoutId();
+    const txn: OpenTransaction = {
+      txnId,
+      type: 'remote_dispense',
+      amount: 0,
+      bills: 0,
+      coinsIn: 0,
+      base: req.coins,
+      bonus: 0,
+      due: req.coins,
+      paid: 0,
+      balanceBefore: 0,
+      balanceAfter: 0,
+      startAt: now,
+      payoutId,
+      commandId: req.commandId,
+      operator: req.operatorAccount,
+      reason: req.reason,
+    };
+    const remoteKey = this.k.remoteDispense(req.commandId);
+    const result = await newPlan(this.d)
+      .expectAbsent(remoteKey, 'txnId')
+      .hset(remoteKey, { txnId, coins: req.coins, state: 'queued', startedAt: now })
+      .hset(this.k.openTransaction(txnId), transactionFields(txn))
+      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'remote', ref: txnId, coins: req.coins, createdAt: now }))
+      .rpush(this.k.payoutLane, payoutId)
+      .commit(this.d.redis);
+    if (result !== 'ok') return (await this.d.redis.hget(remoteKey, 'txnId')) ?? txnId;
+    this.d.log.info({ txnId, commandId: req.commandId, coins: req.coins, payoutId }, 'remote dispense queued');
+    return txnId;
+  }
+
+  /**
+   * Starts the next payout if the lane is free and allowed to pay. Returns
+   * the intent it sent, or null. Never sends while another payout is out.
+   */
+  async pump(gate: LaneGate): Promise<PayoutIntent | null> {
+    for (;;) {
+      const head = await laneHead(this.d.redis, this.k);
+      if (head === null) {
+        const lanePayable = await this.headDebt(gate);
+        if (!lanePayable) return null;
+        continue;
+      }
+      if (head.state === 'sent') return null;
+      if (head.state === 'done') {
+        await this.d.redis.lrem(this.k.payoutLane, 0, head.payoutId);
+        continue;
+      }
+      if (!this.mayPay(gate)) return null;
+      if (head.purpose !== 'debt' && (await this.headDebt(gate))) continue;
+      const now = this.d.clock.now();
+      const marked = await newPlan(this.d)
+        .expectEq(this.k.payoutIntent(head.payoutId), 'state', 'queued')
+        .hset(this.k.payoutIntent(head.payoutId), { state: 'sent', sentAt: now })
+        .commit(this.d.redis);
+      if (marked !== 'ok') continue;
+      await this.d.hardware.payout(head.payoutId, head.coins);
+      this.d.log.info({ payoutId: head.payoutId, coins: head.coins, purpose: head.purpose }, 'payout sent');
+      return { ...head, state: 'sent', sentAt: now };
+    }
+  }
+
+  /** Whether a payout may start: no critical fault but 42, and coins possibly in the hopper. */
+  mayPay(gate: LaneGate): boolean {
+    if (gate.errors.some((c) => isCritical(c) && c !== 42)) return false;
+    return gate.inventory === null || gate.inventory > 0;
+  }
+
+  /**
+   * Puts a debt payout at the head of the lane when debt is owed and may be
+   * paid now. Not while error 51 is active: then the owed amount is in doubt
+   * and a person decides (PROTOCOL.md §6 "進設定清除上一筆交易內容").
+   */
+  private async headDebt(gate: LaneGate): Promise<boolean> {
+    if (gate.debt <= 0 || !this.mayPay(gate) || gate.errors.includes(51)) return false;
+    const coins = gate.inventory === null ? gate.debt : Math.min(gate.debt, gate.inventory);
+    const payoutId = newPayoutId();
+    const result = await newPlan(this.d)
+      .expectAbsent(this.k.payoutIntent(payoutId), 'state')
+      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'debt', ref: '', coins, createdAt: this.d.clock.now() }))
+      .lpush(this.k.payoutLane, payoutId)
+      .commit(this.d.redis);
+    if (result === 'ok') this.d.log.info({ payoutId, coins, debt: gate.debt }, 'debt payout queued');
+    return result === 'ok';
+  }
+
+  /**
+   * Books one attempt of `intent` as having paid `paid` coins and ended as
+   * `end`. Guarded by `guardKey` (the reporting event) and by the intent
+   * still being `sent`, so it applies once. Null when it did not apply.
+   */
+  async settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string): Promise<Settlement | null> {
+    const k = this.k;
+    const now = this.d.clock.now();
+    const counters = await this.d.redis.hgetall(k.counters);
+    const debtBefore = Number(counters.debt_coins ?? 0);
+    const daily = k.daily(today(this.d, now));
+    const intentKey = k.payoutIntent(intent.payoutId);
+    const plan = newPlan(this.d)
+      .guard(guardKey, APPLIED_TTL_SECONDS)
+      .expectEq(intentKey, 'state', 'sent')
+      .hset(intentKey, { state: 'done', paid, end, doneAt: now })
+      .expire(intentKey, DONE_INTENT_TTL_SECONDS)
+      .lrem(k.payoutLane, intent.payoutId)
+      .hincr(k.counters, { total_dispensed: paid })
+      .hincr(daily, { coins_dispensed: paid })
+      .expire(daily, DAILY_TTL_SECONDS);
+    // The books' inventory exists once the hardware reported a level; until then it stays unknown.
+    const inventory = await this.d.redis.hget(k.machine, 'inventory');
+    if (inventory !== null) plan.hincr(k.machine, { inventory: -paid }).floor0(k.machine, 'inventory');
+    const rest = intent.coins - paid;
+    let debtAfter = debtBefore;
+    let finished: Settlement['finished'];
+    if (intent.purpose === 'remote') plan.hincr(k.counters, { remote_dispensed: paid }).hincr(daily, { remote_dispensed: paid });
+    if (intent.purpose === 'debt') {
+      // An unknown outcome leaves the whole attempt owed; otherwise what was paid is off the debt.
+      plan.hincr(k.counters, { debt_coins: -paid }).floor0(k.counters, 'debt_coins');
+      debtAfter = Math.max(0, debtBefore - paid);
+    } else {
+      const txn = await readTransaction(this.d.redis, k, intent.ref);
+      if (!txn) {
+        this.d.log.error({ payoutId: intent.payoutId, txnId: intent.ref }, 'payout intent without its transaction');
+        return null;
+      }
+      if (end === 'interrupted' && rest > 0) {
+        const next = newPayoutId();
+        plan
+          .hincr(k.openTransaction(txn.txnId), { paid })
+          .hset(k.openTransaction(txn.txnId), { payoutId: next })
+          .hset(k.payoutIntent(next), intentFields({ payoutId: next, purpose: intent.purpose, ref: txn.txnId, coins: rest, createdAt: now }))
+          .lpush(k.payoutLane, next);
+        this.d.log.warn({ payoutId: intent.payoutId, paid, rest, next }, 'payout interrupted; the rest goes out as a new payout');
+      } else {
+        const totalPaid = txn.paid + paid;
+        const unpaid = Math.max(0, txn.due - totalPaid);
+        const balance = Number(counters.balance ?? 0);
+        const data = transactionData(txn, { paid: totalPaid, doneAt: now, balance }, this.d.config.timestampFormat);
+        const envelope = await this.d.publisher.envelope('transaction', data as unknown as Record<string, unknown>);
+        plan
+          .emit(envelope, { entryKey: k.journalEntry(txn.txnId), indexKey: k.journal, member: txn.txnId, at: now })
+          .del(k.openTransaction(txn.txnId))
+          .hset(k.machine, { lastTransactionAt: now })
+          .hincr(daily, { transactions: 1 });
+        if (txn.type === 'exchange') {
+          // Unpaid coins come off the bonus first: bonus_coins counts bonus coins actually paid.
+          const bonusPaid = Math.max(0, txn.bonus - unpaid);
+          plan.hincr(k.counters, { debt_coins: unpaid, bonus_coins: bonusPaid }).hincr(daily, { exchanges: 1, bonus_coins: bonusPaid, debt_coins: unpaid });
+          debtAfter = debtBefore + unpaid;
+        } else {
+          const inventoryAfter = Math.max(0, Number(inventory ?? 0) - paid);
+          plan.hset(k.remoteDispense(txn.commandId), {
+            state: 'done',
+            coinsDispensed: totalPaid,
+            coinsUnpaid: unpaid,
+            coinsRemaining: inventoryAfter,
+            executionTimeMs: Math.max(0, now - txn.startAt),
+            success: unpaid === 0 ? 1 : 0,
+          });
+        }
+        finished = { txn, paid: totalPaid, unpaid };
+      }
+    }
+    const result = await plan.commit(this.d.redis);
+    if (result !== 'ok') return null;
+    this.d.metrics.incr('business_coins_paid_total', { purpose: intent.purpose }, paid);
+    this.d.log.info({ payoutId: intent.payoutId, purpose: intent.purpose, paid, end, txnId: finished?.txn.txnId }, 'payout settled');
+    const settled: Settlement = { intent, paid, end, debtAfter };
+    if (finished) settled.finished = finished;
+    return settled;
+  }
+
+  /** Marks a re-issue of the same payout id (the hardware never received it). */
+  async reissue(intent: PayoutIntent): Promise<void> {
+    const attempt = intent.attempt + 1;
+    await this.d.redis.hset(this.k.payoutIntent(intent.payoutId), { attempt, sentAt: this.d.clock.now() });
+    await this.d.hardware.payout(intent.payoutId, intent.coins, attempt);
+    this.d.log.warn({ payoutId: intent.payoutId, attempt }, 'payout re-issued: the hardware did not know it');
+  }
+
+  head(): Promise<PayoutIntent | null> {
+    return laneHead(this.d.redis, this.k);
+  }
+
+  intent(payoutId: string): Promise<PayoutIntent | null> {
+    return readIntent(this.d.redis, this.k, payoutId);
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return (await this.d.redis.llen(this.k.payoutLane)) === 0;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Raising and clearing error and alarm codes. The active set lives in the
+ * `codes` hash (shared/machine-state.ts); a raise or clear changes it and
+ * commits its message in one plan, guarded by the code's presence, so a code
+ * is announced once per raise and once per clear, even when an event is
+ * re-delivered. Raised errors count in the day's `errors`.
+ */
+import { formatTimestamp } from '../../../shared/clock.js';
+import { alarmCodes, errorCodes, isCritical } from '../../../shared/codes.js';
+import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
+import { alarmData, errorData } from './messages.js';
+
+export type CodeKind = 'error' | 'alarm';
+
+/** What raised a code; `link up` clears only what `link down` raised. */
+export type CodeSource = 'hardware' | 'link' | 'payout' | 'engine' | 'lock' | 'door' | 'inventory';
+
+export interface RaiseOptions {
+  source: CodeSource;
+  /** error: `context`; alarm: `details`. */
+  context?: Record<string, unknown>;
+  /** alarm `current_level`. */
+  level?: number | string | null;
+}
+
+export interface ClearOptions {
+  /** Only clear when the code was raised by this source. */
+  onlySource?: CodeSource;
+  context?: Record<string, unknown>;
+  level?: number | string | null;
+}
+
+export interface ActiveCodes {
+  errors: number[];
+  alarms: number[];
+}
+
+/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (PROTOCOL.md §6). */
+export function serviceAvailable(active: ActiveCodes): boolean {
+  return !active.errors.some(isCritical) && !active.alarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false);
+}
+
+const field = (kind: CodeKind, code: number) => `${kind}:${code}`;
+
+export class Faults {
+  constructor(private readonly d: BusinessDeps) {}
+
+  async active(): Promise<ActiveCodes & { raisedAt: Map<string, number> }> {
+    const h = await this.d.redis.hgetall(this.d.keys.activeCodes);
+    const list = (kind: CodeKind) =>
+      Object.keys(h)
+        .filter((k) => k.startsWith(`${kind}:`))
+        .map((k) => Number(k.slice(kind.length + 1)))
+        .sort((a, b) => a - b);
+    return { errors: list('error'), alarms: list('alarm'), raisedAt: new Map(Object.entries(h).map(([k, v]) => [k, Number(v)])) };
+  }
+
+  async isActive(kind: CodeKind, code: number): Promise<boolean> {
+    return (await this.d.redis.hexists(this.d.keys.activeCodes, field(kind, code))) === 1;
+  }
+
+  /** Raises `code` unless already active. Resolves true when it was raised now. */
+  async raise(kind: CodeKind, code: number, opts: RaiseOptions): Promise<boolean> {
+    if (!(kind === 'error' ? errorCodes : alarmCodes).has(code)) {
+      this.d.log.warn({ kind, code }, 'unknown code ignored');
+      return false;
+    }
+    const f = field(kind, code);
+    const active = await this.active();
+    if (active.raisedAt.has(f)) return false;
+    const after = { errors: kind === 'error' ? [...active.errors, code] : active.errors, alarms: kind === 'alarm' ? [...active.alarms, code] : active.alarms };
+    const now = this.d.clock.now();
+    const data =
+      kind === 'error'
+        ? errorData(code, 'raised', opts.context ?? {}, serviceAvailable(after))
+        : alarmData(code, 'raised', opts.level ?? null, opts.context ?? {}, serviceAvailable(after));
+    const envelope = await this.d.publisher.envelope(kind, data);
+    const plan = newPlan(this.d)
+      .expectAbsent(this.d.keys.activeCodes, f)
+      .hset(this.d.keys.activeCodes, { [f]: now })
+      .hset(this.d.keys.codeSources, { [f]: opts.source })
+      .emit(envelope);
+    if (kind === 'error') {
+      const daily = this.d.keys.daily(today(this.d, now));
+      plan.hincr(daily, { errors: 1 }).expire(daily, DAILY_TTL_SECONDS);
+    }
+    const result = await plan.commit(this.d.redis);
+    if (result === 'ok') {
+      this.d.log.info({ kind, code, source: opts.source }, 'code raised');
+      this.d.metrics.incr('business_codes_raised_total', { kind, code });
+    }
+    return result === 'ok';
+  }
+
+  /** Clears `code` if active (and raised by `onlySource` when given). Resolves true when it was cleared now. */
+  async clear(kind: CodeKind, code: number, opts: ClearOptions = {}): Promise<boolean> {
+    const f = field(kind, code);
+    const active = await this.active();
+    const raisedAt = active.raisedAt.get(f);
+    if (raisedAt === undefined) return false;
+    const source = await this.d.redis.hget(this.d.keys.codeSources, f);
+    if (opts.onlySource && source !== opts.onlySource) return false;
+    const after = { errors: active.errors.filter((c) => kind !== 'error' || c !== code), alarms: active.alarms.filter((c) => kind !== 'alarm' || c !== code) };
+    const now = this.d.clock.now();
+    const context = { ...opts.context, raised_at: formatTimestamp(raisedAt, this.d.config.timestampFormat), duration_seconds: Math.max(0, Math.round((now - raisedAt) / 1000)) };
+    const data =
+      kind === 'error'
+        ? errorData(code, 'cleared', context, serviceAvailable(after))
+        : alarmData(code, 'cleared', opts.level ?? null, context, serviceAvailable(after));
+    const envelope = await this.d.publisher.envelope(kind, data);
+    const plan = newPlan(this.d)
+      .expectEq(this.d.keys.activeCodes, f, String(raisedAt))
+      .hdel(this.d.keys.activeCodes, f)
+      .hdel(this.d.keys.codeSources, f)
+      .emit(envelope);
+    const result = await plan.commit(this.d.redis);
+    if (result === 'ok') this.d.log.info({ kind, code }, 'code cleared');
+    return result === 'ok';
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * The business app's side of `hw-commands`: what it asks the hardware app
+ * to do. A payout is idempotent by payoutId at the hardware, so sending one
+ * twice is harmless; the job id still keeps a repeat off the queue.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Queue } from 'bullmq';
+import type { HwCommand } from '../../queue/jobs.js';
+
+export class HardwareLink {
+  constructor(private readonly queue: Queue<HwCommand>) {}
+
+  /** `attempt` > 0 re-issues the same payout id (after a status report showed it never arrived). */
+  async payout(payoutId: string, coins: number, attempt = 0): Promise<void> {
+    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: `payout-${payoutId}-${attempt}` });
+  }
+
+  async setAcceptors(enabled: boolean): Promise<void> {
+    await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled });
+  }
+
+  async display(text: string): Promise<void> {
+    await this.queue.add('display', { kind: 'display', text });
+  }
+
+  /** Asks for a `status_report` event carrying the returned request id. */
+  async reportStatus(): Promise<string> {
+    const requestId = `rs-${randomUUID()}`;
+    await this.queue.add('report_status', { kind: 'report_status', requestId });
+    return requestId;
+  }
+}

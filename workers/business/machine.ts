@@ -1,0 +1,107 @@
+/**
+ * The machine as the command handlers see it (MachinePort), on top of the
+ * exchange engine: every change runs through the engine's one-at-a-time
+ * lane, so a command never interleaves with a hardware event.
+ */
+import { once } from 'node:events';
+import { isCritical } from '../../shared/codes.js';
+import type { RuntimeSettings } from '../../shared/config.js';
+import { CommandError } from '../../shared/errors.js';
+import { readJournalEntries } from '../../shared/journal.js';
+import type { MachineSnapshot } from '../../shared/machine-state.js';
+import type { Envelope } from '../../shared/messages.js';
+import type { Accounting } from './accounting/accounting.js';
+import type { BusinessDeps } from './deps.js';
+import type { ExchangeEngine } from './exchange/engine.js';
+import { readRemote, type RemoteRecord } from './exchange/records.js';
+import type { Condition } from './machine/condition.js';
+import type { LockControl } from './machine/lock.js';
+import type { JournalQuery, LockRequest, MachinePort, RemoteDispenseOutcome, RemoteDispenseRequest } from './machine-port.js';
+
+/** A waiter re-reads the state at least this often, in case a settlement happened elsewhere. */
+const RECHECK_MS = 500;
+
+export class BusinessMachine implements MachinePort {
+  constructor(
+    private readonly d: BusinessDeps,
+    private readonly engine: ExchangeEngine,
+    private readonly condition: Condition,
+    private readonly accounting: Accounting,
+    private readonly lock: LockControl,
+  ) {}
+
+  snapshot(): Promise<MachineSnapshot> {
+    return this.condition.snapshot();
+  }
+
+  async remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome> {
+    if (!(await readRemote(this.d.redis, this.d.keys, req.commandId))) {
+      await this.engine.act(async () => {
+        if (await readRemote(this.d.redis, this.d.keys, req.commandId)) return;
+        // Checked again here, in line with hardware events: the handler's check may be a moment old.
+        const s = await this.condition.snapshot();
+        if (s.locked) throw new CommandError('MACHINE_LOCKED');
+        const critical = s.activeErrors.filter(isCritical);
+        if (critical.length > 0) throw new CommandError('MACHINE_FAULT', `active fault ${critical.join(', ')}`);
+        if (s.doorOpen) throw new CommandError('MACHINE_FAULT', '前門開啟 (door open)');
+        await this.engine.lane.remote(req);
+      });
+    }
+    const done = await this.waitFor(async () => {
+      const r = await readRemote(this.d.redis, this.d.keys, req.commandId);
+      return r?.state === 'done' ? r : null;
+    });
+    return outcome(done);
+  }
+
+  setLock(req: LockRequest): Promise<void> {
+    return this.engine.act(() => this.lock.apply(req));
+  }
+
+  async whenIdle(): Promise<void> {
+    await this.waitFor(async () => !(await this.engine.busy()));
+  }
+
+  publishAccounting(): Promise<void> {
+    return this.engine.act(() => this.accounting.publish());
+  }
+
+  publishStatus(): Promise<void> {
+    return this.condition.publishStatus();
+  }
+
+  async applySettings(settings: RuntimeSettings): Promise<void> {
+    const intervalChanged = settings.statusSeconds !== this.d.settings.current.statusSeconds;
+    this.d.settings.current = settings;
+    if (intervalChanged) this.condition.scheduleStatus();
+    // Thresholds may have moved alarm 1 in or out.
+    await this.engine.act(async () => undefined);
+  }
+
+  async readJournal(query: JournalQuery): Promise<Envelope[]> {
+    return (await readJournalEntries(this.d.redis, this.d.keys, query)).map((e) => e.envelope);
+  }
+
+  /** Resolves with the first truthy value of `check`, re-checked after every settlement and every RECHECK_MS. */
+  private async waitFor<T>(check: () => Promise<T | null | false>): Promise<T> {
+    for (;;) {
+      const v = await check();
+      if (v) return v;
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), RECHECK_MS);
+      await once(this.engine.settled, 'settled', { signal: ac.signal }).catch(() => undefined);
+      clearTimeout(timer);
+    }
+  }
+}
+
+function outcome(r: RemoteRecord): RemoteDispenseOutcome {
+  return {
+    success: r.success,
+    coinsDispensed: r.coinsDispensed,
+    coinsUnpaid: r.coinsUnpaid,
+    coinsRemaining: r.coinsRemaining,
+    transactionId: r.txnId,
+    executionTimeMs: r.executionTimeMs,
+  };
+}

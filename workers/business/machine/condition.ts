@@ -1,0 +1,90 @@
+/**
+ * The machine's derived condition: status code (PROTOCOL.md §1), acceptors,
+ * per-function service status, and the `status` message on every status
+ * change and every `statusSeconds`.
+ *
+ *  - status 4 (fault) while a critical error is active; else 3 (remote)
+ *    while a remote payout is running; else 1 (standby).
+ *  - acceptors off while locked, while a critical error is active, or while
+ *    the door is open; on otherwise.
+ */
+import { isCritical, machineStatus, type MachineStatus } from '../../../shared/codes.js';
+import { readMachineSnapshot, type MachineSnapshot, type ServiceStatus } from '../../../shared/machine-state.js';
+import { buildStatusData } from '../../../shared/status-message.js';
+import { today, type BusinessDeps } from '../deps.js';
+
+const coinAcceptorCodes = [11, 12, 13];
+const billAcceptorCodes = [21, 22, 23];
+
+export function serviceStatusOf(s: MachineSnapshot, linkDown: boolean, acceptorsOn: boolean): ServiceStatus {
+  if (linkDown) return { coin_acceptor: 'offline', bill_acceptor: 'offline', dispenser: 'offline', display: 'offline' };
+  const acceptor = (codes: number[]) => (s.activeErrors.some((c) => codes.includes(c)) ? 'fault' : acceptorsOn ? 'operational' : 'offline');
+  const dispenser = s.activeErrors.includes(41) || s.activeErrors.includes(42) ? 'fault' : s.activeErrors.includes(44) || s.activeAlarms.includes(1) ? 'degraded' : 'operational';
+  return { coin_acceptor: acceptor(coinAcceptorCodes), bill_acceptor: acceptor(billAcceptorCodes), dispenser, display: 'operational' };
+}
+
+export class Condition {
+  /** Whether set_acceptors was sent since start (the hardware may have restarted with its own idea). */
+  private acceptorsSynced = false;
+  private statusTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly d: BusinessDeps,
+    /** True while the head of the payout lane is a remote dispense being paid. */
+    private readonly remoteRunning: () => Promise<boolean>,
+    /** True while the hardware link is down (error 41 raised by the link). */
+    private readonly linkDown: () => Promise<boolean>,
+  ) {}
+
+  snapshot(): Promise<MachineSnapshot> {
+    return readMachineSnapshot(this.d.redis, this.d.keys, today(this.d));
+  }
+
+  /** Re-derives status, acceptors and service status; publishes status when the status changed. */
+  async refresh(): Promise<MachineSnapshot> {
+    const s = await this.snapshot();
+    const critical = s.activeErrors.some(isCritical);
+    const status: MachineStatus = critical ? machineStatus.fault : (await this.remoteRunning()) ? machineStatus.remote : machineStatus.standby;
+    const acceptors = !(s.locked || critical || s.doorOpen);
+    const statusStored = await this.d.redis.hget(this.d.keys.machine, 'status');
+    const service = serviceStatusOf({ ...s, status }, await this.linkDown(), acceptors);
+    await this.d.redis.hset(this.d.keys.machine, { status, acceptorsEnabled: acceptors ? 1 : 0, serviceStatus: JSON.stringify(service) });
+    if (acceptors !== s.acceptorsEnabled || !this.acceptorsSynced) {
+      await this.d.hardware.setAcceptors(acceptors);
+      this.acceptorsSynced = true;
+      this.d.log.info({ acceptors }, 'acceptors set');
+    }
+    const next = { ...s, status, acceptorsEnabled: acceptors, serviceStatus: service };
+    if (statusStored !== String(status)) {
+      this.d.log.info({ from: statusStored, to: status }, 'machine status changed');
+      await this.publishStatus(next);
+    }
+    return next;
+  }
+
+  /** Forces set_acceptors on the next refresh (the hardware reported a different state). */
+  resyncAcceptors(): void {
+    this.acceptorsSynced = false;
+  }
+
+  async publishStatus(s?: MachineSnapshot): Promise<void> {
+    const snap = s ?? (await this.snapshot());
+    const { lowCoinWarning, lowCoinCritical } = this.d.settings.current;
+    const data = buildStatusData(snap, { lowCoinWarning, lowCoinCritical, timestampFormat: this.d.config.timestampFormat });
+    await this.d.publisher.sendUntracked(await this.d.publisher.envelope('status', data));
+  }
+
+  /** (Re)starts the periodic status message with the current `statusSeconds`. */
+  scheduleStatus(): void {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusTimer = setInterval(() => {
+      this.publishStatus().catch((err) => this.d.log.warn({ err }, 'periodic status failed'));
+    }, this.d.settings.current.statusSeconds * 1000);
+    this.statusTimer.unref();
+  }
+
+  stop(): void {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusTimer = null;
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Hands messages to the mqtt app. ACK-required messages are committed to the
+ * `unsent` list by the same script that changes the state (store/plan.ts);
+ * `drain()` moves them onto the `outbox` queue in order, with the message id
+ * as the BullMQ job id, and removes each only after the queue has it. A crash
+ * in between re-adds it on the next drain: the same message id, which the
+ * cloud de-duplicates (PROTOCOL.md §3). Status messages (no ACK) go straight
+ * to the queue.
+ */
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { buildEnvelope, type EnvelopeContext } from '../../../shared/envelope.js';
+import type { RedisKeys } from '../../../shared/keys.js';
+import { envelopeSchema, type Envelope } from '../../../shared/messages.js';
+import type { OutboundType } from '../../../shared/topics.js';
+import type { OutboxJob } from '../../../queue/jobs.js';
+
+export class Publisher {
+  private draining: Promise<void> | null = null;
+  private again = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly outbox: Queue<OutboxJob>,
+    /** Without `seq`: plans number ACK-required messages atomically with the state. */
+    private readonly envelopeContext: Omit<EnvelopeContext, 'seq'>,
+    private readonly log: Logger,
+  ) {}
+
+  /** A new envelope (fresh message id, no `seq`). */
+  envelope(type: OutboundType, data: Record<string, unknown>): Promise<Envelope> {
+    return buildEnvelope(this.envelopeContext, type, data);
+  }
+
+  /** Sends a message that needs no ACK and no durability (status). */
+  async sendUntracked(envelope: Envelope): Promise<void> {
+    await this.outbox.add(envelope.message_type, { kind: 'message', envelope }, { jobId: envelope.message_id });
+  }
+
+  /** Moves every committed message onto the outbox queue, oldest first. Concurrent calls coalesce. */
+  drain(): Promise<void> {
+    if (this.draining) {
+      this.again = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.drainOnce();
+        } while (this.again);
+      } finally {
+        this.draining = null;
+      }
+    })();
+    return this.draining;
+  }
+
+  /** Messages committed but not yet handed over. */
+  pending(): Promise<number> {
+    return this.redis.llen(this.keys.unsent);
+  }
+
+  private async drainOnce(): Promise<void> {
+    for (;;) {
+      const raw = await this.redis.lindex(this.keys.unsent, 0);
+      if (raw === null) return;
+      const envelope = parseUnsent(raw);
+      if (!envelope) {
+        // Written by our own script, so this cannot happen short of a bug; keep it out of the way, visibly.
+        this.log.error({ raw }, 'unreadable unsent message; moved aside');
+        await this.redis.multi().lrem(this.keys.unsent, 1, raw).rpush(`${this.keys.unsent}:bad`, raw).exec();
+        continue;
+      }
+      await this.outbox.add(envelope.message_type, { kind: 'message', envelope }, { jobId: envelope.message_id });
+      await this.redis.lrem(this.keys.unsent, 1, raw);
+    }
+  }
+}
+
+/** `{"seq":n,"envelope":{…}}` as committed by the plan script; seq 0 = the extension is off. */
+export function parseUnsent(raw: string): Envelope | null {
+  try {
+    const { seq, envelope } = JSON.parse(raw) as { seq: number; envelope: unknown };
+    const parsed = envelopeSchema.safeParse(seq > 0 ? { ...(envelope as object), seq } : envelope);
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
