@@ -63,14 +63,18 @@ export class ExchangeEngine {
     return run;
   }
 
-  /** Re-derives everything from the state, asks about a payout left `sent` by a previous run, and starts checking. */
+  /**
+   * Re-derives everything from the state and asks the hardware for its
+   * state: inventory, door, and the fate of a payout a previous run left
+   * `sent` (never re-sent blindly). Then checks for stuck payouts.
+   */
   async start(): Promise<void> {
     await this.serial(async () => {
       await this.follow();
-      await this.checkStuck(true);
+      await this.askStatus();
     });
     this.timer = setInterval(() => {
-      this.serial(() => this.checkStuck(false)).catch((err) => this.d.log.warn({ err }, 'stuck-payout check failed'));
+      this.serial(() => this.checkStuck()).catch((err) => this.d.log.warn({ err }, 'stuck-payout check failed'));
     }, this.checkEveryMs);
     this.timer.unref();
   }
@@ -225,13 +229,14 @@ export class ExchangeEngine {
     this.d.log.info({ requestId: this.report.requestId }, 'status report requested');
   }
 
-  private async checkStuck(atStart: boolean): Promise<void> {
+  private async checkStuck(): Promise<void> {
     const head = await this.lane.head();
     if (head?.state !== 'sent') return;
     const now = this.d.clock.now();
     if (this.report && now - this.report.askedAt < this.stuck.reportTimeoutMs) return;
-    if (atStart || isStuck(head, this.lastNews.get(head.payoutId) ?? 0, now, this.stuck)) {
-      this.d.log.warn({ payoutId: head.payoutId, atStart }, 'payout outcome unknown; asking the hardware');
+    // A payout left `sent` by a previous run has no news in this one: it counts from its sentAt.
+    if (isStuck(head, this.lastNews.get(head.payoutId) ?? 0, now, this.stuck)) {
+      this.d.log.warn({ payoutId: head.payoutId }, 'payout outcome unknown; asking the hardware');
       await this.askStatus();
     }
   }
