@@ -138,7 +138,11 @@ export class TruthStore {
     return this.redis.zrevrange(this.keys.simPayouts, 0, limit - 1);
   }
 
-  private commit(version: string, opId: string, change: Change): Promise<'applied' | 'already' | 'conflict'> {
+  /**
+   * Commits `change` if the truth is still at `version`. `already`: this
+   * `opId` was the last change applied (a re-sent command), nothing done.
+   */
+  commit(version: string, opId: string, change: Change): Promise<'applied' | 'already' | 'conflict'> {
     const p = change.payout;
     const payoutArg = p
       ? JSON.stringify({ id: p.payoutId, fields: toFields(payoutFields, p.fields), acceptedAt: p.acceptedAt, open: p.open })
