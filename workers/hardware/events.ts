@@ -6,8 +6,10 @@
 import { randomUUID } from 'node:crypto';
 import type { HwEvent } from '../../queue/jobs.js';
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 /** An event without the fields the driver stamps on it. */
-export type EventDraft = HwEvent extends infer E ? (E extends HwEvent ? Omit<E, 'eventId' | 'at'> : never) : never;
+export type EventDraft = DistributiveOmit<HwEvent, 'eventId' | 'at'>;
 
 /** A fresh id for a new fact. Never all digits and never ':' (it becomes part of a BullMQ job id). */
 export const newEventId = (): string => `ev-${randomUUID()}`;

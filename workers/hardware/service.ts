@@ -17,7 +17,7 @@ import { CustomerGenerator } from './sim/customers.js';
  * back-off (1 s doubling, about 17 min in all), then kept in `failed`
  * for a week (queue/connection.ts) to be re-driven by hand.
  */
-export const hwEventJobOptions: JobsOptions = { attempts: 11, backoff: { type: 'exponential', delay: 1_000 } };
+const hwEventJobOptions: JobsOptions = { attempts: 11, backoff: { type: 'exponential', delay: 1_000 } };
 
 export interface HardwareServiceDeps {
   driver: HardwareDriver;

@@ -31,11 +31,6 @@ export class PayoutRunner {
     });
   }
 
-  /** Payouts accepted and not yet ended by this runner. */
-  has(payoutId: string): boolean {
-    return this.queue.includes(payoutId);
-  }
-
   /** Stops after the coin in hand. Idempotent. */
   async stop(): Promise<void> {
     this.stopping = true;

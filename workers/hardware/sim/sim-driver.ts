@@ -118,7 +118,9 @@ export class SimDriver implements HardwareDriver, Simulator {
         await this.apply([], () => actions.setDisplay(c.text));
         return;
       case 'report_status': {
-        const ids = await this.store.recentPayoutIds(this.opts.statusPayouts ?? 20);
+        // Unfinished payouts are always listed, however many newer ones there are.
+        const [recent, open] = await Promise.all([this.store.recentPayoutIds(this.opts.statusPayouts ?? 20), this.store.openPayouts()]);
+        const ids = [...new Set([...open, ...recent])];
         await this.apply(ids, (s) => statusReport(s, c.requestId, ids, this.stamp));
         return;
       }
