@@ -29,6 +29,9 @@ export interface SystemHealthOptions {
   thermalFile?: string;
 }
 
+/** About half a second of one core at USER_HZ 100. */
+const MIN_CPU_WINDOW_JIFFIES = 50;
+
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const pct = (x: number): number => (Number.isFinite(x) ? Math.min(100, Math.max(0, round1(x))) : 0);
 
@@ -55,14 +58,17 @@ export function systemHealthReader(o: SystemHealthOptions): () => Promise<System
   const proc = o.procDir ?? '/proc';
   const thermal = o.thermalFile ?? '/sys/class/thermal/thermal_zone0/temp';
   let last: { busy: number; total: number } = { busy: 0, total: 0 };
+  let lastUsage = 0;
 
   const cpu = async (): Promise<number> => {
     const now = parseCpuLine(await readFile(join(proc, 'stat'), 'utf8'));
     if (!now) return 0;
     const dTotal = now.total - last.total;
-    const dBusy = now.busy - last.busy;
+    // A window of a few jiffies (two heartbeats in a row) is noise: report the previous value.
+    if (dTotal < MIN_CPU_WINDOW_JIFFIES) return lastUsage;
+    lastUsage = pct(((now.busy - last.busy) / dTotal) * 100);
     last = now;
-    return dTotal > 0 ? pct((dBusy / dTotal) * 100) : 0;
+    return lastUsage;
   };
   const memory = async (): Promise<number> => parseMemoryUsage(await readFile(join(proc, 'meminfo'), 'utf8'));
   const storage = async (): Promise<number> => {

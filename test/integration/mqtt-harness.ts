@@ -18,13 +18,17 @@ import { makeQueue, producerConnection, queueNames, workerConnection, type Outbo
 import { startMqttApp } from '../../workers/mqtt/app.js';
 import { REDIS_URL, type TestEnv } from '../helpers/env.js';
 
-export interface Device {
-  app: RunningApp;
-  /** The test's own state connection (not the app's). */
+export interface OutboxProducer {
+  /** The test's own state connection. */
   redis: Redis;
   outbox: Queue<OutboxJob>;
-  /** Adds an ACK-required (or any) message to the outbox the way the business app does. */
+  /** Adds a message to the outbox the way the business app does (ACK-required types get a `seq`). */
   produce(type: OutboundType, data: Record<string, unknown>): Promise<Envelope>;
+  close(): Promise<void>;
+}
+
+export interface Device extends OutboxProducer {
+  app: RunningApp;
   stop(): Promise<void>;
 }
 
@@ -32,14 +36,35 @@ export function txnData(n: number): Record<string, unknown> {
   return { transaction_type: 'exchange', transaction_id: `TXN_20261127_120000_${String(n).padStart(3, '0')}`, n };
 }
 
+export function outboxProducer(env: TestEnv): OutboxProducer {
+  const redis = workerConnection(REDIS_URL, 'test-mqtt-observer');
+  const producer = producerConnection(REDIS_URL, 'test-outbox-producer');
+  const outbox = makeQueue<OutboxJob>(queueNames.outbox, producer, env.keys.bullPrefix);
+  const c = env.config;
+  const ctx = { deviceId: c.deviceId, version: c.protocolVersion, timestampFormat: c.timestampFormat, clock: systemClock, seq: { redis, keys: env.keys } };
+  return {
+    redis,
+    outbox,
+    async produce(type, data) {
+      const envelope = await buildEnvelope(ctx, type, data);
+      await outbox.add('message', { kind: 'message', envelope });
+      return envelope;
+    },
+    async close() {
+      await outbox.close();
+      await producer.quit();
+      await redis.quit();
+    },
+  };
+}
+
 /** Starts the app for `env`; `mqttUrl` overrides the broker (e.g. a private one). */
 export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {}): Promise<Device> {
   const config = opts.mqttUrl ? { ...env.config, mqttUrl: opts.mqttUrl } : env.config;
-  const log = makeLogger('mqtt-test', 'error', false);
   const appRedis = workerConnection(REDIS_URL, 'test-mqtt-state');
   const app = await startMqttApp({
     config,
-    log,
+    log: makeLogger('mqtt-test', 'error', false),
     keys: env.keys,
     redis: appRedis,
     subscriber: workerConnection(REDIS_URL, 'test-mqtt-sub'),
@@ -49,27 +74,16 @@ export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {})
     systemHealth: systemHealthReader({ dataDir: tmpdir() }),
     uptimeSeconds: () => 1,
   });
-  const redis = workerConnection(REDIS_URL, 'test-mqtt-observer');
-  const producer = producerConnection(REDIS_URL, 'test-outbox-producer');
-  const outbox = makeQueue<OutboxJob>(queueNames.outbox, producer, env.keys.bullPrefix);
-  const ctx = { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock: systemClock, seq: { redis, keys: env.keys } };
+  const producer = outboxProducer(env);
   let stopped: Promise<void> | undefined;
   return {
+    ...producer,
     app,
-    redis,
-    outbox,
-    async produce(type, data) {
-      const envelope = await buildEnvelope(ctx, type, data);
-      await outbox.add('message', { kind: 'message', envelope });
-      return envelope;
-    },
     stop: () =>
       (stopped ??= (async () => {
         await app.close();
         await appRedis.quit();
-        await outbox.close();
-        await producer.quit();
-        await redis.quit();
+        await producer.close();
       })()),
   };
 }

@@ -16,6 +16,7 @@ import type { RedisKeys } from '../../shared/keys.js';
 import { readMachineSnapshot } from '../../shared/machine-state.js';
 import type { HeartbeatData } from '../../shared/messages.js';
 import { redisMetrics } from '../../shared/metrics.js';
+import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import { buildStatusData } from '../../shared/status-message.js';
 import type { SystemHealth } from '../../shared/system-health.js';
 import { ackRequired, topics, type OutboundType } from '../../shared/topics.js';
@@ -29,7 +30,7 @@ import { inboundRouter } from './inbound/index.js';
 import { MqttLink, type ClientFactory } from './link.js';
 import { NetworkQuality } from './network-quality.js';
 import { outboxProcessor } from './outbox.js';
-import { readSettings, watchSettings } from './settings.js';
+import { watchSettings } from './settings.js';
 
 export interface MqttAppDeps {
   config: Config;
@@ -59,7 +60,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   const quality = new NetworkQuality(clock);
   const envCtx = { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock };
   const store = new DeliveryStore(redis, keys, config.retrySchedule.map((s) => Math.round(s * 1000)), config.offlineLimit);
-  let settings = await readSettings(redis, keys, config);
+  let settings = await readRuntimeSettings(redis, keys, config);
   let closed = false;
 
   const commands = makeQueue<CommandJob>(queueNames.commands, d.producer, keys.bullPrefix, log);
@@ -121,7 +122,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   };
   const sendStatus = async (): Promise<void> => {
     const snapshot = await readMachineSnapshot(redis, keys, localDay(clock.now(), config.timezone));
-    const data = buildStatusData(snapshot, { ...settings, timestampFormat: config.timestampFormat });
+    const data = buildStatusData(snapshot, { lowCoinWarning: settings.lowCoinWarning, lowCoinCritical: settings.lowCoinCritical, timestampFormat: config.timestampFormat });
     await sendDirect('status', t.outbound('status'), JSON.stringify(await buildEnvelope(envCtx, 'status', data)));
   };
 
@@ -185,7 +186,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     d.subscriber,
     keys,
     () => {
-      void readSettings(redis, keys, config)
+      void readRuntimeSettings(redis, keys, config)
         .then((next) => {
           const restart = next.heartbeatSeconds !== settings.heartbeatSeconds;
           settings = next;

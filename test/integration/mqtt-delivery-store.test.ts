@@ -1,0 +1,114 @@
+/**
+ * The delivery state's transitions (PROTOCOL.md §4) against the real Redis,
+ * driven with explicit times: schedule, link drop and resume, overflow,
+ * supersession, settlement, give-up, and hand-off idempotency.
+ */
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { readDeliveryStats } from '../../shared/delivery-state.js';
+import { redisKeys } from '../../shared/keys.js';
+import { workerConnection } from '../../queue/connection.js';
+import { DeliveryStore, type AddInput } from '../../workers/mqtt/delivery-store.js';
+import { cleanupRedis, REDIS_URL } from '../helpers/env.js';
+
+const redis = workerConnection(REDIS_URL, 'test-delivery-store');
+const prefixes: string[] = [];
+test.after.always(async () => {
+  for (const p of prefixes) await cleanupRedis(p);
+  await redis.quit();
+});
+
+function storeFor(limit = 100, gaps = [10_000, 30_000, 60_000, 60_000]) {
+  const prefix = `t${randomUUID().slice(0, 8)}`;
+  prefixes.push(prefix);
+  const keys = redisKeys(prefix, 'DEV');
+  return { keys, store: new DeliveryStore(redis, keys, gaps, limit) };
+}
+
+const msg = (over: Partial<AddInput> = {}): AddInput => {
+  const id = over.id ?? randomUUID();
+  return { id, topic: 'coinerex/transaction/DEV', payload: JSON.stringify({ message_id: id, message_type: 'transaction' }), type: 'transaction', supersedable: false, now: 0, connected: true, ...over };
+};
+
+test('connected: sent at once, resent after 10, 30, 60 s gaps, given up after the final 60 s with 4 sends', async (t) => {
+  const { keys, store } = storeFor();
+  const m = msg({ now: 1_000 });
+  t.deepEqual(await store.add(m), { kind: 'send' });
+  t.is(await store.nextDueAt(), 11_000);
+  t.deepEqual((await store.due(10_999, 50)).resent, [], 'nothing before it is due');
+  const sends = [1_000];
+  for (const at of [11_000, 41_000, 101_000]) {
+    const r = await store.due(at, 50);
+    t.deepEqual(r.resent.map((x) => [x.id, x.payload]), [[m.id, m.payload]]);
+    sends.push(at);
+  }
+  t.deepEqual(sends, [1_000, 11_000, 41_000, 101_000]);
+  t.is(await store.nextDueAt(), 161_000);
+  const last = await store.due(161_000, 50);
+  t.deepEqual(last.gaveUp, [{ id: m.id, type: 'transaction', attempts: 4 }]);
+  t.is(last.nextDueAt, null);
+  t.like(JSON.parse((await redis.hget(keys.outFailed, m.id))!), { attempts: 4, payload: m.payload, topic: m.topic });
+  t.like(await readDeliveryStats(redis, keys), { pending: 0, failed: 1, giveups: 1, retransmits: 3 });
+  t.deepEqual(await store.add(m), { kind: 'duplicate' }, 'a re-run outbox job does not revive a failed message');
+});
+
+test('a dropped link returns in-flight messages to the buffer with their attempts; on reconnect each is sent again and its paused wait resumes', async (t) => {
+  const { keys, store } = storeFor();
+  const a = msg();
+  const b = msg();
+  await store.add({ ...a, now: 0 });
+  await store.add({ ...b, now: 5_000 });
+  await store.due(10_000, 50); // a: second send, next due 40 000
+  const s = await store.suspend(12_000);
+  t.like(s, { suspended: 2, buffered: 2, dropped: [] });
+  t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 2 });
+  // While offline nothing is due.
+  t.deepEqual((await store.due(1_000_000, 50)).resent, []);
+  // Reconnect 100 s later: production order, same payload, remaining waits (a: 28 s, b: 3 s) from now.
+  const r = await store.take(112_000, 50);
+  t.deepEqual(r.items.map((i) => [i.id, i.firstSend, i.dueAt]), [[a.id, false, 140_000], [b.id, false, 115_000]]);
+  t.is(r.buffered, 0);
+  // b had been sent once: the send it gets when its wait ends is its second.
+  const due = await store.due(115_000, 50);
+  t.deepEqual(due.resent.map((x) => [x.id, x.attempts]), [[b.id, 2]]);
+  const dueA = await store.due(140_000, 50);
+  t.deepEqual(dueA.resent.map((x) => [x.id, x.attempts]), [[a.id, 3]], 'a kept its attempt count');
+});
+
+test('offline: production order, overflow drops the oldest and counts it, newer accounting supersedes an unsent one but never a daily close', async (t) => {
+  const { keys, store } = storeFor(3);
+  const acc = (daily: boolean) => msg({ type: 'accounting', supersedable: !daily, connected: false });
+  const daily = acc(true);
+  const acc1 = acc(false);
+  const t1 = msg({ connected: false });
+  t.like(await store.add(daily), { kind: 'buffered', buffered: 1 });
+  t.like(await store.add(acc1), { kind: 'buffered', buffered: 2 });
+  t.like(await store.add(t1), { kind: 'buffered', buffered: 3 });
+  const acc2 = acc(false);
+  t.like(await store.add(acc2), { kind: 'buffered', buffered: 3, superseded: [acc1.id], dropped: [] });
+  const t2 = msg({ connected: false });
+  const r = await store.add(t2);
+  t.like(r, { kind: 'buffered', buffered: 3, superseded: [], dropped: [{ id: daily.id, type: 'accounting' }] });
+  t.like(await readDeliveryStats(redis, keys), { buffered: 3, dropped: 1, superseded: 1 });
+  // Connected again but the buffer is not empty: a new message waits behind the older ones.
+  const t3 = msg({ connected: true });
+  t.like(await store.add(t3), { kind: 'buffered', dropped: [{ id: t1.id }] });
+  const taken = await store.take(0, 10);
+  t.deepEqual(taken.items.map((i) => i.id), [acc2.id, t2.id, t3.id]);
+  t.true(taken.items.every((i) => i.firstSend));
+});
+
+test('ACKs settle wherever the message is; unknown and repeated ids are ignored; a settled id is never handed over again', async (t) => {
+  const { keys, store } = storeFor();
+  const inFlight = msg({ now: 1_000 });
+  const buffered = msg({ connected: false });
+  await store.add(inFlight);
+  await store.add(buffered);
+  t.like(await store.settle(inFlight.id), { sentAt: 1_000, attempts: 1, type: 'transaction' });
+  t.like(await store.settle(buffered.id), { sentAt: null, attempts: 0 });
+  t.is(await store.settle(inFlight.id), null);
+  t.is(await store.settle('unknown'), null);
+  t.deepEqual(await store.add(inFlight), { kind: 'duplicate' });
+  t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 0, acked: 2 });
+  t.is(await store.nextDueAt(), null);
+});

@@ -1,0 +1,55 @@
+import test from 'ava';
+import { fixedClock } from '../../shared/clock.js';
+import { makeLogger } from '../../shared/logger.js';
+import type { CloudAck } from '../../shared/messages.js';
+import type { Metrics } from '../../shared/metrics.js';
+import type { CommandJob } from '../../queue/jobs.js';
+import { inboundRouter } from '../../workers/mqtt/inbound/index.js';
+
+function setup() {
+  const counted: string[] = [];
+  const acks: CloudAck[] = [];
+  const jobs: CommandJob[] = [];
+  const metrics: Metrics = { incr: (name) => void counted.push(name), observe: () => undefined, set: () => undefined };
+  const route = inboundRouter({
+    topicPrefix: 'coinerex',
+    deviceId: 'D1',
+    clock: fixedClock(1_000),
+    log: makeLogger('test', 'silent', false),
+    metrics,
+    onAck: async (a) => void acks.push(a),
+    enqueueCommand: async (j) => void jobs.push(j),
+  });
+  return { route, counted, acks, jobs };
+}
+
+const buf = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
+
+test('ACKs are parsed; message_id is accepted when ack_message_id is absent; invalid ones are counted', (t) => {
+  const s = setup();
+  s.route('coinerex/ack/D1', buf({ ack_message_id: 'a', status: 'received' }));
+  s.route('coinerex/ack/D1', buf({ message_id: 'b', status: 'processed' }));
+  s.route('coinerex/ack/D1', buf('{oops'));
+  s.route('coinerex/ack/D1', buf({ status: 'received' }));
+  s.route('coinerex/ack/D1', buf({ ack_message_id: 'c', status: 'maybe' }));
+  t.deepEqual(s.acks.map((a) => a.ack_message_id ?? a.message_id), ['a', 'b']);
+  t.deepEqual(s.counted, ['acks_invalid_total', 'acks_invalid_total', 'acks_invalid_total']);
+});
+
+test('commands become jobs with their type, size and body; invalid JSON is counted', (t) => {
+  const s = setup();
+  const body = { command_id: 'C1', command_type: 'lock', data: { action: 'lock' } };
+  s.route('coinerex/commands/D1/lock', buf(body));
+  s.route('coinerex/commands/D1/query', buf('not json'));
+  t.deepEqual(s.jobs, [{ topic: 'coinerex/commands/D1/lock', commandType: 'lock', receivedAt: 1_000, bytes: JSON.stringify(body).length, body }]);
+  t.deepEqual(s.counted, ['commands_invalid_json_total']);
+});
+
+test("the device's own command results, other devices and other topics are ignored", (t) => {
+  const s = setup();
+  s.route('coinerex/commands/D1/ack', buf({ ack_message_id: 'x', status: 'received', command_id: 'C', command_type: 'lock' }));
+  s.route('coinerex/commands/D2/lock', buf({ command_id: 'C' }));
+  s.route('coinerex/ack/D2', buf({ ack_message_id: 'x', status: 'received' }));
+  s.route('other/ack/D1', buf({ ack_message_id: 'x', status: 'received' }));
+  t.deepEqual([s.acks, s.jobs, s.counted], [[], [], []]);
+});
