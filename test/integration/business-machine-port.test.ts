@@ -1,0 +1,85 @@
+/**
+ * MachinePort against the real simulator: remote dispense (REMOTE ids,
+ * status 3 while it runs, at most once per command id, accounting after)
+ * and the lock (persisted, acceptors off, alarm 3, auto-unlock, surviving a
+ * restart).
+ */
+import test from 'ava';
+import { transactionDataSchema } from '../../shared/messages.js';
+import { waitFor } from '../helpers/env.js';
+import { startRig, dataOf } from './business-rig.js';
+
+test('remote dispense pays once per command id, runs as status 3 and reports a remote_dispense transaction', async (t) => {
+  const rig = await startRig();
+  t.teardown(() => rig.close());
+  await rig.settle();
+  const req = { commandId: 'CMD_20250912_001', coins: 40, operatorAccount: 'op1', reason: 'test' };
+  const [first, second] = await Promise.all([rig.business.machine.remoteDispense(req), rig.business.machine.remoteDispense(req)]);
+  t.deepEqual(first, second);
+  t.like(first, { success: true, coinsDispensed: 40, coinsUnpaid: 0, coinsRemaining: 1960 });
+  t.regex(first.transactionId, /^REMOTE_\d{8}_\d{6}_001$/);
+  const again = await rig.business.machine.remoteDispense(req);
+  t.deepEqual(again, first, 'a later call with the same command id pays nothing and returns the outcome');
+
+  const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);
+  const d = dataOf(txn!);
+  t.true(transactionDataSchema.safeParse(d).success);
+  t.like(d, {
+    transaction_type: 'remote_dispense',
+    transaction_id: first.transactionId,
+    command_id: 'CMD_20250912_001',
+    amounts: { bills_inserted: 0, coins_inserted: 0, coins_dispensed: 40, transaction_amount: 0, coin_value: 10 },
+    balance: { before: 0, after: 0 },
+    remote_details: { operator_account: 'op1', coins_dispensed: 40, reason: 'test' },
+    success: true,
+  });
+  await rig.waitMessages((m) => m.message_type === 'status' && dataOf(m).machine_status === 3, 1);
+  const acc = await rig.waitMessages((m) => m.message_type === 'accounting' && dataOf(m).counters.remote_dispensed === 40, 1);
+  t.like(dataOf(acc[0]!), { machine_status: 1, counters: { total_dispensed: 40, remote_dispensed: 40 } });
+  await rig.settle();
+  t.is((await rig.truth()).dispensed, 40);
+  t.is(rig.of('transaction').length, 1);
+  t.is((await rig.snapshot()).today.remote_dispensed, 40);
+});
+
+test('remote dispense and an exchange never overlap and both are paid', async (t) => {
+  const rig = await startRig();
+  t.teardown(() => rig.close());
+  await rig.settle();
+  await rig.act({ action: 'bill', amount: 1000 });
+  const outcome = await rig.business.machine.remoteDispense({ commandId: 'CMD_X', coins: 30, operatorAccount: null, reason: null });
+  t.true(outcome.success);
+  await rig.waitMessages((m) => m.message_type === 'transaction', 2);
+  await rig.settle();
+  // The simulator pays one payout at a time and records each; none overlapped if the sum is exact.
+  t.is((await rig.truth()).dispensed, 130);
+  t.is((await rig.snapshot()).counters.total_dispensed, 130);
+});
+
+test('lock: alarm 3, acceptors off, survives a restart, unlocks itself at until', async (t) => {
+  let rig = await startRig();
+  t.teardown(() => rig.close());
+  await rig.settle();
+  const until = Date.now() + 3_000;
+  await rig.business.machine.setLock({ locked: true, reason: 'maintenance', operatorId: 'op', until, messageDisplay: '維修中' });
+  const [a3] = await rig.waitMessages((m) => m.message_type === 'alarm' && dataOf(m).alarm_code === 3 && dataOf(m).state === 'raised', 1);
+  t.like(dataOf(a3!), { alarm_description: '暫停兌幣', severity: 'info', current_level: 'locked', impact: { service_available: false } });
+  await waitFor(async () => !(await rig.truth()).acceptorsEnabled, 5_000, 'acceptors off');
+  t.is((await rig.truth()).display, '維修中');
+  t.is(await rig.act({ action: 'bill', amount: 100 }), 'refused');
+
+  // Restart: still locked, no second alarm 3.
+  await rig.stop();
+  rig = await startRig({ reuse: rig.t });
+  const snap = await rig.snapshot();
+  t.true(snap.locked);
+  t.is(snap.lockUntil, until);
+  t.is(await rig.act({ action: 'bill', amount: 100 }), 'refused');
+
+  const [c3] = await rig.waitMessages((m) => m.message_type === 'alarm' && dataOf(m).alarm_code === 3 && dataOf(m).state === 'cleared', 1, 8_000);
+  t.true(Date.now() >= until);
+  t.like(dataOf(c3!), { state: 'cleared', impact: { service_available: true } });
+  await waitFor(async () => (await rig.truth()).acceptorsEnabled, 5_000, 'acceptors on');
+  t.false((await rig.snapshot()).locked);
+  t.false(rig.of('alarm').some((m) => dataOf(m).alarm_code === 3 && dataOf(m).state === 'raised'), 'no new raise after the restart');
+});
