@@ -79,7 +79,8 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       will: { topic: o.will.topic, payload: Buffer.from(o.will.payload()), qos: 0, retain: false },
     });
     this.client = client;
-    client.on('error', (err) => o.log.warn({ err: err.message }, 'mqtt error'));
+    // During a long outage every attempt fails the same way: warn once, then keep it at debug.
+    client.on('error', (err) => (this.attempt <= 1 ? o.log.warn : o.log.debug).call(o.log, { err: err.message, attempt: this.attempt }, 'mqtt error'));
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose());
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
@@ -131,6 +132,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     }
     if (this.closing || this.retry) return;
     const delay = reconnectDelay(this.attempt++, Math.min(RECONNECT_BASE_MS, this.o.reconnectMaxMs), this.o.reconnectMaxMs, this.o.random ?? Math.random);
+    this.o.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting');
     this.retry = setTimeout(() => {
       this.retry = undefined;
       const client = this.client;
