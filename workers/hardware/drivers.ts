@@ -3,8 +3,10 @@
  * the built-in simulator, or the serial link to the machine's board.
  */
 import type { AppContext } from '../../shared/app-runner.js';
+import { redisMetrics } from '../../shared/metrics.js';
 import type { HardwareDriver } from './driver.js';
 import { SimDriver, type Simulator } from './sim/sim-driver.js';
+import { createSerialDriver } from './serial/index.js';
 
 export interface Drivers {
   driver: HardwareDriver;
@@ -23,6 +25,8 @@ export function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 
       return { driver: sim, simulator: sim };
     }
     case 'serial':
-      throw new Error('COINEREX_HARDWARE=serial: the serial driver is not available in this build (workers/hardware/serial/); use COINEREX_HARDWARE=sim');
+      return {
+        driver: createSerialDriver({ path: config.serialPath, baudRate: config.serialBaud, log, metrics: redisMetrics(redis, keys) }),
+      };
   }
 }

@@ -156,7 +156,7 @@ export class BoardLink {
       },
       (err: unknown) => {
         this.inFlight = null;
-        this.opts.log.warn({ err, eventId, boardId }, 'board event not delivered; left to the board to retransmit');
+        this.warnLimited('undelivered', 'warn', { err, eventId, boardId }, 'board event not delivered; left to the board to retransmit');
       },
     );
   }
@@ -169,14 +169,17 @@ export class BoardLink {
     if (kind in this.own) this.own[kind as keyof typeof this.own]++;
     this.opts.onReject?.(kind);
     if (kind === 'garbage') return;
+    this.warnLimited(kind, kind === 'unknown_event' ? 'error' : 'warn', { kind, detail, counters: this.counters() }, 'board link dropped input');
+  }
+
+  private warnLimited(key: string, level: 'warn' | 'error', obj: object, msg: string): void {
     const now = Date.now();
-    const w = this.lastWarn.get(kind);
+    const w = this.lastWarn.get(key);
     if (w && now - w.at < WARN_EVERY_MS) {
       w.suppressed++;
       return;
     }
-    this.lastWarn.set(kind, { at: now, suppressed: 0 });
-    const level = kind === 'unknown_event' ? 'error' : 'warn';
-    this.opts.log[level]({ kind, detail, suppressed: w?.suppressed ?? 0, counters: this.counters() }, 'board link dropped input');
+    this.lastWarn.set(key, { at: now, suppressed: 0 });
+    this.opts.log[level]({ ...obj, suppressed: w?.suppressed ?? 0 }, msg);
   }
 }

@@ -12,7 +12,7 @@ import type { HwCommand, HwEvent } from '../../../queue/jobs.js';
 import { systemClock, type Clock } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { Metrics } from '../../../shared/metrics.js';
-import { DriverError, type HardwareDriver } from '../driver.js';
+import { DriverError, type EventSink, type HardwareDriver } from '../driver.js';
 import { BoardLink, type LinkCounters } from './board-link.js';
 import { hwEventId, toHwEvent, toStatusReport } from './event-map.js';
 import { MAX_DISPLAY_BYTES, PROTOCOL_VERSION, truncateUtf8, type Message, type MessageOf, type StatusReply } from './messages.js';
@@ -54,13 +54,11 @@ export interface SerialDriver extends HardwareDriver {
   counters(): LinkCounters & { linkDowns: number };
 }
 
-type Sink = (event: HwEvent) => Promise<void> | void;
-
 export function serialDriver(o: SerialDriverOptions): SerialDriver {
   const clock = o.clock ?? systemClock;
   const log = o.log.child({ driver: 'serial', path: o.path });
   const pingIntervalMs = o.pingIntervalMs ?? 1000;
-  let sink: Sink | null = null;
+  let sink: EventSink | null = null;
   let started = false;
   let up = false;
   let linkDowns = 0;
@@ -223,7 +221,8 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
           return;
         case 'report_status': {
           const s = await status();
-          await deliver(toStatusReport(`status-${cmd.requestId}`, clock.now(), cmd.requestId, s));
+          // A fresh id: an answer is not a physical fact, and a requestId may be reused.
+          await deliver(toStatusReport(`status-${randomUUID()}`, clock.now(), cmd.requestId, s));
           return;
         }
       }
@@ -246,6 +245,7 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
         await port.close();
         link.reset('driver closing');
         up = false;
+        for (const w of upWaiters) w();
         await chain;
       })();
       return closing;
