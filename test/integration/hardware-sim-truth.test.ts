@@ -159,6 +159,8 @@ test('jam, faults, door, refill and the low-level sensor', async (t) => {
   const r = rig(t);
   const { sim, events } = await r.sim({ initialInventory: 35, lowLevel: 30, progressEvery: 2 });
   const after = (n: number) => events.slice(n);
+  // Every recorded event handed to the sink (a commit can carry several).
+  const drained = () => waitFor(async () => (await r.redis.llen(r.env.keys.hwPending)) === 0, 5_000, 'pending drained');
 
   await sim.act({ action: 'jam' });
   await sim.execute({ kind: 'payout', payoutId: 'P-jam', coins: 10 });
@@ -172,6 +174,7 @@ test('jam, faults, door, refill and the low-level sensor', async (t) => {
   await sim.execute({ kind: 'payout', payoutId: 'P-fault', coins: 2 });
   t.like(await waitFor(() => after(n).find((e) => e.kind === 'payout_done'), 5_000, 'refused payout'), { paid: 0, reason: 'fault' });
 
+  await drained();
   n = events.length;
   await sim.act({ action: 'clear', code: 41 });
   await sim.act({ action: 'fault', code: 21 });
