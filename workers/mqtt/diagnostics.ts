@@ -1,36 +1,40 @@
 /**
  * Heartbeat diagnostics (`query` with `include_diagnostics`, PROTOCOL.md §7):
- * queue depths, the delivery state and how fresh each app's liveness beat is.
+ * queue depths, the delivery state, and per app its liveness, uptime,
+ * restarts and memory as the supervisor last saw them.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../shared/clock.js';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
+import { ecosystemApps, readAppsHealth } from '../../shared/app-health.js';
 import type { RedisKeys } from '../../shared/keys.js';
 
 export async function readDiagnostics(redis: Redis, keys: RedisKeys, queues: readonly Queue[], clock: Clock): Promise<Record<string, unknown>> {
-  const livePrefix = keys.liveness('');
-  const [delivery, counts, liveKeys] = await Promise.all([
+  const [delivery, counts, beats, health] = await Promise.all([
     readDeliveryStats(redis, keys),
     Promise.all(queues.map((q) => q.getJobCounts('wait', 'active', 'delayed', 'failed'))),
-    scanAll(redis, `${livePrefix}*`),
+    redis.mget(...ecosystemApps.map((a) => keys.liveness(a))),
+    readAppsHealth(redis, keys),
   ]);
-  const beats = liveKeys.length > 0 ? await redis.mget(...liveKeys) : [];
   const now = clock.now();
+  const apps: Record<string, unknown> = {};
+  ecosystemApps.forEach((name, i) => {
+    const h = health.find((x) => x.name === name);
+    const beat = beats[i];
+    if (!h && !beat) return;
+    apps[name] = {
+      status: h?.status ?? null,
+      liveness_age_ms: beat ? now - Number(beat) : null,
+      uptime_seconds: h?.startedAt ? Math.max(0, Math.floor((now - h.startedAt) / 1000)) : null,
+      restarts: h?.pm2Restarts ?? null,
+      watchdog_restarts: h?.watchdogRestarts ?? null,
+      memory_mb: h?.memoryBytes != null ? Math.round(h.memoryBytes / 1048576) : null,
+    };
+  });
   return {
     delivery,
     queues: Object.fromEntries(queues.map((q, i) => [q.name, counts[i]])),
-    liveness_age_ms: Object.fromEntries(liveKeys.map((k, i) => [k.slice(livePrefix.length), beats[i] ? now - Number(beats[i]) : null])),
+    apps,
   };
-}
-
-async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found.sort();
 }
