@@ -1,0 +1,148 @@
+/**
+ * The pipeline as the business app runs it (startCommandPipeline): a BullMQ
+ * worker on the `commands` queue fed the way the mqtt app feeds it, the key
+ * read at start, a loud warning without one, and an orderly close.
+ */
+import test from 'ava';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { systemClock } from '../../shared/clock.js';
+import { loadConfig } from '../../shared/config.js';
+import { redisMetrics } from '../../shared/metrics.js';
+import { makeQueue } from '../../queue/connection.js';
+import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
+import { queueNames } from '../../queue/names.js';
+import { startCommandPipeline } from '../../workers/business/commands/index.js';
+import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
+import { keyPair, signed, TestMachine } from './commands-harness.js';
+
+let dir: string;
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'coinerex-cmd-'));
+});
+test.after.always(() => rm(dir, { recursive: true, force: true }));
+
+function capture() {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { log: pino({ level: 'info' }, stream), lines };
+}
+
+async function setup(env: Record<string, string> = {}) {
+  const e = testEnv({ COINEREX_LOG_LEVEL: 'silent', ...env });
+  const redis = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
+  const outbox = makeQueue<OutboxJob>(queueNames.outbox, redis, e.keys.bullPrefix);
+  const commands = makeQueue<CommandJob>(queueNames.commands, redis, e.keys.bullPrefix);
+  const machine = new TestMachine();
+  const { log, lines } = capture();
+  const deps = { config: e.config, log, keys: e.keys, redis, machine, outbox: outbox as Queue<OutboxJob>, clock: systemClock, metrics: redisMetrics(redis, e.keys) };
+  const results = async () =>
+    (await outbox.getWaiting(0, -1)).flatMap((j) => (j.data.kind === 'command_result' ? [j.data.result] : []));
+  const send = (type: string, body: unknown) =>
+    commands.add('command', { topic: `${e.config.topicPrefix}/commands/${e.deviceId}/${type}`, commandType: type, receivedAt: Date.now(), bytes: JSON.stringify(body).length, body });
+  const close = async () => {
+    await commands.close();
+    await outbox.close();
+    redis.disconnect();
+    await cleanupRedis(e.prefix);
+  };
+  return { e, redis, deps, machine, lines, results, send, close };
+}
+
+test('without a key: a loud warning at start, and the guide test command runs through the queue', async (t) => {
+  const s = await setup();
+  const pipeline = await startCommandPipeline(s.deps);
+  try {
+    const warning = s.lines.find((l) => l.level === 40 && /NOT AUTHENTICATED/.test(l.msg));
+    t.truthy(warning, 'warned');
+    t.regex(warning!.msg, new RegExp(s.e.deviceId));
+    await s.send('coin_dispense', { command_id: 'TEST_001', command_type: 'coin_dispense', data: { coins_to_dispense: 5 } });
+    const [result] = await waitFor(async () => ((await s.results()).length > 0 ? s.results() : null), 10_000, 'result');
+    t.like(result, { ack_command_id: 'TEST_001', status: 'success', result: { coins_dispensed: 5 } });
+    t.is(s.machine.paid, 5);
+  } finally {
+    await pipeline.close();
+    await s.close();
+  }
+});
+
+test('with a key: five queued deliveries of one signed dispense pay once, five identical results', async (t) => {
+  const { publicKeyPem, privateKey } = keyPair();
+  const keyFile = join(dir, 'pub.pem');
+  await writeFile(keyFile, publicKeyPem);
+  const s = await setup({ COINEREX_COMMAND_PUBLIC_KEY: keyFile });
+  const pipeline = await startCommandPipeline(s.deps);
+  try {
+    t.falsy(s.lines.find((l) => /NOT AUTHENTICATED/.test(l.msg)));
+    const topic = `${s.e.config.topicPrefix}/commands/${s.e.deviceId}/coin_dispense`;
+    const body = signed(topic, { command_id: 'CMD_Q1', command_type: 'coin_dispense', data: { coins_to_dispense: 9 } }, privateKey);
+    await s.send('coin_dispense', { command_id: 'CMD_Q0', command_type: 'coin_dispense', data: { coins_to_dispense: 9 } });
+    for (let i = 0; i < 5; i++) await s.send('coin_dispense', body);
+    const results = await waitFor(async () => ((await s.results()).length >= 6 ? s.results() : null), 10_000, '6 results');
+    t.like(results[0], { ack_command_id: 'CMD_Q0', status: 'failed', result: { error_code: 'UNAUTHENTICATED' } });
+    for (const r of results.slice(1)) t.deepEqual(r, results[1]);
+    t.like(results[1], { ack_command_id: 'CMD_Q1', status: 'success' });
+    t.is(s.machine.paid, 9);
+  } finally {
+    await pipeline.close();
+    await s.close();
+  }
+});
+
+test('close() lets the command in hand finish and store its result, and is idempotent', async (t) => {
+  const s = await setup();
+  const pay = s.machine.remoteDispense.bind(s.machine);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  s.machine.remoteDispense = async (req) => {
+    await gate;
+    return pay(req);
+  };
+  const pipeline = await startCommandPipeline(s.deps);
+  try {
+    await s.send('coin_dispense', { command_id: 'SLOW', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
+    await waitFor(() => s.redis.exists(s.e.keys.command('SLOW')), 10_000, 'claimed');
+    const closing = pipeline.close();
+    t.is(pipeline.close(), closing);
+    setTimeout(release, 200);
+    await closing;
+    t.is(s.machine.paid, 2);
+    t.like(JSON.parse((await s.redis.get(s.e.keys.command('SLOW')))!), { state: 'done', result: { status: 'success' } });
+    t.is((await s.results()).length, 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test('an unusable key stops the start with a message naming the variable', async (t) => {
+  const base = testEnv().env;
+  const privatePem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const ecPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  await writeFile(join(dir, 'private.pem'), privatePem);
+  await writeFile(join(dir, 'ec.pem'), ecPem);
+  await writeFile(join(dir, 'junk.pem'), 'not a key');
+  const cases: Array<[string, RegExp]> = [
+    [join(dir, 'missing.pem'), /COINEREX_COMMAND_PUBLIC_KEY .*cannot read/],
+    [join(dir, 'private.pem'), /private key/],
+    [join(dir, 'ec.pem'), /expected an Ed25519 key/],
+    [join(dir, 'junk.pem'), /not a PEM public key/],
+  ];
+  for (const [file, message] of cases) {
+    const config = loadConfig({ ...base, COINEREX_COMMAND_PUBLIC_KEY: file });
+    const deps = { config } as Parameters<typeof startCommandPipeline>[0];
+    await t.throwsAsync(() => startCommandPipeline({ ...deps, log: pino({ level: 'silent' }) }), { message }, file);
+  }
+});
