@@ -6,7 +6,6 @@ import type { AppContext } from '../../shared/app-runner.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import type { HardwareDriver } from './driver.js';
 import { SimDriver, type Simulator } from './sim/sim-driver.js';
-import { createSerialDriver } from './serial/index.js';
 
 export interface Drivers {
   driver: HardwareDriver;
@@ -14,7 +13,7 @@ export interface Drivers {
   simulator?: Simulator;
 }
 
-export function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 'log'>): Drivers {
+export async function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 'log'>): Promise<Drivers> {
   const { config, redis, keys, log } = ctx;
   switch (config.hardware) {
     case 'sim': {
@@ -24,9 +23,12 @@ export function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 
       );
       return { driver: sim, simulator: sim };
     }
-    case 'serial':
+    case 'serial': {
+      // Loaded only here: the simulator profile never loads serialport's native binding.
+      const { createSerialDriver } = await import('./serial/index.js');
       return {
         driver: createSerialDriver({ path: config.serialPath, baudRate: config.serialBaud, log, metrics: redisMetrics(redis, keys) }),
       };
+    }
   }
 }

@@ -10,7 +10,7 @@ import { startHardwareService } from './service.js';
 
 await runApp('hardware', async (ctx) => {
   const { config, keys, log } = ctx;
-  const { driver, simulator } = makeDrivers(ctx);
+  const { driver, simulator } = await makeDrivers(ctx);
   // Fails fast while Redis is down: the event stays pending and is re-delivered.
   const producer = producerConnection(config.redisUrl, `${config.deviceId}:hardware:producer`);
   const consumer = workerConnection(config.redisUrl, `${config.deviceId}:hardware:workers`);
