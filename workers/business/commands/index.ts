@@ -4,32 +4,16 @@
  * time in arrival order) feeding the command processor, with the
  * verification pool for signatures. See docs/commands.md.
  */
-import { UnrecoverableError, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Clock } from '../../../shared/clock.js';
-import type { Config } from '../../../shared/config.js';
-import type { RedisKeys } from '../../../shared/keys.js';
-import type { Logger } from '../../../shared/logger.js';
-import type { Metrics } from '../../../shared/metrics.js';
+import { UnrecoverableError } from 'bullmq';
 import { makeWorker } from '../../../queue/connection.js';
-import { commandJobSchema, type CommandJob, type OutboxJob } from '../../../queue/jobs.js';
+import { commandJobSchema, type CommandJob } from '../../../queue/jobs.js';
 import { queueNames } from '../../../queue/names.js';
 import { createCommandVerifier } from '../auth/pool.js';
 import { loadCommandPublicKey } from '../auth/public-key.js';
-import type { MachinePort } from '../machine-port.js';
+import type { CommandPipelineDeps } from './deps.js';
 import { commandProcessor } from './pipeline.js';
 
-export interface CommandPipelineDeps {
-  config: Config;
-  log: Logger;
-  keys: RedisKeys;
-  /** The app's state connection; the worker's blocking reads use a duplicate of it. */
-  redis: Redis;
-  machine: MachinePort;
-  outbox: Queue<OutboxJob>;
-  clock: Clock;
-  metrics: Metrics;
-}
+export type { CommandPipelineDeps };
 
 export interface CommandPipelineOptions {
   /** Verification threads, 1..2. Default 1. */

@@ -8,20 +8,14 @@
  * asked for. Refusals before the claim are not recorded, so a forged or
  * malformed message can never use up a genuine command's id.
  */
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { formatTimestamp, type Clock } from '../../../shared/clock.js';
-import type { Config } from '../../../shared/config.js';
+import { formatTimestamp } from '../../../shared/clock.js';
 import { CommandError, type CommandErrorCode } from '../../../shared/errors.js';
-import type { RedisKeys } from '../../../shared/keys.js';
-import type { Logger } from '../../../shared/logger.js';
 import type { CommandResult } from '../../../shared/messages.js';
-import type { Metrics } from '../../../shared/metrics.js';
 import { readRuntimeSettings } from '../../../shared/runtime-settings.js';
 import { commandTypes } from '../../../shared/topics.js';
-import type { CommandJob, OutboxJob } from '../../../queue/jobs.js';
+import type { CommandJob } from '../../../queue/jobs.js';
 import type { CommandVerifier } from '../auth/pool.js';
-import type { MachinePort } from '../machine-port.js';
+import type { CommandPipelineDeps } from './deps.js';
 import { expiryError } from './expiry.js';
 import type { HandlerContext, HandlerOutcome } from './handlers/context.js';
 import { dispatch } from './handlers/index.js';
@@ -30,15 +24,7 @@ import type { Command } from './parse.js';
 import { commandRegistry } from './registry.js';
 import { buildResult, publishResult, waitProcessed } from './results.js';
 
-export interface ProcessorDeps {
-  config: Config;
-  log: Logger;
-  keys: RedisKeys;
-  redis: Redis;
-  machine: MachinePort;
-  outbox: Queue<OutboxJob>;
-  clock: Clock;
-  metrics: Metrics;
+export interface ProcessorDeps extends CommandPipelineDeps {
   verifier: CommandVerifier;
   /** How long a restart waits for the mqtt app to publish its result before going ahead, ms. Default 5000. */
   resultWaitMs?: number;
@@ -67,13 +53,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
   const count = (type: string, outcome: string) => metrics.incr('commands_total', { type: typeLabel(type), outcome });
 
   const handlerContext = (resumed: boolean): HandlerContext => ({
-    config,
-    log,
-    keys,
-    redis,
-    machine: deps.machine,
-    outbox,
-    clock,
+    ...deps,
     settings: () => readRuntimeSettings(redis, keys, config),
     timestamp: (ms) => formatTimestamp(ms, config.timestampFormat),
     resumed,

@@ -1,21 +1,9 @@
 /** What every command handler receives and returns. */
-import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Config, RuntimeSettings } from '../../../../shared/config.js';
-import type { Clock, Timestamp } from '../../../../shared/clock.js';
-import type { RedisKeys } from '../../../../shared/keys.js';
-import type { Logger } from '../../../../shared/logger.js';
-import type { OutboxJob } from '../../../../queue/jobs.js';
-import type { MachinePort } from '../../machine-port.js';
+import type { CommandPipelineDeps } from '../deps.js';
+import type { RuntimeSettings } from '../../../../shared/config.js';
+import type { Timestamp } from '../../../../shared/clock.js';
 
-export interface HandlerContext {
-  config: Config;
-  log: Logger;
-  keys: RedisKeys;
-  redis: Redis;
-  machine: MachinePort;
-  outbox: Queue<OutboxJob>;
-  clock: Clock;
+export interface HandlerContext extends Omit<CommandPipelineDeps, 'metrics'> {
   /** Live runtime settings: configured values with the cloud's overrides. */
   settings(): Promise<RuntimeSettings>;
   /** Epoch ms as a protocol timestamp in the configured format. */
