@@ -73,7 +73,16 @@ export type HwCommand = z.infer<typeof hwCommandSchema>;
 // ---- outbox (business → mqtt) ----------------------------------------------
 export const outboxJobSchema = z.discriminatedUnion('kind', [
   /** A device message in its envelope; ACK-required types are tracked (PROTOCOL.md §4). */
-  z.object({ kind: z.literal('message'), envelope: envelopeSchema }),
+  z.object({
+    kind: z.literal('message'),
+    envelope: envelopeSchema,
+    /**
+     * Re-published on the cloud's request (query `transactions`): send it even
+     * if this message_id was settled, given up or dropped before (PROTOCOL.md §4
+     * "recoverable by a transactions query"). Absent on first publication.
+     */
+    replay: z.literal(true).optional(),
+  }),
   /** A command result (no envelope, no ACK). */
   z.object({ kind: z.literal('command_result'), result: commandResultSchema }),
   /** Ask the mqtt app to build and send a heartbeat now (query command). */

@@ -281,8 +281,8 @@ test('query transactions re-publishes journal envelopes unchanged, by time range
     t.deepEqual(out.result!.result.message_ids, [entry(1).message_id, entry(2).message_id]);
     const messages = (await h.outboxJobs()).filter((j) => j.kind === 'message');
     t.deepEqual(messages, [
-      { kind: 'message', envelope: entry(1) },
-      { kind: 'message', envelope: entry(2) },
+      { kind: 'message', envelope: entry(1), replay: true },
+      { kind: 'message', envelope: entry(2), replay: true },
     ]);
   }));
 

@@ -39,7 +39,7 @@ export const query: Handler<QueryCommand> = async (command, ctx) => {
       const until = command.data.until === undefined ? null : parseTimestamp(command.data.until);
       const entries = await ctx.machine.readJournal({ since, until, limit: command.data.limit });
       // Same envelope, same message_id: the cloud de-duplicates what it already has.
-      for (const envelope of entries) await ctx.outbox.add('message', { kind: 'message', envelope });
+      for (const envelope of entries) await ctx.outbox.add('message', { kind: 'message', envelope, replay: true });
       return {
         status: 'success',
         result: {
