@@ -14,6 +14,8 @@ export const restartRequestSchema = z.object({
   reason: z.string().max(1000).nullable().optional(),
   /** `soft` restarts the agent's apps; `hard` reboots the board (only when COINEREX_ALLOW_HARD_RESTART=1). */
   type: z.enum(['soft', 'hard']).default('soft'),
+  /** The `restart` command that asked for it, for the logs. */
+  commandId: z.string().max(200).optional(),
 });
 export type RestartRequest = z.infer<typeof restartRequestSchema>;
 

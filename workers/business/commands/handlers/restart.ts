@@ -9,21 +9,12 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { machineStatus } from '../../../../shared/codes.js';
 import { CommandError } from '../../../../shared/errors.js';
+import { pushRestartRequest } from '../../../../shared/restart-request.js';
 import type { RestartCommand } from '../parse.js';
 import type { Handler } from './context.js';
 
 /** Rough time until the agent reports again, for `expected_boot_time`, ms. */
 const expectedDowntimeMs = { soft: 15_000, hard: 120_000 } as const;
-
-/** What the supervisor pops from `keys.restartRequests`. */
-export interface RestartRequest {
-  requestId: string;
-  /** Epoch ms of the request. */
-  at: number;
-  reason: string;
-  type: 'soft' | 'hard';
-  commandId: string;
-}
 
 export const restart: Handler<RestartCommand> = async (command, ctx) => {
   const { restart_type: type, delay_seconds: delaySeconds, reason } = command.data;
@@ -46,14 +37,14 @@ export const restart: Handler<RestartCommand> = async (command, ctx) => {
       await ctx.machine.whenIdle();
       if (delaySeconds > 0) await sleep(delaySeconds * 1000, undefined, { signal });
       if (signal.aborted) return;
-      const request: RestartRequest = {
+      const request = {
         requestId: randomUUID(),
         at: ctx.clock.now(),
         reason: reason ?? `${type} restart by command ${command.command_id}`,
         type,
         commandId: command.command_id,
       };
-      await ctx.redis.rpush(ctx.keys.restartRequests, JSON.stringify(request));
+      await pushRestartRequest(ctx.redis, ctx.keys, request);
       ctx.log.warn({ request }, 'restart requested');
     },
   };
