@@ -73,10 +73,7 @@ test.after.always(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-// KNOWN FAILURE until workers/mqtt/app.ts reports its link with setMqttLink (shared/app-health.ts):
-// `setMqttLink(redis, keys, false, Date.now())` before `link.start()`, and `true`/`false` in the link's
-// 'up'/'down' handlers. Verified passing with exactly that wiring; AVA fails this once it passes: drop `.failing` then.
-test.failing('200 with the broker up, 503 naming the broker when it stops, 200 once it is back', async (t) => {
+test('200 with the broker up, 503 naming the broker when it stops, 200 once it is back', async (t) => {
   const up = await waitFor(async () => {
     const h = await health().catch(() => null);
     return h?.status === 200 ? h : null;

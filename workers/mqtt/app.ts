@@ -14,6 +14,7 @@ import type { Config } from '../../shared/config.js';
 import { buildEnvelope, plainEnvelope } from '../../shared/envelope.js';
 import type { RedisKeys } from '../../shared/keys.js';
 import { readMachineSnapshot } from '../../shared/machine-state.js';
+import { setMqttLink } from '../../shared/app-health.js';
 import type { HeartbeatData } from '../../shared/messages.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
@@ -138,7 +139,11 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   };
 
   // PROTOCOL.md §4: after every (re)connect a fresh heartbeat and status, then the buffer oldest first.
+  // The dashboard's /health reads the broker link from here.
+  const reportLink = (connected: boolean) =>
+    setMqttLink(redis, keys, connected, clock.now()).catch((err) => log.warn({ err }, 'writing the link state failed'));
   link.on('up', () => {
+    void reportLink(true);
     scheduleHeartbeat();
     void (async () => {
       await sendHeartbeat(false).catch((err) => log.error({ err }, 'heartbeat after connect failed'));
@@ -147,6 +152,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     })().catch((err) => log.error({ err }, 'resuming delivery failed'));
   });
   link.on('down', () => {
+    void reportLink(false);
     quality.recordDrop();
     void delivery.linkDown().catch((err) => log.error({ err }, 'suspending delivery failed'));
   });
@@ -164,6 +170,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
       },
     }),
   );
+  await reportLink(false);
   link.start();
 
   const worker = makeWorker(
@@ -212,6 +219,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
           () => delivery.close(),
           // A graceful stop is announced; a crash is announced by the broker (last will).
           () => link.close({ topic: t.outbound('heartbeat'), payload: offlineHeartbeat() }),
+          () => reportLink(false),
           () => Promise.all((allQueues ?? [commands]).map((q) => q.close())),
           () => d.subscriber.quit(),
           () => d.producer.quit(),
