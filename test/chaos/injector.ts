@@ -1,0 +1,116 @@
+/**
+ * Injects the planned faults one after the other: kill -9 or pm2 restart of
+ * an app (waiting until PM2 has it online again), the broker stopped and
+ * restarted, redis-server killed and restarted from its AOF, a signed soft
+ * restart command. Each is recorded with how long it took and how it went.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../helpers/env.js';
+import type { ChaosApp, FaultAction, FaultKind } from './plan.js';
+import { commandId } from './plan.js';
+import type { Rig } from './rig.js';
+import type { Workload } from './workload.js';
+
+export interface FaultRecord {
+  kind: FaultKind;
+  app?: ChaosApp;
+  /** ms from the start of the chaos phase. */
+  at: number;
+  tookMs: number;
+  outcome: 'done' | 'skipped' | 'error';
+  detail?: string;
+}
+
+/** How long an app may take to be online again after a kill or restart (PM2 back-off included). */
+const BACK_ONLINE_MS = 120_000;
+
+export class Injector {
+  readonly records: FaultRecord[] = [];
+
+  constructor(
+    private readonly rig: Rig,
+    private readonly workload: Workload,
+    private readonly seed: number,
+    private readonly startedAt: number,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  async inject(f: FaultAction): Promise<void> {
+    const at = Date.now() - this.startedAt;
+    const record = (outcome: FaultRecord['outcome'], detail?: string, kind: FaultKind = f.kind, app?: ChaosApp) => {
+      const r: FaultRecord = { kind, at, tookMs: Date.now() - this.startedAt - at, outcome };
+      if (app) r.app = app;
+      if (detail) r.detail = detail;
+      this.records.push(r);
+      this.say(`${(at / 1000).toFixed(1).padStart(7)} s  ${kind}${app ? ` ${app}` : ''}: ${outcome}${detail ? ` (${detail})` : ''}`);
+    };
+    try {
+      switch (f.kind) {
+        case 'kill9': {
+          const outcome = await this.kill9(f.app);
+          return record(outcome.outcome, outcome.detail, f.kind, f.app);
+        }
+        case 'pm2_restart': {
+          const old = await this.rig.stack.pid(f.app);
+          await this.rig.stack.pm2('restart', f.app);
+          await this.rig.stack.waitOnline(f.app, old, BACK_ONLINE_MS);
+          return record('done', undefined, f.kind, f.app);
+        }
+        case 'broker_outage': {
+          await this.rig.broker.stop();
+          const burst = this.workload.burst(f.burst);
+          let killed: Promise<void> = Promise.resolve();
+          if (f.killDuring) {
+            const app = f.killDuring;
+            killed = sleep(f.downMs / 2)
+              .then(() => this.kill9(app))
+              .then((o) => record(o.outcome, `${o.detail ?? ''} during a broker outage`.trim(), 'kill9', app));
+          }
+          await sleep(f.downMs);
+          await this.rig.broker.start();
+          await Promise.all([burst, killed]);
+          return record('done', `down ${f.downMs} ms, ${f.burst.length} customers meanwhile`);
+        }
+        case 'redis_outage':
+          await this.rig.redis.kill9();
+          await sleep(f.downMs);
+          await this.rig.redis.start();
+          return record('done', `down ${f.downMs} ms, restarted from the AOF`);
+        case 'soft_restart': {
+          const id = commandId(this.seed, f.n);
+          const supervisor = await this.rig.stack.pid('supervisor');
+          this.rig.commands.send(id, 'restart', { restart_type: 'soft', delay_seconds: 0, reason: 'chaos' });
+          const result = await this.rig.commands.waitResult(id, 30_000).catch(() => null);
+          if (!result) return record('skipped', 'no result: the command was lost (broker or mqtt down) or is still queued');
+          if (result.status !== 'success') return record('skipped', `refused: ${JSON.stringify(result.result)}`);
+          // The supervisor restarts hardware, business, mqtt, then itself.
+          await waitFor(async () => {
+            const p = (await this.rig.stack.list()).find((x) => x.name === 'supervisor');
+            return p && p.status === 'online' && p.pid > 0 && p.pid !== supervisor;
+          }, BACK_ONLINE_MS, 'soft restart carried out', 1_000);
+          return record('done', 'every app restarted by the supervisor');
+        }
+      }
+    } catch (err) {
+      record('error', (err as Error).message);
+    }
+  }
+
+  private async kill9(app: ChaosApp): Promise<{ outcome: FaultRecord['outcome']; detail?: string }> {
+    const pid = await this.rig.stack.pid(app);
+    if (!pid) return { outcome: 'skipped', detail: 'not running at that moment' };
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch (err) {
+      return { outcome: 'skipped', detail: `pid ${pid} already gone: ${(err as Error).message}` };
+    }
+    await this.rig.stack.waitOnline(app, pid, BACK_ONLINE_MS);
+    return { outcome: 'done' };
+  }
+
+  countByKind(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const r of this.records) if (r.outcome === 'done') out[r.kind] = (out[r.kind] ?? 0) + 1;
+    return out;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * The plan of a chaos run, drawn from the seed before anything starts: what
+ * customers, operators and the cloud do (workload) and which faults are
+ * injected, each at an offset from the start. The same seed gives the same
+ * plan; what the system makes of it depends on timing.
+ */
+import type { ChaosOptions } from './options.js';
+import { seeded, type Random } from './random.js';
+
+export type Cash = 50 | 100 | 500 | 1000;
+/** PM2 apps a fault may hit (cloud-sim is not run: the chaos run plays the cloud itself). */
+export const chaosApps = ['hardware', 'business', 'mqtt', 'supervisor', 'dashboard'] as const;
+export type ChaosApp = (typeof chaosApps)[number];
+
+/** Codes the simulator can raise on request (coinerex sim fault): acceptor, dispenser and memory faults. */
+export const simFaultCodes = [1, 11, 12, 13, 21, 22, 23, 41, 43] as const;
+
+export type WorkAction =
+  | { kind: 'exchange'; amount: Cash }
+  | { kind: 'refill'; coins: number }
+  | { kind: 'door'; open: boolean }
+  | { kind: 'sim_fault'; code: number }
+  | { kind: 'sim_clear'; code: number }
+  | { kind: 'jam' }
+  /** A signed remote dispense; `n` numbers the command (its id is derived from it). */
+  | { kind: 'dispense'; n: number; coins: number }
+  /** The cloud sends command `n` again, byte for byte, `copies` times. */
+  | { kind: 'repeat'; n: number; copies: number }
+  | { kind: 'lock'; n: number; minutes: number | null }
+  | { kind: 'unlock'; n: number };
+
+export type FaultAction =
+  | { kind: 'kill9'; app: ChaosApp }
+  | { kind: 'pm2_restart'; app: ChaosApp }
+  /** Broker down for `downMs`; customers keep coming (`burst`, to overflow the offline buffer); maybe an app dies meanwhile. */
+  | { kind: 'broker_outage'; downMs: number; burst: Cash[]; killDuring: ChaosApp | null }
+  /** redis-server kill -9, restarted from its AOF after `downMs`. */
+  | { kind: 'redis_outage'; downMs: number }
+  /** A signed `restart` `soft` command: the supervisor restarts every agent app. */
+  | { kind: 'soft_restart'; n: number };
+
+export type FaultKind = FaultAction['kind'];
+export const faultKinds: readonly FaultKind[] = ['kill9', 'pm2_restart', 'broker_outage', 'redis_outage', 'soft_restart'];
+
+export interface Planned<A> {
+  /** ms from the start of the chaos phase. */
+  at: number;
+  action: A;
+}
+
+export interface ChaosPlan {
+  durationMs: number;
+  work: Planned<WorkAction>[];
+  faults: Planned<FaultAction>[];
+  /** Commands numbered 1..commands. */
+  commands: number;
+}
+
+const faultWeights: Record<FaultKind, number> = { kill9: 35, pm2_restart: 20, broker_outage: 20, redis_outage: 17, soft_restart: 8 };
+const appWeights: Record<ChaosApp, number> = { hardware: 25, business: 25, mqtt: 25, supervisor: 15, dashboard: 10 };
+const cashWeights = { '50': 30, '100': 40, '500': 20, '1000': 10 } as const;
+/** Per minute. */
+const rates = { refill: 1.2, lock: 0.5, simFault: 0.8, jam: 0.4, door: 0.3 } as const;
+
+/** Offsets of a Poisson process of `perMinute` over [from, until) ms. */
+function arrivals(r: Random, perMinute: number, until: number, from = 0): number[] {
+  if (perMinute <= 0) return [];
+  const out: number[] = [];
+  for (let t = from + r.exp(60_000 / perMinute); t < until; t += r.exp(60_000 / perMinute)) out.push(Math.round(t));
+  return out;
+}
+
+const cash = (r: Random): Cash => Number(r.weighted(cashWeights)) as Cash;
+
+export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMinute' | 'exchangesPerMinute' | 'dispensesPerMinute'>): ChaosPlan {
+  const r = seeded(o.seed);
+  const durationMs = Math.round(o.minutes * 60_000);
+  const work: Planned<WorkAction>[] = [];
+  let commands = 0;
+  const add = (at: number, action: WorkAction) => at < durationMs && work.push({ at, action });
+
+  for (const at of arrivals(r, o.exchangesPerMinute, durationMs)) add(at, { kind: 'exchange', amount: cash(r) });
+  for (const at of arrivals(r, rates.refill, durationMs)) {
+    const coins = r.int(200, 900);
+    // Now and then a real maintenance visit: door open, refill, door shut.
+    if (r.chance(0.25)) {
+      add(at, { kind: 'door', open: true });
+      add(at + 1_000, { kind: 'refill', coins });
+      add(at + r.int(3_000, 10_000), { kind: 'door', open: false });
+    } else add(at, { kind: 'refill', coins });
+  }
+  for (const at of arrivals(r, o.dispensesPerMinute, durationMs)) {
+    const n = ++commands;
+    add(at, { kind: 'dispense', n, coins: r.int(1, 40) });
+    if (r.chance(0.05)) add(at, { kind: 'repeat', n, copies: 1 });
+    if (r.chance(0.15)) add(at + r.int(5_000, 60_000), { kind: 'repeat', n, copies: r.int(1, 2) });
+  }
+  for (const at of arrivals(r, rates.lock, durationMs)) {
+    const timed = r.chance(0.5);
+    add(at, { kind: 'lock', n: ++commands, minutes: timed ? r.int(6, 24) / 60 : null });
+    if (!timed) add(at + r.int(5_000, 25_000), { kind: 'unlock', n: ++commands });
+  }
+  for (const at of arrivals(r, rates.simFault, durationMs)) {
+    const code = r.pick(simFaultCodes);
+    add(at, { kind: 'sim_fault', code });
+    add(at + r.int(3_000, 20_000), { kind: 'sim_clear', code });
+  }
+  for (const at of arrivals(r, rates.jam, durationMs)) {
+    add(at, { kind: 'jam' });
+    add(at + r.int(5_000, 15_000), { kind: 'sim_clear', code: 41 });
+  }
+  for (const at of arrivals(r, rates.door, durationMs)) {
+    add(at, { kind: 'door', open: true });
+    add(at + r.int(2_000, 10_000), { kind: 'door', open: false });
+  }
+
+  // Faults: every kind at least once when there are enough slots, then by weight; none in the last 5 s.
+  const faultTimes = arrivals(r, o.faultsPerMinute, Math.max(0, durationMs - 5_000), 2_000);
+  const firstKinds = r.shuffle(faultKinds);
+  const faults: Planned<FaultAction>[] = faultTimes.map((at, i) => {
+    const kind = firstKinds[i] ?? r.weighted(faultWeights);
+    const app = (): ChaosApp => r.weighted(appWeights);
+    switch (kind) {
+      case 'kill9':
+        return { at, action: { kind, app: app() } };
+      case 'pm2_restart':
+        return { at, action: { kind, app: app() } };
+      case 'broker_outage': {
+        const burst = r.chance(0.6) ? Array.from({ length: r.int(6, 18) }, () => cash(r)) : [];
+        return { at, action: { kind, downMs: r.int(1_000, 15_000), burst, killDuring: r.chance(0.25) ? app() : null } };
+      }
+      case 'redis_outage':
+        return { at, action: { kind, downMs: r.int(300, 5_000) } };
+      case 'soft_restart':
+        return { at, action: { kind, n: ++commands } };
+    }
+  });
+
+  work.sort((a, b) => a.at - b.at);
+  return { durationMs, work, faults, commands };
+}
+
+/** The id of planned command `n` in the run of `seed`. */
+export const commandId = (seed: number, n: number | string): string => `CHAOS-${seed}-${n}`;
