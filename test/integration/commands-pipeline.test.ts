@@ -20,7 +20,8 @@ import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
 import { queueNames } from '../../queue/names.js';
 import { startCommandPipeline } from '../../workers/business/commands/index.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
-import { keyPair, signed, TestMachine } from './commands-harness.js';
+import { createCommandVerifier } from '../../workers/business/auth/pool.js';
+import { harness, keyPair, signed, TestMachine } from './commands-harness.js';
 
 let dir: string;
 test.before(async () => {
@@ -144,5 +145,30 @@ test('an unusable key stops the start with a message naming the variable', async
     const config = loadConfig({ ...base, COINEREX_COMMAND_PUBLIC_KEY: file });
     const deps = { config } as Parameters<typeof startCommandPipeline>[0];
     await t.throwsAsync(() => startCommandPipeline({ ...deps, log: pino({ level: 'silent' }) }), { message }, file);
+  }
+});
+
+test('BUSY: a stuck or saturated verification pool refuses without executing or spending the id', async (t) => {
+  const stuck = createCommandVerifier({ publicKeyPem: null, taskTimeoutMs: 0 });
+  const healthy = createCommandVerifier({ publicKeyPem: null });
+  const saturated = createCommandVerifier({ publicKeyPem: null, maxQueue: 0 });
+  let useStuck = true;
+  const h = await harness({ check: (task) => (useStuck ? stuck : healthy).check(task), close: async () => undefined });
+  try {
+    const body = { command_id: 'BUSY_1', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } };
+    t.like(await h.run('coin_dispense', body), { outcome: 'refused', code: 'BUSY' });
+    t.like((await h.results())[0], { ack_command_id: 'BUSY_1', status: 'failed', result: { error_code: 'BUSY' } });
+    t.is(h.machine.paid, 0);
+    useStuck = false;
+    t.like(await h.run('coin_dispense', body), { outcome: 'success' }, 'the id was not spent');
+    t.is(h.machine.paid, 2);
+
+    const task = { topic: 't', topicType: 'query', body: { command_id: 'Q', command_type: 'query' } };
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => saturated.check(task)));
+    t.true(outcomes.some((o) => !o.ok && o.code === 'BUSY'), 'refused beyond the queue bound');
+    t.true(outcomes.some((o) => o.ok), 'the rest verified');
+  } finally {
+    await h.close();
+    await Promise.all([stuck.close(), healthy.close(), saturated.close()]);
   }
 });
