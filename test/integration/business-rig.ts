@@ -17,7 +17,7 @@ import { startBusiness, type BusinessService } from '../../workers/business/serv
 import type { StuckPolicy } from '../../workers/business/exchange/recovery.js';
 import { startHardwareService, type HardwareService } from '../../workers/hardware/service.js';
 import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
-import { cleanupRedis, testEnv, waitFor, REDIS_URL, type TestEnv } from '../helpers/env.js';
+import { cleanupRedis, testEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
 export interface RigOptions {
   env?: Record<string, string>;
@@ -58,10 +58,12 @@ const log = pino({ level: process.env.COINEREX_TEST_LOG ?? 'silent' });
 export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const t = o.reuse ?? testEnv({ COINEREX_SIM_INVENTORY: String(o.simInventory ?? 2000), ...o.env });
   const { config, keys } = t;
-  const redis = workerConnection(REDIS_URL);
-  const hwRedis = workerConnection(REDIS_URL);
-  const hwConsumer = workerConnection(REDIS_URL);
-  const producer = producerConnection(REDIS_URL);
+  const url = config.redisUrl;
+  const redis = workerConnection(url);
+  const hwRedis = workerConnection(url);
+  const hwConsumer = workerConnection(url);
+  const producer = producerConnection(url);
+  for (const c of [redis, hwRedis, hwConsumer, producer]) c.on('error', () => undefined);
   const hwEvents = makeQueue<HwEvent>(queueNames.hwEvents, producer, keys.bullPrefix);
   let sim: SimDriver | null = null;
   let hardware: HardwareService | null = null;
@@ -72,7 +74,8 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const business = await startBusiness({ config, log, keys, redis, ...(o.clock ? { clock: o.clock } : {}), ...(o.stuck ? { stuck: o.stuck } : {}), stuckCheckMs: 100 });
 
   const messages: Envelope[] = [];
-  const outboxConnection = workerConnection(REDIS_URL);
+  const outboxConnection = workerConnection(url);
+  outboxConnection.on('error', () => undefined);
   const outbox = new Worker<OutboxJob>(
     queueNames.outbox,
     async (job: Job<OutboxJob>) => {
@@ -105,15 +108,21 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         return found.length >= n ? found : null;
       }, timeoutMs, `${n} messages`),
     settle: async (timeoutMs = 10_000) => {
+      let last = '';
       await waitFor(
         async () => {
           const counts = await hwEvents.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
           const queued = Object.values(counts).reduce((a, b) => a + b, 0);
-          return queued === 0 && !(await business.engine.busy()) && (await redis.llen(keys.unsent)) === 0;
+          const busy = await business.engine.busy();
+          const unsent = await redis.llen(keys.unsent);
+          last = JSON.stringify({ counts, busy, unsent });
+          return queued === 0 && !busy && unsent === 0;
         },
         timeoutMs,
         'the machine to settle',
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; last ${last}`);
+      });
     },
     stop: () =>
       (stopped ??= (async () => {
@@ -125,7 +134,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
       })()),
     close: async () => {
       await rig.stop();
-      await cleanupRedis(t.prefix);
+      await cleanupRedis(t.prefix, url);
     },
   };
   return rig;

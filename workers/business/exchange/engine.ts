@@ -73,8 +73,12 @@ export class ExchangeEngine {
       await this.follow();
       await this.askStatus();
     });
+    // Also repeats what follows a change, in case it failed after the change was committed (Redis unreachable).
     this.timer = setInterval(() => {
-      this.serial(() => this.checkStuck()).catch((err) => this.d.log.warn({ err }, 'stuck-payout check failed'));
+      this.serial(async () => {
+        await this.checkStuck();
+        await this.follow();
+      }).catch((err) => this.d.log.warn({ err }, 'periodic check failed'));
     }, this.checkEveryMs);
     this.timer.unref();
   }
@@ -98,7 +102,8 @@ export class ExchangeEngine {
       if (!guardedInPlan && (await this.d.redis.exists(applied)) === 1) return;
       await this.apply(ev);
       if (!guardedInPlan) await this.d.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
-      await this.follow();
+      // The event is applied; what follows is derived from the state and repeated by the periodic check.
+      await this.follow().catch((err) => this.d.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it'));
     });
   }
 

@@ -46,20 +46,24 @@ export class Condition {
     const critical = s.activeErrors.some(isCritical);
     const status: MachineStatus = critical ? machineStatus.fault : (await this.remoteRunning()) ? machineStatus.remote : machineStatus.standby;
     const acceptors = !(s.locked || critical || s.doorOpen);
-    const statusStored = await this.d.redis.hget(this.d.keys.machine, 'status');
+    const [statusStored, acceptorsStored, serviceStored] = await this.d.redis.hmget(this.d.keys.machine, 'status', 'acceptorsEnabled', 'serviceStatus');
     const service = serviceStatusOf({ ...s, status }, await this.linkDown(), acceptors);
-    await this.d.redis.hset(this.d.keys.machine, { status, acceptorsEnabled: acceptors ? 1 : 0, serviceStatus: JSON.stringify(service) });
+    const next = { status: String(status), acceptorsEnabled: acceptors ? '1' : '0', serviceStatus: JSON.stringify(service) };
+    // Written only on change: every write is an fsync on the board's SD card (docs/durability.md).
+    if (statusStored !== next.status || acceptorsStored !== next.acceptorsEnabled || serviceStored !== next.serviceStatus) {
+      await this.d.redis.hset(this.d.keys.machine, next);
+    }
     if (acceptors !== s.acceptorsEnabled || !this.acceptorsSynced) {
       await this.d.hardware.setAcceptors(acceptors);
       this.acceptorsSynced = true;
       this.d.log.info({ acceptors }, 'acceptors set');
     }
-    const next = { ...s, status, acceptorsEnabled: acceptors, serviceStatus: service };
-    if (statusStored !== String(status)) {
+    const snapshot = { ...s, status, acceptorsEnabled: acceptors, serviceStatus: service };
+    if (statusStored !== next.status) {
       this.d.log.info({ from: statusStored, to: status }, 'machine status changed');
-      await this.publishStatus(next);
+      await this.publishStatus(snapshot);
     }
-    return next;
+    return snapshot;
   }
 
   /** Forces set_acceptors on the next refresh (the hardware reported a different state). */
