@@ -72,7 +72,8 @@ const envelopeFields = {
   command_id: commandId,
   timestamp: timestamp.optional(),
   requires_ack: z.boolean().default(true),
-  priority: z.string().max(32).optional(),
+  /** Accepted and ignored: commands run one at a time in arrival order. */
+  priority: z.union([z.string().max(32), z.number()]).optional(),
   signature: z.string().max(256).optional(),
 };
 
