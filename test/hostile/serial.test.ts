@@ -24,24 +24,17 @@ import type { RejectKind } from '../../workers/hardware/serial/board-link.js';
 import { FAKE_EVENT_ID, hostileKinds } from '../../tools/board-emulator/hostile.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
 import { serialRig, WAIT_MS } from '../integration/serial-harness.js';
+import { seeded } from '../chaos/random.js';
 
 const SEED = Number(process.env.COINEREX_HOSTILE_SEED ?? 0x5eed_c01e);
 const GENERATED = 160;
 /** Kinds the frame decoder and the link report; `unexpected` may also come from a late pong under load. */
 const exactKinds: RejectKind[] = ['garbage', 'truncated', 'oversized', 'too_short', 'bad_crc', 'unknown_type', 'bad_payload', 'unknown_event'];
 
-/** mulberry32: small, seeded, good enough to spread test inputs. */
+/** The chaos suite's seeded source, with the two shapes used here: an integer below n and n random bytes. */
 function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  return { int, pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]!, bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => int(256))) };
+  const r = seeded(seed);
+  return { int: (n: number) => r.int(0, n - 1), pick: r.pick, bytes: (n: number) => Buffer.from(Array.from({ length: n }, () => r.int(0, 255))) };
 }
 type Rng = ReturnType<typeof prng>;
 
