@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { startStack, ROOT, type Pm2Stack } from '../helpers/pm2.js';
 import { testEnv, cleanupRedis, waitFor } from '../helpers/env.js';
 
-const env = testEnv({ COINEREX_RETRY_SCHEDULE: '1,1,1,5', COINEREX_HEARTBEAT_SECONDS: '60' });
+// Resends 2 s apart, then a long final wait: switching the policy back always lands before a give-up, even on a busy machine.
+const env = testEnv({ COINEREX_RETRY_SCHEDULE: '2,2,2,30', COINEREX_HEARTBEAT_SECONDS: '60' });
 let stack: Pm2Stack;
 
 const cli = (...args: string[]) =>
@@ -64,7 +65,7 @@ test.serial('ack-none leaves messages pending until the policy is switched back'
   const pending = await waitFor(async () => ((await status()).delivery.pending > 0 ? (await status()).delivery : null), 5_000, 'pending ACK');
   t.true(pending.pending > 0);
   t.is((await cli('cloud', 'policy', 'ack-all')).code, 0);
-  // The retransmission (1 s schedule) is ACKed now.
+  // The next retransmission is ACKed now: settled, not given up.
   await waitFor(async () => (await status()).delivery.pending === 0, 15_000, 'settled after retransmission');
   const s = await status();
   t.true(s.delivery.retransmits > 0);
@@ -75,6 +76,6 @@ test.serial('`coinerex status` shows the machine and every app', async (t) => {
   const { code, stdout } = await cli('status');
   t.is(code, 0);
   t.regex(stdout, /^counters {2}bills 600 NTD/m);
-  t.regex(stdout, /^broker {4}connected|^broker {4}unknown/m);
+  t.regex(stdout, /^broker {4}connected since \d{4}-\d\d-\d\d /m);
   for (const app of ['hardware', 'business', 'mqtt', 'supervisor', 'cloud-sim']) t.regex(stdout, new RegExp(`^ {2}${app}\\s+online\\s`, 'm'));
 });
