@@ -9,8 +9,8 @@
 import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
-import { Redis } from 'ioredis';
-import { loadConfig, ConfigError, type Config } from '../../shared/config.js';
+import type { Config } from '../../shared/config.js';
+import { cliConfig, cliRedis, EXIT_CONFIG, EXIT_UNAVAILABLE } from '../support.js';
 import { redisKeys } from '../../shared/keys.js';
 import { topics as topicsFor, commandTypes, type CommandType } from '../../shared/topics.js';
 import { localParts, parseTimestamp } from '../../shared/clock.js';
@@ -65,6 +65,9 @@ function splitArgs(args: readonly string[]): { positional: string[]; flags: Map<
   return { positional, flags };
 }
 
+/** Longest wait setTimeout can express, s (2^31 - 1 ms); a longer one would fire at once. */
+const MAX_TIMEOUT_SECONDS = 2_147_483;
+
 function count(value: string | undefined, what: string): number {
   if (value === undefined || !/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) throw new UsageError(`bad ${what} "${value ?? ''}": expected a positive number`);
   return Number(value);
@@ -96,6 +99,7 @@ export function parseCloudArgs(args: readonly string[]): { action: CloudAction; 
     print: flags.has('--print'),
     reason,
   };
+  if (options.timeoutSeconds > MAX_TIMEOUT_SECONDS) throw new UsageError(`bad timeout "${flags.get('--timeout')}": expected at most ${MAX_TIMEOUT_SECONDS} seconds`);
   const noMore = (n: number) => {
     if (rest.length > n) throw new UsageError(`unexpected "${rest[n]}"`);
   };
@@ -104,7 +108,7 @@ export function parseCloudArgs(args: readonly string[]): { action: CloudAction; 
     case 'dispense': {
       noMore(1);
       const coins = count(rest[0], 'coin count');
-      if (!Number.isInteger(coins)) throw new UsageError(`bad coin count "${rest[0]}": expected a whole number`);
+      if (!Number.isSafeInteger(coins)) throw new UsageError(`bad coin count "${rest[0]}": expected a whole number`);
       return command('coin_dispense', { coins_to_dispense: coins, coin_value: 10, reason: reason ?? 'coinerex cloud dispense', operator_account: 'cli', timeout_seconds: 60 });
     }
     case 'lock':
@@ -188,8 +192,7 @@ function loadSigningKey(path: string): KeyObject {
 }
 
 async function setPolicy(config: Config, policy: AckPolicy): Promise<number> {
-  const redis = new Redis(config.redisUrl, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  const redis = cliRedis(config.redisUrl);
   try {
     await redis.connect();
     await writePolicy(redis, redisKeys(config.redisPrefix, config.deviceId), policy);
@@ -197,7 +200,7 @@ async function setPolicy(config: Config, policy: AckPolicy): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`coinerex cloud: Redis at ${config.redisUrl} unreachable: ${(err as Error).message}\n`);
-    return 69;
+    return EXIT_UNAVAILABLE;
   } finally {
     redis.disconnect();
   }
@@ -225,7 +228,7 @@ async function sendCommand(config: Config, type: CommandType, data: Record<strin
     });
   } catch (err) {
     process.stderr.write(`coinerex cloud: broker ${config.mqttUrl} unreachable: ${(err as Error).message}\n`);
-    return 69;
+    return EXIT_UNAVAILABLE;
   }
   client.on('error', () => undefined);
   try {
@@ -267,14 +270,8 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`coinerex cloud: ${err.message}\n\n${usage}\n`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`coinerex cloud: ${err.message}\n`);
-    return 78;
-  }
+  const config = cliConfig('cloud');
+  if (!config) return EXIT_CONFIG;
   const { action, options } = parsed;
   try {
     return action.kind === 'policy' ? await setPolicy(config, action.policy) : await sendCommand(config, action.type, action.data, options);

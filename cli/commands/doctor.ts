@@ -6,7 +6,8 @@
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, ConfigError, type Config } from '../../shared/config.js';
+import type { Config } from '../../shared/config.js';
+import { cliConfig, EXIT_CONFIG } from '../support.js';
 import { runDoctor, type CheckResult } from '../doctor/checks.js';
 import { realProbes, type DoctorProbes } from '../doctor/probes.js';
 
@@ -35,14 +36,8 @@ export async function doctor(args: string[], env: NodeJS.ProcessEnv, probes: Doc
     out(`coinerex doctor: unexpected "${unknown[0]}"\nusage: coinerex doctor [--json]\n`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    out(`coinerex doctor: ${err.message}\n`);
-    return 78;
-  }
+  const config = cliConfig('doctor', env, out);
+  if (!config) return EXIT_CONFIG;
   const results = await runDoctor({ config, configFile: env.COINEREX_CONFIG, root, user: userInfo().username, home: userInfo().homedir }, probes);
   out(`${json ? JSON.stringify(results, null, 2) : formatReport(config, results)}\n`);
   return results.some((r) => r.outcome === 'fail') ? 1 : 0;

@@ -5,8 +5,9 @@
  * supervisor. Exit codes: 0 shown, 2 bad arguments, 69 Redis unreachable,
  * 78 bad configuration.
  */
-import { Redis } from 'ioredis';
-import { loadConfig, ConfigError, type Config } from '../../shared/config.js';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../shared/config.js';
+import { cliConfig, cliRedis, EXIT_CONFIG, EXIT_UNAVAILABLE } from '../support.js';
 import { redisKeys } from '../../shared/keys.js';
 import { localDay, localParts } from '../../shared/clock.js';
 import { alarmCodes, errorCodes, machineStatusDescription } from '../../shared/codes.js';
@@ -105,16 +106,9 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`coinerex status: unexpected "${unknown[0]}"\nusage: coinerex status [--json]\n`);
     return 2;
   }
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`coinerex status: ${err.message}\n`);
-    return 78;
-  }
-  const redis = new Redis(config.redisUrl, { protocol: 2, lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
-  redis.on('error', () => undefined);
+  const config = cliConfig('status');
+  if (!config) return EXIT_CONFIG;
+  const redis = cliRedis(config.redisUrl);
   try {
     await redis.connect();
     const report = await readStatus(redis, config, Date.now());
@@ -122,7 +116,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`coinerex status: Redis at ${config.redisUrl} unreachable: ${(err as Error).message}\n`);
-    return 69;
+    return EXIT_UNAVAILABLE;
   } finally {
     redis.disconnect();
   }
