@@ -74,10 +74,7 @@ test.serial("the guide's TEST_001 (no key) pays 5 coins, reports them, and a rep
   t.is(peer.of('transaction').filter((r) => r.payload.data.command_id === 'TEST_001').length, 1);
 });
 
-// KNOWN GAP (mqtt app): the delivery store treats an id settled in the last 15 minutes, or ever given up, as a
-// duplicate and drops the replay, although the outbox job carries `replay: true` (queue/jobs.ts). Remove `.failing`
-// once workers/mqtt honours the flag.
-test.serial.failing('query transactions re-publishes journal entries with their original message_id', async (t) => {
+test.serial('query transactions re-publishes journal entries with their original message_id', async (t) => {
   const since = Math.floor(Date.now() / 1000) - 600;
   await cli('sim', 'bill', '100');
   const exchange = await peer.waitFor((r) => r.type === 'transaction' && r.payload.data.transaction_type === 'exchange', 15_000, 'exchange');

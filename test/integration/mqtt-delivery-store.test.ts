@@ -112,3 +112,20 @@ test('ACKs settle wherever the message is; unknown and repeated ids are ignored;
   t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 0, acked: 2 });
   t.is(await store.nextDueAt(), null);
 });
+
+test('a replay (transactions query) sends a settled or given-up message again, never one still pending', async (t) => {
+  const { keys, store } = storeFor(100, [1_000]);
+  const settled = msg({ now: 0 });
+  const failed = msg({ now: 0 });
+  const pending = msg({ now: 0 });
+  await store.add(settled);
+  await store.add(failed);
+  await store.settle(settled.id);
+  t.deepEqual((await store.due(1_000, 50)).gaveUp.map((g) => g.id), [failed.id]);
+  t.deepEqual(await store.add({ ...settled, now: 2_000 }), { kind: 'duplicate' }, 'a plain re-run is still a duplicate');
+  await store.add({ ...pending, now: 2_000 });
+  t.deepEqual(await store.add({ ...settled, now: 3_000, replay: true }), { kind: 'send' });
+  t.deepEqual(await store.add({ ...failed, now: 3_000, replay: true }), { kind: 'send' });
+  t.deepEqual(await store.add({ ...pending, now: 3_000, replay: true }), { kind: 'duplicate' }, 'pending: its schedule already delivers it');
+  t.is(await redis.hexists(keys.outFailed, failed.id), 0, 're-driven: no longer listed as failed');
+});

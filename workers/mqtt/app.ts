@@ -176,9 +176,9 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   const worker = makeWorker(
     queueNames.outbox,
     outboxProcessor({
-      message: (envelope) =>
+      message: (envelope, replay) =>
         ackRequired.has(envelope.message_type)
-          ? delivery.submit(t.outbound(envelope.message_type), envelope)
+          ? delivery.submit(t.outbound(envelope.message_type), envelope, replay)
           : sendDirect(envelope.message_type, t.outbound(envelope.message_type as OutboundType), JSON.stringify(envelope)),
       commandResult: (result) => sendDirect('command_result', t.commandResult, JSON.stringify(result)),
       heartbeat: (diagnostics) => sendHeartbeat(diagnostics),

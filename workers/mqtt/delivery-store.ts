@@ -49,11 +49,15 @@ end
 `;
 
 const scripts = {
-  // ARGV: 4 id, 5 topic, 6 payload, 7 type, 8 sup, 9 now, 10 connected, 11 first wait ms, 12 limit
+  // ARGV: 4 id, 5 topic, 6 payload, 7 type, 8 sup, 9 now, 10 connected, 11 first wait ms, 12 limit, 13 replay
   coinerexOutAdd: `${header}
 local id = ARGV[4]
 local mk = msgp .. id
-if redis.call('EXISTS', mk) == 1 or redis.call('EXISTS', donep .. id) == 1 or redis.call('HEXISTS', failed, id) == 1 then
+if redis.call('EXISTS', mk) == 1 then return {'duplicate'} end
+if ARGV[13] == '1' then
+  redis.call('DEL', donep .. id)
+  redis.call('HDEL', failed, id)
+elseif redis.call('EXISTS', donep .. id) == 1 or redis.call('HEXISTS', failed, id) == 1 then
   return {'duplicate'}
 end
 local now = tonumber(ARGV[9])
@@ -210,6 +214,8 @@ export interface AddInput extends Outgoing {
   supersedable: boolean;
   now: number;
   connected: boolean;
+  /** A replay (`transactions` query) revives a settled or given-up id; one still unsettled stays a duplicate. */
+  replay?: boolean;
 }
 
 const toDropped = (raw: unknown): Array<{ id: string; type: string }> =>
@@ -248,7 +254,7 @@ export class DeliveryStore {
   /** Records a new ACK-required message; tells whether to send it now or that it was buffered. */
   async add(m: AddInput): Promise<AddResult> {
     const r = (await this.call(
-      'coinerexOutAdd', m.id, m.topic, m.payload, m.type, m.supersedable ? '1' : '0', m.now, m.connected ? '1' : '0', this.gapsMs[0]!, this.offlineLimit,
+      'coinerexOutAdd', m.id, m.topic, m.payload, m.type, m.supersedable ? '1' : '0', m.now, m.connected ? '1' : '0', this.gapsMs[0]!, this.offlineLimit, m.replay ? '1' : '0',
     )) as [string, number?, string[]?, unknown?];
     if (r[0] === 'duplicate') return { kind: 'duplicate' };
     if (r[0] === 'send') return { kind: 'send' };

@@ -50,12 +50,12 @@ export class Delivery {
   constructor(private readonly d: DeliveryDeps) {}
 
   /** Durable hand-off first, then the send: the outbox job may complete once this resolves. */
-  async submit(topic: string, envelope: Envelope): Promise<void> {
+  async submit(topic: string, envelope: Envelope, replay = false): Promise<void> {
     const { store, clock, log } = this.d;
     const payload = JSON.stringify(envelope);
     const now = clock.now();
     const supersedable = envelope.message_type === 'accounting' && envelope.data.report !== 'daily_close';
-    const r = await store.add({ id: envelope.message_id, topic, payload, type: envelope.message_type, supersedable, now, connected: this.sending });
+    const r = await store.add({ id: envelope.message_id, topic, payload, type: envelope.message_type, supersedable, now, connected: this.sending, replay });
     if (r.kind === 'duplicate') {
       log.debug({ messageId: envelope.message_id }, 'message already handed over; ignored');
       return;

@@ -9,7 +9,8 @@ import type { CommandResult, Envelope } from '../../shared/messages.js';
 import { outboxJobSchema } from '../../queue/jobs.js';
 
 export interface OutboxHandlers {
-  message(envelope: Envelope): Promise<void>;
+  /** `replay`: a journal entry re-published by a `transactions` query; sent again even if it was settled or given up. */
+  message(envelope: Envelope, replay: boolean): Promise<void>;
   commandResult(result: CommandResult): Promise<void>;
   heartbeat(diagnostics: boolean): Promise<void>;
 }
@@ -22,7 +23,7 @@ export function outboxProcessor(h: OutboxHandlers): (job: Job) => Promise<void> 
     const j = parsed.data;
     switch (j.kind) {
       case 'message':
-        return h.message(j.envelope);
+        return h.message(j.envelope, j.replay === true);
       case 'command_result':
         return h.commandResult(j.result);
       case 'heartbeat':
