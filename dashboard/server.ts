@@ -78,8 +78,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<FastifyInstan
   const board = new FastifyAdapter();
   createBullBoard({
     queues: o.queues.map((q) => new BullMQAdapter(q, { readOnlyMode: true })),
-    // @bull-board/fastify 9.10.1 pins its own @bull-board/api typings; at run time it uses ours (its JS never loads @bull-board/api).
-    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter: board,
     options: { uiConfig: { boardTitle: o.title, hideDocsLink: true } },
   });
   board.setBasePath(QUEUES_PATH);

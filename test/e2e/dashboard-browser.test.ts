@@ -1,11 +1,13 @@
 /**
  * A real browser (Debian's chromium, driven by playwright-core) logs in to the
  * dashboard with basic auth, sees every queue, and is refused without
- * credentials. Leaves a screenshot in docs/dashboard.png.
+ * credentials. Leaves a screenshot in the temp folder, or in docs/dashboard.png
+ * with COINEREX_UPDATE_SCREENSHOT=1 (so a test run never dirties the tree).
  */
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { chromium, type Browser } from 'playwright-core';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -61,7 +63,8 @@ test.serial('with credentials the browser sees every queue', async (t) => {
   t.regex(page.url(), /\/queues\/?$/);
   for (const name of allQueueNames) await page.getByText(name, { exact: true }).first().waitFor({ timeout: 15_000 });
   t.regex(await page.title(), new RegExp(`Coinerex ${env.deviceId}`));
-  await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png') });
+  const shot = process.env.COINEREX_UPDATE_SCREENSHOT === '1' ? join(ROOT, 'docs', 'dashboard.png') : join(tmpdir(), 'coinerex-dashboard.png');
+  await page.screenshot({ path: shot });
   await context.close();
 });
 
