@@ -28,15 +28,15 @@ export function formatReport(config: Config, results: CheckResult[]): string {
   return lines.join('\n');
 }
 
-/** The command with its probes injectable (tests). */
-export async function doctor(args: string[], env: NodeJS.ProcessEnv, probes: DoctorProbes, out: (s: string) => void): Promise<number> {
+/** The command with its probes injectable (tests). Refusals go to `err` (stderr), so `--json` output stays parseable. */
+export async function doctor(args: string[], env: NodeJS.ProcessEnv, probes: DoctorProbes, out: (s: string) => void, err: (s: string) => void = out): Promise<number> {
   const json = args.includes('--json');
   const unknown = args.filter((a) => a !== '--json');
   if (unknown.length > 0) {
-    out(`coinerex doctor: unexpected "${unknown[0]}"\nusage: coinerex doctor [--json]\n`);
+    err(`coinerex doctor: unexpected "${unknown[0]}"\nusage: coinerex doctor [--json]\n`);
     return 2;
   }
-  const config = cliConfig('doctor', env, out);
+  const config = cliConfig('doctor', env, err);
   if (!config) return EXIT_CONFIG;
   const results = await runDoctor({ config, configFile: env.COINEREX_CONFIG, root, user: userInfo().username, home: userInfo().homedir }, probes);
   out(`${json ? JSON.stringify(results, null, 2) : formatReport(config, results)}\n`);
@@ -44,5 +44,11 @@ export async function doctor(args: string[], env: NodeJS.ProcessEnv, probes: Doc
 }
 
 export function run(args: string[]): Promise<number> {
-  return doctor(args, process.env, realProbes, (s) => process.stdout.write(s));
+  return doctor(
+    args,
+    process.env,
+    realProbes,
+    (s) => process.stdout.write(s),
+    (s) => process.stderr.write(s),
+  );
 }

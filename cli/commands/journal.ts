@@ -15,6 +15,7 @@ export const summary = 'list journal entries (--since, --until: ISO 8601 or Unix
 const usage = 'usage: coinerex journal [--since <iso|unix>] [--until <iso|unix>] [--limit N] [--json]';
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 100_000;
+const MAX_DATE_MS = 8.64e15;
 
 export interface JournalArgs extends JournalRange {
   json: boolean;
@@ -39,7 +40,8 @@ export function parseJournalArgs(args: string[]): JournalArgs | string {
       continue;
     }
     const ms = parseTimestamp(/^\d+(\.\d+)?$/.test(v) ? Number(v) : v);
-    if (ms === null) return `${a}: expected an ISO 8601 time (2025-09-12T10:30:00Z) or Unix seconds; got "${v}"`;
+    // Past the last instant a Date can hold (year 275760) a number is no time at all.
+    if (ms === null || ms > MAX_DATE_MS) return `${a}: expected an ISO 8601 time (2025-09-12T10:30:00Z) or Unix seconds; got "${v}"`;
     if (a === '--since') out.since = ms;
     else out.until = ms;
   }

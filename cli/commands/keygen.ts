@@ -5,8 +5,8 @@
  * commands (the cloud, or `coinerex sign`).
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export const summary = 'write an Ed25519 key pair for signing remote commands';
@@ -14,6 +14,25 @@ export const summary = 'write an Ed25519 key pair for signing remote commands';
 export const keyFileNames = { private: 'coinerex-command-private.pem', public: 'coinerex-command-public.pem' } as const;
 
 const usage = 'usage: coinerex keygen [--out <dir>] [--force]';
+
+/**
+ * mkdir -p. Not `mkdirSync(dir, { recursive: true })`: on Node 20 that spins
+ * forever when a parent exists but cannot hold directories (`--out /proc/x`).
+ */
+function makeDirectory(dir: string): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!statSync(dir).isDirectory()) throw new Error(`--out ${dir}: not a directory`);
+      return;
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+    makeDirectory(dirname(dir));
+    mkdirSync(dir);
+  }
+}
 
 export async function run(args: string[]): Promise<number> {
   let values: { out?: string; force?: boolean; help?: boolean };
@@ -27,6 +46,10 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
+  if (values.out !== undefined && values.out.trim() === '') {
+    process.stderr.write(`coinerex keygen: --out: expected a directory, got an empty value\n${usage}\n`);
+    return 2;
+  }
   const dir = resolve(values.out ?? '.');
   const { publicKey, privateKey } = generateKeyPairSync('ed25519', {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -37,7 +60,7 @@ export async function run(args: string[]): Promise<number> {
   // 'wx' refuses to overwrite: losing a private key locks the cloud out of every device that trusts it.
   const flag = values.force ? 'w' : 'wx';
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirectory(dir);
     writeFileSync(privatePath, privateKey, { mode: 0o600, flag });
     chmodSync(privatePath, 0o600);
     writeFileSync(publicPath, publicKey, { mode: 0o644, flag });
