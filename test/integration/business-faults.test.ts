@@ -150,3 +150,30 @@ test('a jam raises 41, stops the service, and the owed coins are paid once 41 is
   t.is(snap.counters.total_dispensed, 10);
   await booksMatchTruth(t, rig);
 });
+
+test('link down raises 41 (service stops), link up clears only what the link raised', async (t) => {
+  const rig = await startRig({ sim: false });
+  t.teardown(() => rig.close());
+  const at = Date.now();
+  await rig.feed({ kind: 'link', up: false, eventId: 'link-1', at });
+  const [down] = await rig.waitMessages(code('error', 41, 'raised'), 1);
+  t.like(dataOf(down!), { error_description: '退幣器故障', severity: 'critical', context: { link: 'down' }, impact: { service_available: false } });
+  await rig.waitMessages((m) => m.message_type === 'status' && dataOf(m).machine_status === 4, 1);
+  await rig.settle();
+  const snap = await rig.snapshot();
+  t.false(snap.acceptorsEnabled);
+  t.deepEqual(snap.serviceStatus, { coin_acceptor: 'offline', bill_acceptor: 'offline', dispenser: 'offline', display: 'offline' });
+  await rig.feed({ kind: 'link', up: true, eventId: 'link-2', at });
+  await rig.waitMessages(code('error', 41, 'cleared'), 1);
+  await rig.settle();
+  t.is((await rig.snapshot()).status, 1);
+
+  // A jam's 41 (raised by the hardware) is not cleared by the link coming back.
+  await rig.feed({ kind: 'fault_raised', code: 41, context: { cause: 'jam' }, eventId: 'jam-1', at });
+  await rig.waitMessages(code('error', 41, 'raised'), 2);
+  await rig.feed({ kind: 'link', up: false, eventId: 'link-3', at });
+  await rig.feed({ kind: 'link', up: true, eventId: 'link-4', at });
+  await rig.settle();
+  t.deepEqual((await rig.snapshot()).activeErrors, [41]);
+  t.is(rig.of('error').filter(code('error', 41, 'cleared')).length, 1);
+});

@@ -6,6 +6,7 @@
  */
 import test from 'ava';
 import { transactionDataSchema } from '../../shared/messages.js';
+import { configuredSettings } from '../../shared/runtime-settings.js';
 import { waitFor } from '../helpers/env.js';
 import { startRig, dataOf } from './business-rig.js';
 
@@ -82,4 +83,18 @@ test('lock: alarm 3, acceptors off, survives a restart, unlocks itself at until'
   await waitFor(async () => (await rig.truth()).acceptorsEnabled, 5_000, 'acceptors on');
   t.false((await rig.snapshot()).locked);
   t.false(rig.of('alarm').some((m) => dataOf(m).alarm_code === 3 && dataOf(m).state === 'raised'), 'no new raise after the restart');
+});
+
+test('status messages every statusSeconds; a config change of the interval applies live', async (t) => {
+  const rig = await startRig({ sim: false, env: { COINEREX_STATUS_SECONDS: '1' } });
+  t.teardown(() => rig.close());
+  const start = Date.now();
+  await rig.waitMessages((m) => m.message_type === 'status', 3, 5_000);
+  t.true(Date.now() - start >= 1_500);
+  const s = dataOf(rig.of('status').at(-1)!);
+  t.like(s, { machine_status: 1, status_description: '待機', lock: { locked: false }, door: { open: false }, service_available: true });
+  await rig.business.machine.applySettings({ ...configuredSettings(rig.t.config), statusSeconds: 3600 });
+  const count = rig.of('status').length;
+  await new Promise((r) => setTimeout(r, 2_500));
+  t.is(rig.of('status').length, count, 'no periodic status at the new, longer interval');
 });
