@@ -4,7 +4,7 @@
  * `hw-commands` and answers `report_status` with the status report of its
  * choice, then checks what the engine decided.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { Queue, Worker, type Job } from 'bullmq';
 import { workerConnection, queueNames, type HwCommand, type HwEvent } from '../../queue/index.js';
 import { REDIS_URL, waitFor } from '../helpers/env.js';
@@ -41,6 +41,17 @@ async function fakeHardware(prefix: string, answer: () => Report | null) {
       await workerConn.quit();
     },
   };
+}
+
+/** A rig that asks the hardware about a payout after 300 ms without news, with the fake hardware answering. */
+async function quickToAsk(t: ExecutionContext, answer: () => Report | null) {
+  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, answer);
+  t.teardown(async () => {
+    await hw.close();
+    await rig.close();
+  });
+  return { rig, hw };
 }
 
 const done = (payoutId: string, requested: number, paid: number, reason: 'complete' | 'hopper_empty' | 'unknown' = 'complete'): HwEvent => ({
@@ -88,12 +99,7 @@ test('after a restart, a payout the hardware never received is issued again with
 
 test('a payout stopped part-way (power loss) is finished by a new payout for the rest only', async (t) => {
   let judged: Report | null = healthy;
-  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
-  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => judged);
-  t.teardown(async () => {
-    await hw.close();
-    await rig.close();
-  });
+  const { rig, hw } = await quickToAsk(t, () => judged);
   await rig.feed(bill('ev-bill-2'));
   const [first] = await waitFor(() => (hw.payouts().length === 1 ? hw.payouts() : null), 5_000, 'payout sent');
   // No news: the engine asks by itself; the hardware says 4 of 10 were paid and the payout ended.
@@ -110,12 +116,7 @@ test('a payout stopped part-way (power loss) is finished by a new payout for the
 
 test('when the hardware cannot tell, the coins become debt with error 51 and wait for a person', async (t) => {
   let judged: Report | null = healthy;
-  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
-  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => judged);
-  t.teardown(async () => {
-    await hw.close();
-    await rig.close();
-  });
+  const { rig, hw } = await quickToAsk(t, () => judged);
   await rig.feed(bill('ev-bill-3'));
   await waitFor(() => hw.payouts().length === 1, 5_000, 'payout sent');
   judged = { inventory: null, doorOpen: false, acceptorsEnabled: true, payouts: [] };
