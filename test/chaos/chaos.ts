@@ -62,6 +62,7 @@ export async function runChaos(o: ChaosOptions, say: (line: string) => void, sig
       faultsPerMinute: o.faultsPerMinute,
       deviceId: rig.env.deviceId,
       startedAt: t0,
+      chaosStart,
       timing: { startup: chaosStart - t0, chaos: chaosMs, settle: settled.tookMs, total: Date.now() - t0 },
       redis: { conf: rig.redis.confSource, settings: await rig.redis.settings() },
       faults: injector.records,

@@ -75,6 +75,22 @@ export class CloudCommands {
     return true;
   }
 
+  /**
+   * Sends a command and publishes the same bytes again every `everyMs` until
+   * its result arrives, as a cloud does when a command may have been lost
+   * (QoS 0 while the device reconnects). Resolves with the result, or null.
+   */
+  async sendUntilAnswered(id: string, type: string, data: Record<string, unknown>, timeoutMs: number, everyMs = 5_000): Promise<CommandResult | null> {
+    this.send(id, type, data);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await this.waitResult(id, Math.min(everyMs, Math.max(0, deadline - Date.now()))).catch(() => null);
+      if (result) return result;
+      if (Date.now() >= deadline) return null;
+      this.repeat(id);
+    }
+  }
+
   /** Every result the cloud received for `id` (a repeat gets the original result again). */
   results(id: string): CommandResult[] {
     return this.peer.of('command_result').filter((r) => r.payload?.ack_command_id === id).map((r) => r.payload as CommandResult);

@@ -79,9 +79,8 @@ export class Injector {
         case 'soft_restart': {
           const id = commandId(this.seed, f.n);
           const supervisor = await this.rig.stack.pid('supervisor');
-          this.rig.commands.send(id, 'restart', { restart_type: 'soft', delay_seconds: 0, reason: 'chaos' });
-          const result = await this.rig.commands.waitResult(id, 30_000).catch(() => null);
-          if (!result) return record('skipped', 'no result: the command was lost (broker or mqtt down) or is still queued');
+          const result = await this.rig.commands.sendUntilAnswered(id, 'restart', { restart_type: 'soft', delay_seconds: 0, reason: 'chaos' }, 30_000);
+          if (!result) return record('skipped', 'no result within 30 s');
           if (result.status !== 'success') return record('skipped', `refused: ${JSON.stringify(result.result)}`);
           // The supervisor restarts hardware, business, mqtt, then itself.
           await waitFor(async () => {

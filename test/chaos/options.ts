@@ -32,7 +32,7 @@ export const defaultOptions: ChaosOptions = {
   faultsPerMinute: 4,
   exchangesPerMinute: 30,
   dispensesPerMinute: 3,
-  offlineLimit: 10,
+  offlineLimit: 6,
   initialInventory: 400,
   settleSeconds: 120,
   out: 'chaos-report.json',

@@ -27,7 +27,9 @@ export type WorkAction =
   /** The cloud sends command `n` again, byte for byte, `copies` times. */
   | { kind: 'repeat'; n: number; copies: number }
   | { kind: 'lock'; n: number; minutes: number | null }
-  | { kind: 'unlock'; n: number };
+  | { kind: 'unlock'; n: number }
+  /** A technician's round: whatever fault the simulator shows is cleared and the door shut (a clear may have been lost or come before its jam). */
+  | { kind: 'service' };
 
 export type FaultAction =
   | { kind: 'kill9'; app: ChaosApp }
@@ -60,7 +62,7 @@ const faultWeights: Record<FaultKind, number> = { kill9: 35, pm2_restart: 20, br
 const appWeights: Record<ChaosApp, number> = { hardware: 25, business: 25, mqtt: 25, supervisor: 15, dashboard: 10 };
 const cashWeights = { '50': 30, '100': 40, '500': 20, '1000': 10 } as const;
 /** Per minute. */
-const rates = { refill: 1.2, lock: 0.5, simFault: 0.8, jam: 0.4, door: 0.3 } as const;
+const rates = { refill: 2, lock: 0.5, simFault: 0.8, jam: 0.4, door: 0.3, service: 2 } as const;
 
 /** Offsets of a Poisson process of `perMinute` over [from, until) ms. */
 function arrivals(r: Random, perMinute: number, until: number, from = 0): number[] {
@@ -81,7 +83,7 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
 
   for (const at of arrivals(r, o.exchangesPerMinute, durationMs)) add(at, { kind: 'exchange', amount: cash(r) });
   for (const at of arrivals(r, rates.refill, durationMs)) {
-    const coins = r.int(200, 900);
+    const coins = r.int(300, 1_000);
     // Now and then a real maintenance visit: door open, refill, door shut.
     if (r.chance(0.25)) {
       add(at, { kind: 'door', open: true });
@@ -109,14 +111,21 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
     add(at, { kind: 'jam' });
     add(at + r.int(5_000, 15_000), { kind: 'sim_clear', code: 41 });
   }
+  for (const at of arrivals(r, rates.service, durationMs)) add(at, { kind: 'service' });
   for (const at of arrivals(r, rates.door, durationMs)) {
     add(at, { kind: 'door', open: true });
     add(at + r.int(2_000, 10_000), { kind: 'door', open: false });
   }
 
   // Faults: every kind at least once when there are enough slots, then by weight; none in the last 5 s.
-  const faultTimes = arrivals(r, o.faultsPerMinute, Math.max(0, durationMs - 5_000), 2_000);
+  const faultSpan = Math.max(0, durationMs - 5_000);
+  let faultTimes = arrivals(r, o.faultsPerMinute, faultSpan, 2_000);
+  if (o.faultsPerMinute > 0 && faultTimes.length < faultKinds.length) {
+    // Too few arrivals to show every kind: spread one of each evenly instead.
+    faultTimes = faultKinds.map((_, i) => Math.round(2_000 + ((faultSpan - 2_000) * i) / faultKinds.length));
+  }
   const firstKinds = r.shuffle(faultKinds);
+  let brokerOutages = 0;
   const faults: Planned<FaultAction>[] = faultTimes.map((at, i) => {
     const kind = firstKinds[i] ?? r.weighted(faultWeights);
     const app = (): ChaosApp => r.weighted(appWeights);
@@ -126,7 +135,9 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
       case 'pm2_restart':
         return { at, action: { kind, app: app() } };
       case 'broker_outage': {
-        const burst = r.chance(0.6) ? Array.from({ length: r.int(6, 18) }, () => cash(r)) : [];
+        // The first outage always brings a crowd, so every run overflows the offline buffer at least once.
+        const crowd = brokerOutages++ === 0;
+        const burst = crowd || r.chance(0.7) ? Array.from({ length: r.int(crowd ? 14 : 8, 20) }, () => cash(r)) : [];
         return { at, action: { kind, downMs: r.int(1_000, 15_000), burst, killDuring: r.chance(0.25) ? app() : null } };
       }
       case 'redis_outage':

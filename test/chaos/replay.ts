@@ -52,8 +52,7 @@ export async function replayMissing(rig: Rig, seed: number, timeoutMs: number): 
   let n = 0;
   for (const [since, until] of queryRanges(journal, missingEntries)) {
     const id = commandId(seed, `Q${++n}`);
-    rig.commands.send(id, 'query', { query_type: 'transactions', since, until, limit: QUERY_LIMIT });
-    const result = await rig.commands.waitResult(id, timeoutMs).catch(() => null);
+    const result = await rig.commands.sendUntilAnswered(id, 'query', { query_type: 'transactions', since, until, limit: QUERY_LIMIT }, timeoutMs);
     const count = typeof result?.result.count === 'number' ? result.result.count : null;
     outcome.queries.push({ id, since, until, status: result?.status ?? 'no result', count });
   }

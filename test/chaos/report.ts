@@ -22,7 +22,14 @@ export interface ChaosReport {
   workload: Record<string, WorkCount>;
   exchanges: { offered: number; notQueued: number; accepted: number; cashInNtd: number };
   coins: { dispensed: number; remote: number; bonus: number; debtOutstanding: number; refilled: number; inventoryEnd: number; hopperEmptyEpisodes: number };
-  commands: { sent: Record<string, number>; publishes: number; answered: number; outcomes: Record<string, number> };
+  commands: {
+    sent: Record<string, number>;
+    publishes: number;
+    answered: number;
+    outcomes: Record<string, number>;
+    /** Every command: first sent at `at` ms from the start of the chaos phase; `result` null when none came back. */
+    list: Array<{ id: string; type: string; coins: number | null; at: number; sends: number; result: string | null }>;
+  };
   messages: {
     device: { publishedByType: Record<string, number>; delivery: DeliveryStats };
     cloud: { received: number; receivedByType: Record<string, number>; uniqueByType: Record<string, number>; duplicates: number };
@@ -48,6 +55,8 @@ export interface ReportInput {
   faultsPerMinute: number;
   deviceId: string;
   startedAt: number;
+  /** Epoch ms the chaos phase started: offsets in the report count from it. */
+  chaosStart: number;
   timing: ChaosReport['timing'];
   redis: ChaosReport['redis'];
   faults: FaultRecord[];
@@ -55,7 +64,7 @@ export interface ReportInput {
   evidence: Evidence;
   checks: Check[];
   received: readonly Received[];
-  commandsSent: Array<{ type: string; sends: number }>;
+  commandsSent: Array<{ id: string; type: string; sends: number; firstSentAt: number }>;
   metrics: Record<string, string>;
   dropped: Array<{ id: string; type: string }>;
   replay: ReplayOutcome;
@@ -128,7 +137,11 @@ export function buildReport(i: ReportInput): ChaosReport {
       sent: tally(i.commandsSent, (c) => c.type),
       publishes: i.commandsSent.reduce((s, c) => s + c.sends, 0),
       answered: results.length,
-      outcomes: tally(results, (c) => `${c.type} ${c.results[0]!.status === 'success' ? 'success' : String(c.results[0]!.result.error_code ?? 'failed')}`),
+      outcomes: tally(results, outcomeOf),
+      list: i.commandsSent.map((c) => {
+        const rec = e.commands.find((x) => x.id === c.id);
+        return { id: c.id, type: c.type, coins: rec?.coins ?? null, at: c.firstSentAt - i.chaosStart, sends: c.sends, result: rec && rec.results.length > 0 ? outcomeOf(rec) : null };
+      }),
     },
     messages: {
       device: { publishedByType: publishedByType(i.metrics), delivery: e.delivery },
@@ -154,6 +167,9 @@ export function buildReport(i: ReportInput): ChaosReport {
   };
 }
 
+const outcomeOf = (c: Evidence['commands'][number]): string =>
+  `${c.type} ${c.results[0]!.status === 'success' ? 'success' : String(c.results[0]!.result.error_code ?? 'failed')}`;
+
 const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 
 export function formatReport(r: ChaosReport): string {
@@ -164,7 +180,7 @@ export function formatReport(r: ChaosReport): string {
     `Redis: ${r.redis.conf}; ${Object.entries(r.redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `Faults injected: ${r.faults.injected} (${kv(r.faults.byKind)}); skipped ${r.faults.skipped}, failed ${r.faults.errors}`,
     `  by app: ${kv(r.faults.byApp)}`,
-    `Exchanges: ${r.exchanges.accepted} accepted of ${r.exchanges.offered} offered (${r.exchanges.notQueued} not handed over: Redis down), ${r.exchanges.cashInNtd} NTD taken in`,
+    `Exchanges: ${r.exchanges.accepted} accepted of ${r.exchanges.offered} offered (the rest handed back: acceptors off while locked, faulted, empty or open; ${r.exchanges.notQueued} more not handed over: Redis down), ${r.exchanges.cashInNtd} NTD taken in`,
     `Coins: ${r.coins.dispensed} paid out (remote ${r.coins.remote}, bonus ${r.coins.bonus}), ${r.coins.refilled} refilled, ${r.coins.inventoryEnd} left, debt ${r.coins.debtOutstanding}; hopper-empty episodes ${r.coins.hopperEmptyEpisodes}`,
     `Commands: sent ${kv(r.commands.sent)} in ${r.commands.publishes} publishes; answered ${r.commands.answered}: ${kv(r.commands.outcomes)}`,
     `Device sent: ${kv(r.messages.device.publishedByType)}; acked ${d.acked}, retransmits ${d.retransmits}, superseded ${d.superseded}, dropped ${d.dropped}, given up ${d.giveups}, skipped offline ${d.skipped}`,

@@ -7,6 +7,7 @@
  * physical truth. An action that cannot be handed over (Redis or broker
  * down) is counted and dropped, as a customer would walk away.
  */
+import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import type { ControlJob } from '../../queue/index.js';
 import type { Cash, WorkAction } from './plan.js';
 import { commandId } from './plan.js';
@@ -14,10 +15,15 @@ import type { Rig } from './rig.js';
 
 export type WorkKind = WorkAction['kind'] | 'burst_exchange';
 
+/** How long a restoring action (clear, door shut) is retried while Redis is down, ms. */
+const MUST_HAPPEN_MS = 30_000;
+/** How long lock/unlock commands are repeated until answered, ms. */
+const UNTIL_ANSWERED_MS = 60_000;
+
 export interface WorkCount {
   /** Handed over to the control queue or published by the cloud. */
   done: number;
-  /** Could not be handed over (Redis down). */
+  /** Could not be handed over (Redis down), or a lock command never answered. */
   failed: number;
 }
 
@@ -36,11 +42,12 @@ export class Workload {
       case 'refill':
         return this.control('refill', { action: 'refill', coins: a.coins });
       case 'door':
-        return this.control('door', { action: 'door', open: a.open });
+        // Shutting the door must happen, Redis outage or not; opening may be missed.
+        return this.control('door', { action: 'door', open: a.open }, !a.open);
       case 'sim_fault':
         return this.control('sim_fault', { action: 'fault', code: a.code });
       case 'sim_clear':
-        return this.control('sim_clear', { action: 'clear', code: a.code });
+        return this.control('sim_clear', { action: 'clear', code: a.code }, true);
       case 'jam':
         return this.control('jam', { action: 'jam' });
       case 'dispense':
@@ -51,13 +58,31 @@ export class Workload {
       case 'lock': {
         const data: Record<string, unknown> = { action: 'lock', reason: 'chaos', operator_id: 'chaos' };
         if (a.minutes !== null) data.duration_minutes = a.minutes;
-        this.rig.commands.send(commandId(this.seed, a.n), 'lock', data);
-        return this.count('lock', true);
+        return this.lockCommand('lock', a.n, data);
       }
       case 'unlock':
-        this.rig.commands.send(commandId(this.seed, a.n), 'lock', { action: 'unlock', reason: 'chaos', operator_id: 'chaos' });
-        return this.count('unlock', true);
+        return this.lockCommand('unlock', a.n, { action: 'unlock', reason: 'chaos', operator_id: 'chaos' });
+      case 'service':
+        return this.service();
     }
+  }
+
+  /** Lock and unlock are repeated (same bytes) until answered: an operator does not give up, and a lost unlock would idle the machine for the rest of the run. */
+  private async lockCommand(kind: 'lock' | 'unlock', n: number, data: Record<string, unknown>): Promise<void> {
+    const result = await this.rig.commands.sendUntilAnswered(commandId(this.seed, n), 'lock', data, UNTIL_ANSWERED_MS);
+    this.count(kind, result !== null);
+  }
+
+  private async service(): Promise<void> {
+    let truth;
+    try {
+      truth = await readPhysicalTruth(this.rig.db, this.rig.env.keys);
+    } catch {
+      return this.count('service', false);
+    }
+    for (const code of truth.activeFaults) await this.control('sim_clear', { action: 'clear', code }, true);
+    if (truth.doorOpen) await this.control('door', { action: 'door', open: false }, true);
+    this.count('service', true);
   }
 
   /** Customers queueing up while the broker is down: one after the other, 100 ms apart. */
@@ -72,12 +97,17 @@ export class Workload {
     return kinds.reduce((s, k) => ({ done: s.done + (this.counts.get(k)?.done ?? 0), failed: s.failed + (this.counts.get(k)?.failed ?? 0) }), { done: 0, failed: 0 });
   }
 
-  private async control(kind: WorkKind, job: ControlJob): Promise<void> {
-    try {
-      await this.rig.control.add(job.action, job);
-      this.count(kind, true);
-    } catch {
-      this.count(kind, false);
+  /** Hands `job` to the simulator; `insist`: retried each second while Redis is down (at most MUST_HAPPEN_MS). */
+  private async control(kind: WorkKind, job: ControlJob, insist = false): Promise<void> {
+    const deadline = Date.now() + (insist ? MUST_HAPPEN_MS : 0);
+    for (;;) {
+      try {
+        await this.rig.control.add(job.action, job);
+        return this.count(kind, true);
+      } catch {
+        if (Date.now() >= deadline) return this.count(kind, false);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
     }
   }
 
