@@ -97,11 +97,12 @@ export class ExchangeEngine {
   handle(ev: HwEvent): Promise<void> {
     return this.serial(async () => {
       const applied = this.d.keys.appliedEvent(ev.eventId);
-      // Credits and payout ends carry their guard inside their plan; the rest are marked once done.
-      const guardedInPlan = ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done';
-      if (!guardedInPlan && (await this.d.redis.exists(applied)) === 1) return;
+      // Credits and payout ends carry their guard inside their plan; progress changes nothing durable;
+      // the rest are marked once done.
+      const marked = !(ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done' || ev.kind === 'payout_progress');
+      if (marked && (await this.d.redis.exists(applied)) === 1) return;
       await this.apply(ev);
-      if (!guardedInPlan) await this.d.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
+      if (marked) await this.d.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
       // The event is applied; what follows is derived from the state and repeated by the periodic check.
       await this.follow().catch((err) => this.d.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it'));
     });

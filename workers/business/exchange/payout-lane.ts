@@ -243,10 +243,9 @@ export class PayoutLane {
     } else {
       const txn = await readTransaction(this.d.redis, k, intent.ref);
       if (!txn) {
+        // Cannot happen with atomic plans; the coins are still counted and the lane is not blocked.
         this.d.log.error({ payoutId: intent.payoutId, txnId: intent.ref }, 'payout intent without its transaction');
-        return null;
-      }
-      if (end === 'interrupted' && rest > 0) {
+      } else if (end === 'interrupted' && rest > 0) {
         const next = newPayoutId();
         plan
           .hincr(k.openTransaction(txn.txnId), { paid })
