@@ -30,11 +30,13 @@ test('kill -9 of business and hardware during 200 exchanges: books equal physica
   const env = testEnv({ COINEREX_SIM_INVENTORY: '100000', COINEREX_SIM_PAYOUT_MS: '2' });
   const { keys } = env;
   const redis = new Redis(REDIS_URL, { protocol: 2 });
-  const control = new Queue<ControlJob>(queueNames.control, { connection: redis.duplicate(), prefix: keys.bullPrefix });
+  const queueConnection = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
+  const control = new Queue<ControlJob>(queueNames.control, { connection: queueConnection, prefix: keys.bullPrefix });
   const stack = await startStack(['hardware', 'business'], env.env);
   t.teardown(async () => {
     await stack.destroy();
     await control.close();
+    queueConnection.disconnect();
     redis.disconnect();
     await cleanupRedis(env.prefix);
   });
