@@ -5,7 +5,8 @@
  * settled, and valid ACKs on other topics. None may crash the app or drop the
  * link; no pending message settles except by a valid ACK of its own id on
  * this device's ACK topic; every ACK that fails the schema is counted in
- * `acks_invalid_total`.
+ * `acks_invalid_total`; well-formed ones that settle nothing in `acks_ignored_total`
+ * or `acks_error_total`.
  */
 import test from 'ava';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
@@ -172,6 +173,10 @@ test('hostile ACKs: no crash, no reconnect, nothing settles but a valid ACK, eve
     // One publisher, one subscriber connection: handled in order, and the app's Redis commands run in order too.
     await waitFor(async () => (await counted()) >= invalid, 20_000, `${invalid} invalid ACKs counted`);
     t.is(await counted(), invalid, 'each invalid ACK counted once, nothing else counted as invalid');
+    const ignored = cases.filter((c) => c.expect === 'ignored').length;
+    const metric = async (name: string) => Number((await device.redis.hget(env.keys.metrics, metricField(name))) ?? 0);
+    await waitFor(async () => (await metric('acks_ignored_total')) + (await metric('acks_error_total')) >= ignored, 10_000, `${ignored} ignored ACKs counted`);
+    t.is((await metric('acks_ignored_total')) + (await metric('acks_error_total')), ignored, 'each well-formed ACK that settles nothing is counted');
 
     const stats = await readDeliveryStats(device.redis, env.keys);
     t.like(stats, { pending: 3, acked: 1, failed: 0, buffered: 0 }, 'nothing settled, lost or given up');

@@ -94,11 +94,14 @@ export class Delivery {
     const id = (ack.ack_message_id ?? ack.message_id)!;
     if (ack.status === 'error') {
       this.d.log.warn({ messageId: id, error: ack.error_message }, 'cloud reported an error for a message; it stays pending');
+      this.d.metrics.incr('acks_error_total');
       return;
     }
     const r = await this.d.store.settle(id);
     if (!r) {
+      // Normal after a retransmission crossed its ACK; counted so a cloud ACKing wrong ids shows up.
       this.d.log.debug({ messageId: id }, 'ACK for an unknown or settled message; ignored');
+      this.d.metrics.incr('acks_ignored_total');
       return;
     }
     if (r.sentAt !== null) {
