@@ -209,6 +209,8 @@ test('generated and emulator-made hostile frames: no crash, no fake credit, ever
     const after = rig.driver.counters();
     for (const k of exactKinds) t.is(after[k] - before[k], want[k], `driver counter ${k}`);
     t.deepEqual(credits(), ['bill_accepted 100', 'coin_accepted 50'], 'no credit from garbage, replays or impossible values');
+    const repeats = Number(await redis.hget(env.keys.metrics, metricField('serial_events_ignored_total', { kind: 'duplicate_event' })));
+    t.true(repeats >= replays.length, `replayed events counted in serial_events_ignored_total (${repeats})`);
 
     // 2. The emulator's hostile frames, twice each, between real bills.
     const mid = rig.driver.counters();

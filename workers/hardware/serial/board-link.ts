@@ -49,6 +49,8 @@ export interface BoardLinkOptions {
   deliver(boardId: string, eventId: number, ageMs: number, event: BoardEvent): Promise<void>;
   /** Called for each dropped frame or byte run (metrics). */
   onReject?(kind: RejectKind): void;
+  /** An event not handed on: a repeat already delivered (ACKed again), or one before the handshake. */
+  onIgnoredEvent?(kind: 'duplicate_event' | 'early_event'): void;
 }
 
 /** Log at most one warning per reason per this period, with the count in between: hostile input must not flood the SD card. */
@@ -132,11 +134,13 @@ export class BoardLink {
     const boardId = this.boardId;
     if (!boardId) {
       this.own.early_event++;
+      this.opts.onIgnoredEvent?.('early_event');
       return;
     }
     const { eventId } = msg;
     if (eventId <= (this.delivered.get(boardId) ?? 0)) {
       this.own.duplicate_event++;
+      this.opts.onIgnoredEvent?.('duplicate_event');
       this.ack(seq, eventId);
       return;
     }

@@ -85,6 +85,7 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
     retries: o.retries ?? 3,
     log,
     onReject: (kind) => o.metrics?.incr('serial_input_dropped_total', { kind }),
+    onIgnoredEvent: (kind) => o.metrics?.incr('serial_events_ignored_total', { kind }),
     deliver: async (boardId, counter, ageMs, boardEvent) => {
       const eventId = hwEventId(boardId, counter, boardEvent);
       const event = toHwEvent(eventId, clock.now() - ageMs, boardEvent);
