@@ -48,3 +48,26 @@ export function percentile(values: number[], p: number): number {
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
 }
+
+/** Memory of each named process; a process that is gone reads as zero. */
+export function memoryOfAll(pids: Record<string, number>): Record<string, Memory> {
+  const out: Record<string, Memory> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    try {
+      out[name] = memoryOf(pid);
+    } catch {
+      out[name] = { pssMb: 0, rssMb: 0 };
+    }
+  }
+  return out;
+}
+
+/** CPU used by `pids` together over `ms`, in percent of one core. */
+export async function cpuPercentOver(pids: number[], ms: number): Promise<number> {
+  const total = () => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
+  const before = total();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = total();
+  return ((after - before) / ((performance.now() - t0) / 1000)) * 100;
+}

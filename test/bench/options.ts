@@ -1,0 +1,91 @@
+/** Command-line options of `npm run bench -- …`. */
+
+export const SECTIONS = ['latency', 'breakdown', 'flood', 'throughput', 'drain', 'memory', 'idle', 'soak', 'trace'] as const;
+export type Section = (typeof SECTIONS)[number];
+/** `trace` (Redis MONITOR) slows Redis for its duration: only on request. */
+const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'trace');
+
+export interface BenchOptions {
+  only: Set<Section>;
+  /** Exchanges per second for the latency, breakdown, flood and soak sections. */
+  rate: number;
+  /** Seconds of agent exchanges at `rate` (the floor gets as many), in three alternating blocks. */
+  latencySeconds: number;
+  breakdownSeconds: number;
+  /** Exchanges per second while tracing hops; below the agent's capacity the hops show service time, not queueing. */
+  breakdownRate: number;
+  floodRate: number;
+  floodSeconds: number;
+  /** Seconds per rate step of the throughput ramp. */
+  stepSeconds: number;
+  idleSeconds: number;
+  soakMinutes: number;
+  traceExchanges: number;
+  out: string;
+}
+
+export const usage = `usage: npm run bench -- [options]
+  --only <list>            sections, comma-separated: ${SECTIONS.join(',')}
+                           (default: all but trace; start → first heartbeat is always measured)
+  --trace-exchanges <n>    exchanges traced with Redis MONITOR by the trace section (default 20)
+  --rate <n>               exchanges/s for latency, breakdown, flood, soak (default 10)
+  --latency-seconds <n>    agent exchanges at --rate, alternating with the floor (default 30)
+  --breakdown-seconds <n>  seconds of exchanges traced hop by hop (default 10)
+  --breakdown-rate <n>     exchanges/s while tracing hops (default 10)
+  --flood-rate <n>         forged commands/s (default 1000)
+  --flood-seconds <n>      flood duration (default 5)
+  --step-seconds <n>       seconds per step of the throughput ramp (default 5)
+  --idle-seconds <n>       idle CPU window (default 60)
+  --soak-minutes <n>       steady run for PSS growth; after the first 5 min, or the first third when shorter than 15 min (default 1)
+  --out <file>             results file (default bench-results.json at the repository root)`;
+
+export class UsageError extends Error {}
+
+export function parseOptions(args: readonly string[], defaultOut: string): BenchOptions {
+  const o: BenchOptions = {
+    only: new Set(DEFAULT_SECTIONS),
+    rate: 10,
+    latencySeconds: 30,
+    breakdownSeconds: 10,
+    breakdownRate: 10,
+    floodRate: 1000,
+    floodSeconds: 5,
+    stepSeconds: 5,
+    idleSeconds: 60,
+    soakMinutes: 1,
+    traceExchanges: 20,
+    out: defaultOut,
+  };
+  const numeric: Record<string, keyof BenchOptions> = {
+    '--rate': 'rate',
+    '--latency-seconds': 'latencySeconds',
+    '--breakdown-seconds': 'breakdownSeconds',
+    '--breakdown-rate': 'breakdownRate',
+    '--flood-rate': 'floodRate',
+    '--flood-seconds': 'floodSeconds',
+    '--step-seconds': 'stepSeconds',
+    '--idle-seconds': 'idleSeconds',
+    '--soak-minutes': 'soakMinutes',
+    '--trace-exchanges': 'traceExchanges',
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`missing value for ${flag}`);
+    if (flag === '--only') {
+      const names = value.split(',').filter(Boolean);
+      const bad = names.find((n) => !(SECTIONS as readonly string[]).includes(n));
+      if (bad) throw new UsageError(`unknown section "${bad}"`);
+      o.only = new Set(names as Section[]);
+    } else if (flag === '--out') {
+      o.out = value;
+    } else if (flag in numeric) {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad ${flag} "${value}": expected a positive number`);
+      (o[numeric[flag]!] as number) = n;
+    } else {
+      throw new UsageError(`unknown option ${flag}`);
+    }
+  }
+  return o;
+}

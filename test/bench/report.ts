@@ -1,0 +1,51 @@
+/** The results table and the targets of issue 6 (this 2-core x86 machine). */
+
+export interface Target {
+  key: string;
+  label: string;
+  unit: string;
+  /** The measured value must not exceed (`max`) or fall below (`min`) this. */
+  max?: number;
+  min?: number;
+}
+
+export const TARGETS: Target[] = [
+  { key: 'latency_p50_ms', label: 'event→cloud p50 at the base rate', unit: 'ms' },
+  { key: 'latency_p99_ms', label: 'event→cloud p99 at the base rate', unit: 'ms', max: 10 },
+  { key: 'latency_p99_ratio', label: '  p99 ÷ floor p99', unit: '×', max: 3 },
+  { key: 'floor_latency_p99_ms', label: 'floor (one mqtt.js process) p99', unit: 'ms' },
+  { key: 'max_sustained_exchanges_per_s', label: 'highest sustained rate, all ACKed', unit: '/s', min: 300 },
+  { key: 'drain_100_ms', label: 'drain of 100 buffered after reconnect', unit: 'ms', max: 1000 },
+  { key: 'total_pss_mb', label: 'total PSS (4 apps, PM2, Redis)', unit: 'MB', max: 220 },
+  { key: 'idle_cpu_pct', label: 'idle CPU of the stack', unit: '% core', max: 1 },
+  { key: 'start_to_heartbeat_ms', label: 'pm2 start → first heartbeat', unit: 'ms', max: 5000 },
+  { key: 'flood_p99_ratio', label: 'exchange p99 under forged flood ÷ idle p99', unit: '×', max: 2 },
+  { key: 'soak_pss_growth_pct', label: 'worst app PSS growth in the soak', unit: '%', max: 10 },
+];
+
+export type Verdict = 'pass' | 'MISS' | '-';
+
+export function verdict(t: Target, value: unknown): Verdict {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return '-';
+  if (t.max !== undefined && value > t.max) return 'MISS';
+  if (t.min !== undefined && value < t.min) return 'MISS';
+  return t.max === undefined && t.min === undefined ? '-' : 'pass';
+}
+
+export function table(results: Record<string, unknown>): string {
+  const rows = TARGETS.map((t) => {
+    const v = results[t.key];
+    const goal = t.max !== undefined ? `≤ ${t.max}` : t.min !== undefined ? `≥ ${t.min}` : '';
+    return [t.label, typeof v === 'number' ? String(v) : 'n/a', t.unit, goal, verdict(t, v)];
+  });
+  const head = ['metric', 'measured', 'unit', 'target', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function hopTable(hops: { hop: string; p50: number; p99: number; mean: number }[]): string {
+  const w = Math.max(...hops.map((h) => h.hop.length));
+  const f = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a').padStart(6);
+  return [`${'hop'.padEnd(w)}     p50     p99    mean  (ms)`, ...hops.map((h) => `${h.hop.padEnd(w)}  ${f(h.p50)}  ${f(h.p99)}  ${f(h.mean)}`)].join('\n');
+}

@@ -1,0 +1,329 @@
+/**
+ * The benchmark's sections. Each measures one thing on the running agent,
+ * prints a line of progress and returns its figures; run.ts strings them
+ * together and reports.
+ */
+import { loadavg } from 'node:os';
+import { makeQueue, queueNames } from '../../queue/index.js';
+import { waitFor } from '../helpers/env.js';
+import type { Agent } from './agent.js';
+import { breakdown, JobRecorder, type Breakdown } from './breakdown.js';
+import { accumulate, costSample, perExchange, type CostPerExchange, type CostSample } from './cost.js';
+import { runExchanges, sleep, type Completed } from './exchanges.js';
+import { runFlood } from './flood.js';
+import { runFloor } from './floor.js';
+import { cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
+import type { Services } from './services.js';
+import type { CloudPeer } from '../helpers/cloud-peer.js';
+
+export const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
+const round = (n: number, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : null);
+const load = () => loadavg().map((l) => round(l, 2));
+/** Coins an exchange of one 100 NTD bill pays. */
+const COINS_PER_EXCHANGE = 10;
+
+export interface LatencyResult {
+  latency_p50_ms: number | null;
+  latency_p99_ms: number | null;
+  floor_latency_p50_ms: number | null;
+  floor_latency_p99_ms: number | null;
+  latency_p99_ratio: number | null;
+  exchanges: number;
+  unfinished: number;
+  floor_exchanges: number;
+  floor_unacked: number;
+  cost: CostPerExchange;
+  loadavg: (number | null)[];
+}
+
+/** Agent and floor at the same rate, in alternating blocks so both see the same machine load. */
+export async function latency(agent: Agent, floorPeer: CloudPeer, floorDeviceId: string, services: Services, rate: number, seconds: number): Promise<LatencyResult> {
+  const blocks = 3;
+  const agentDone: Completed[] = [];
+  const floorMs: number[] = [];
+  let injected = 0;
+  let floorSent = 0;
+  let floorAcked = 0;
+  let cost: CostSample | null = null;
+  const pids = await agent.processes();
+  for (let b = 0; b < blocks; b++) {
+    const count = Math.round((rate * seconds) / blocks);
+    const f = await runFloor(services.broker.url, floorDeviceId, floorPeer, rate, count);
+    floorMs.push(...f.latenciesMs);
+    floorSent += count;
+    floorAcked += f.acked;
+    await agent.topUp(count * COINS_PER_EXCHANGE + 1000);
+    await agent.settle();
+    const before = await costSample(agent.redis, pids);
+    const r = await runExchanges(agent, { ratePerSecond: rate, seconds: seconds / blocks });
+    await agent.settle();
+    cost = accumulate(cost, before, await costSample(agent.redis, pids));
+    agentDone.push(...r.completed);
+    injected += r.injected;
+    log(`latency block ${b + 1}/${blocks}: floor p99 ${round(percentile(f.latenciesMs, 99))} ms, agent p99 ${round(percentile(r.completed.map((c) => c.latencyMs), 99))} ms`);
+  }
+  const ms = agentDone.map((c) => c.latencyMs);
+  const p99 = percentile(ms, 99);
+  const floorP99 = percentile(floorMs, 99);
+  return {
+    latency_p50_ms: round(percentile(ms, 50)),
+    latency_p99_ms: round(p99),
+    floor_latency_p50_ms: round(percentile(floorMs, 50)),
+    floor_latency_p99_ms: round(floorP99),
+    latency_p99_ratio: round(p99 / floorP99, 2),
+    exchanges: ms.length,
+    unfinished: injected - ms.length,
+    floor_exchanges: floorMs.length,
+    floor_unacked: floorSent * 2 - floorAcked,
+    cost: perExchange(cost!, injected),
+    loadavg: load(),
+  };
+}
+
+/** Exchanges at `rate` with every job's timestamps recorded: where the time goes. */
+export async function traceHops(agent: Agent, rate: number, seconds: number): Promise<Breakdown & { loadavg: (number | null)[] }> {
+  const rec = new JobRecorder(agent.redis, agent.keys);
+  await agent.topUp(rate * seconds * COINS_PER_EXCHANGE + 1000);
+  await agent.settle();
+  let polling: Promise<void> | null = null;
+  let lastPoll = Date.now();
+  const r = await runExchanges(agent, {
+    ratePerSecond: rate,
+    seconds,
+    onTick: () => {
+      if (polling || Date.now() - lastPoll < 1000) return;
+      lastPoll = Date.now();
+      polling = rec.poll().finally(() => (polling = null));
+    },
+  });
+  await polling;
+  await rec.poll();
+  await rec.close();
+  const b = breakdown(rec, r.completed);
+  log(`breakdown: ${b.exchanges} of ${r.completed.length} exchanges traced`);
+  return { ...b, loadavg: load() };
+}
+
+export interface FloodResult {
+  flood_p99_ms: number | null;
+  flood_p99_ratio: number | null;
+  forged_sent: number;
+  /** From the first forged command until the agent had answered them all. */
+  flood_processed_ms: number | null;
+  command_results_received: number;
+  /** Must stay 0: no forged command may pay out. */
+  remote_dispensed: number;
+  exchanges: number;
+  unfinished: number;
+  loadavg: (number | null)[];
+}
+
+/** Exchanges at `rate` while forged commands arrive, until the agent has worked off every one of them. */
+export async function flood(agent: Agent, brokerUrl: string, rate: number, floodRate: number, floodSeconds: number, idleP99: number): Promise<FloodResult> {
+  const commands = makeQueue(queueNames.commands, agent.redis, agent.keys.bullPrefix);
+  const outbox = makeQueue(queueNames.outbox, agent.redis, agent.keys.bullPrefix);
+  await agent.topUp(rate * (floodSeconds + 60) * COINS_PER_EXCHANGE + 1000);
+  await agent.settle();
+  const resultsBefore = agent.peer.of('command_result').length;
+  let drainedAt = 0;
+  let failed = false;
+  const forged = runFlood(brokerUrl, agent.deviceId, floodRate, floodSeconds);
+  const backlog = (async () => {
+    await forged;
+    await waitFor(
+      async () => {
+        const [c, o] = await Promise.all([commands.getJobCounts('waiting', 'active', 'prioritized', 'delayed'), outbox.getJobCounts('waiting', 'active')]);
+        return Object.values(c).every((n) => n === 0) && Object.values(o).every((n) => n === 0);
+      },
+      120_000,
+      'forged commands worked off',
+      50,
+    );
+    drainedAt = Date.now();
+  })().catch((err: unknown) => {
+    failed = true;
+    throw err;
+  });
+  const r = await runExchanges(agent, { ratePerSecond: rate, seconds: 180, stopWhen: () => drainedAt > 0 || failed, graceMs: 120_000 });
+  try {
+    await backlog;
+  } finally {
+    await commands.close();
+    await outbox.close();
+  }
+  const f = await forged;
+  const during = r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt).map((c) => c.latencyMs);
+  const p99 = percentile(during, 99);
+  const remote = Number((await agent.redis.hget(agent.keys.counters, 'remote_dispensed')) ?? 0);
+  log(`flood: ${f.sent} forged commands in ${f.endedAt - f.startedAt} ms, worked off after ${drainedAt - f.startedAt} ms; exchange p99 ${round(p99)} ms`);
+  return {
+    flood_p99_ms: round(p99),
+    flood_p99_ratio: round(p99 / idleP99, 2),
+    forged_sent: f.sent,
+    flood_processed_ms: drainedAt - f.startedAt,
+    command_results_received: agent.peer.of('command_result').length - resultsBefore,
+    remote_dispensed: remote,
+    exchanges: during.length,
+    unfinished: r.injected - r.completed.length,
+    loadavg: load(),
+  };
+}
+
+export interface ThroughputStep {
+  rate: number;
+  injected: number;
+  completed: number;
+  /** Exchanges per second from the first bill to the last transaction at the peer. */
+  achieved: number;
+  p99_ms: number | null;
+  all_acked: boolean;
+  passed: boolean;
+}
+
+const RAMP = [50, 100, 150, 200, 250, 300, 400, 500, 700, 1000, 1500];
+
+/** Raises the rate step by step until the agent no longer keeps up with every message ACKed. */
+export async function throughput(agent: Agent, stepSeconds: number): Promise<{ max_sustained_exchanges_per_s: number; steps: ThroughputStep[]; loadavg: (number | null)[] }> {
+  const steps: ThroughputStep[] = [];
+  let best = 0;
+  for (const rate of RAMP) {
+    await agent.topUp(Math.min(100_000, rate * stepSeconds * COINS_PER_EXCHANGE + 1000));
+    await agent.settle();
+    const before = await agent.deliveryStats();
+    const r = await runExchanges(agent, { ratePerSecond: rate, seconds: stepSeconds, maxBacklogSeconds: 1, graceMs: 3_000 });
+    await agent.settle();
+    const after = await agent.deliveryStats();
+    const last = Math.max(r.startedAt + 1, ...r.completed.map((c) => c.receivedAt));
+    const allAcked = after.acked - before.acked >= 2 * r.completed.length && after.retransmits === before.retransmits && after.failed === 0 && after.pending === 0;
+    const passed = !r.aborted && r.completed.length === r.injected && last - r.startedAt <= stepSeconds * 1000 + 1000 && allAcked;
+    const step: ThroughputStep = {
+      rate,
+      injected: r.injected,
+      completed: r.completed.length,
+      achieved: round((r.completed.length / Math.max(1, last - r.startedAt)) * 1000) ?? 0,
+      p99_ms: round(percentile(r.completed.map((c) => c.latencyMs), 99)),
+      all_acked: allAcked,
+      passed,
+    };
+    steps.push(step);
+    log(`throughput ${rate}/s: ${step.completed}/${step.injected} in time, achieved ${step.achieved}/s, p99 ${step.p99_ms} ms, all ACKed ${allAcked} → ${passed ? 'kept up' : 'fell behind'}`);
+    if (!passed) break;
+    best = rate;
+  }
+  return { max_sustained_exchanges_per_s: best, steps, loadavg: load() };
+}
+
+export interface DrainResult {
+  drain_100_ms: number | null;
+  /** From the broker accepting connections again (includes the agent's reconnect back-off). */
+  drain_from_broker_return_ms: number | null;
+  buffered: number;
+  attempts: number;
+  loadavg: (number | null)[];
+}
+
+/**
+ * The broker goes away, exchanges fill the offline buffer to 100 messages,
+ * the broker returns: time from the agent's link being up again (its first
+ * heartbeat, sent before the buffer) until the cloud has all 100. QoS 0
+ * messages sent before the cloud peer has re-subscribed are lost by any
+ * broker; such an attempt is recognized (no heartbeat first) and repeated.
+ */
+export async function drain(agent: Agent, services: Services, offlineLimit = 100): Promise<DrainResult> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    await agent.topUp(offlineLimit * COINS_PER_EXCHANGE + 1000);
+    await agent.settle();
+    await agent.peer.close();
+    await services.broker.stop();
+    // Each exchange buffers its transaction; its accounting replaces the previous unsent one.
+    for (let i = 0; i < offlineLimit - 1; i++) await agent.insertBill();
+    const buffered = await waitFor(
+      async () => {
+        const [s, unsent] = await Promise.all([agent.deliveryStats(), agent.redis.llen(agent.keys.unsent)]);
+        return s.buffered >= offlineLimit && unsent === 0 ? s.buffered : 0;
+      },
+      60_000,
+      `${offlineLimit} messages in the offline buffer`,
+      50,
+    );
+    await services.broker.start();
+    const returnedAt = Date.now();
+    agent.peer = await agent.newPeer();
+    const peer = agent.peer;
+    await waitFor(() => peer.received.filter((r) => r.type === 'transaction' || r.type === 'accounting').length >= buffered, 30_000, 'buffer drained').catch(() => undefined);
+    const first = peer.received[0];
+    const drained = peer.received.filter((r) => r.type === 'transaction' || r.type === 'accounting');
+    if (first?.type !== 'heartbeat' || drained.length < buffered) {
+      log(`drain attempt ${attempt}: the agent was back before the cloud peer had subscribed; repeating`);
+      continue;
+    }
+    const lastAt = drained[buffered - 1]!.at;
+    await agent.settle();
+    log(`drain: ${buffered} buffered messages at the cloud ${lastAt - first.at} ms after the link was up (${lastAt - returnedAt} ms after the broker returned)`);
+    return { drain_100_ms: lastAt - first.at, drain_from_broker_return_ms: lastAt - returnedAt, buffered, attempts: attempt, loadavg: load() };
+  }
+  return { drain_100_ms: null, drain_from_broker_return_ms: null, buffered: 0, attempts: 3, loadavg: load() };
+}
+
+export interface MemoryResult {
+  total_pss_mb: number | null;
+  total_rss_mb: number | null;
+  processes: Record<string, Memory>;
+}
+
+export async function memory(agent: Agent): Promise<MemoryResult> {
+  const processes = memoryOfAll(await agent.processes());
+  const sum = (f: keyof Memory) => Object.values(processes).reduce((s, m) => s + m[f], 0);
+  for (const m of Object.values(processes)) {
+    m.pssMb = round(m.pssMb)!;
+    m.rssMb = round(m.rssMb)!;
+  }
+  return { total_pss_mb: round(sum('pssMb')), total_rss_mb: round(sum('rssMb')), processes };
+}
+
+export async function idle(agent: Agent, seconds: number): Promise<{ idle_cpu_pct: number | null; per_process_pct: Record<string, number | null>; loadavg: (number | null)[] }> {
+  await agent.settle();
+  // Let the last exchange's aftermath (GC, log flushes) pass.
+  await sleep(5_000);
+  const pids = await agent.processes();
+  const each = await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, round(await cpuPercentOver([pid], seconds * 1000), 2)] as const));
+  const per = Object.fromEntries(each);
+  const total = each.reduce((s, [, v]) => s + (v ?? 0), 0);
+  log(`idle CPU over ${seconds} s: ${round(total, 2)} % of one core`);
+  return { idle_cpu_pct: round(total, 2), per_process_pct: per, loadavg: load() };
+}
+
+export interface SoakResult {
+  soak_pss_growth_pct: number | null;
+  minutes: number;
+  warmup_minutes: number;
+  apps: Record<string, { base_pss_mb: number | null; end_pss_mb: number | null; growth_pct: number | null }>;
+  latency_p99_ms: number | null;
+  exchanges: number;
+}
+
+/** A steady run; PSS of each process after the warm-up and at the end. */
+export async function soak(agent: Agent, rate: number, minutes: number, apps: readonly string[]): Promise<SoakResult> {
+  const warmup = minutes >= 15 ? 5 : minutes / 3;
+  const latencies: number[] = [];
+  const runFor = async (seconds: number) => {
+    // In chunks of a minute at most, so the hopper can be refilled in between.
+    for (let left = seconds; left > 0.5; left -= 60) {
+      const chunk = Math.min(60, left);
+      await agent.topUp(rate * chunk * COINS_PER_EXCHANGE + 1000);
+      const r = await runExchanges(agent, { ratePerSecond: rate, seconds: chunk });
+      latencies.push(...r.completed.map((c) => c.latencyMs));
+    }
+  };
+  await runFor(warmup * 60);
+  const base = memoryOfAll(await agent.processes());
+  await runFor((minutes - warmup) * 60);
+  await agent.settle();
+  const end = memoryOfAll(await agent.processes());
+  const growth = (name: string) => ((end[name]!.pssMb - base[name]!.pssMb) / base[name]!.pssMb) * 100;
+  const out: SoakResult['apps'] = {};
+  for (const name of Object.keys(end)) out[name] = { base_pss_mb: round(base[name]!.pssMb), end_pss_mb: round(end[name]!.pssMb), growth_pct: round(growth(name)) };
+  const worst = Math.max(...apps.map(growth));
+  log(`soak ${minutes} min: worst app PSS growth ${round(worst)} % after the first ${round(warmup, 2)} min`);
+  return { soak_pss_growth_pct: round(worst), minutes, warmup_minutes: round(warmup, 2)!, apps: out, latency_p99_ms: round(percentile(latencies, 99)), exchanges: latencies.length };
+}
