@@ -22,8 +22,10 @@ export interface JournalRange {
   since: number | null;
   /** Epoch ms, inclusive; null = up to now. */
   until: number | null;
-  /** At most this many entries (the oldest first). */
+  /** At most this many entries, listed oldest first. */
   limit: number;
+  /** Which end of the range the limit keeps: the oldest entries (default) or the newest. */
+  keep?: 'oldest' | 'newest';
 }
 
 export interface JournalEntry {
@@ -34,7 +36,13 @@ export interface JournalEntry {
 }
 
 export async function readJournalEntries(redis: Redis, keys: RedisKeys, range: JournalRange): Promise<JournalEntry[]> {
-  const ids = await redis.zrangebyscore(keys.journal, range.since ?? '-inf', range.until ?? '+inf', 'LIMIT', 0, Math.max(0, range.limit));
+  const min = range.since ?? '-inf';
+  const max = range.until ?? '+inf';
+  const limit = Math.max(0, range.limit);
+  const ids =
+    range.keep === 'newest'
+      ? (await redis.zrevrangebyscore(keys.journal, max, min, 'LIMIT', 0, limit)).reverse()
+      : await redis.zrangebyscore(keys.journal, min, max, 'LIMIT', 0, limit);
   if (ids.length === 0) return [];
   const pipe = redis.pipeline();
   for (const id of ids) pipe.hgetall(keys.journalEntry(id));

@@ -1,7 +1,8 @@
 /**
  * `coinerex journal [--since <iso|unix>] [--until <iso|unix>] [--limit N] [--json]`:
  * the transaction journal (PROTOCOL.md §8), oldest first — one line per
- * transaction, or the original envelopes as JSON lines with `--json`.
+ * transaction, or the original envelopes as JSON lines with `--json`. The
+ * limit (default 50) keeps the latest entries, or the first ones from --since on.
  * Exit codes: 0 shown, 2 bad arguments, 69 Redis unreachable, 78 bad configuration.
  */
 import { Redis } from 'ioredis';
@@ -46,6 +47,8 @@ export function parseJournalArgs(args: string[]): JournalArgs | string {
     else out.until = ms;
   }
   if (out.since !== null && out.until !== null && out.since > out.until) return '--since is after --until';
+  // Without --since an operator wants the latest entries; with it, the first ones from that time on.
+  if (out.since === null) out.keep = 'newest';
   return out;
 }
 

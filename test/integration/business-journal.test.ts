@@ -37,7 +37,9 @@ test('coinerex journal lists the original transaction envelopes, filtered by tim
   t.deepEqual(listed, JSON.parse(JSON.stringify(sent)), 'same envelopes, message ids and seq as first published');
 
   const two = await cli(rig.t.env, '--json', '--limit', '2');
-  t.is(two.stdout.trim().split('\n').length, 2);
+  t.deepEqual(two.stdout.trim().split('\n').map((l) => JSON.parse(l).message_id), sent.slice(1).map((m) => m.message_id), 'the latest two, oldest first');
+  const firstTwo = await cli(rig.t.env, '--json', '--limit', '2', '--since', '0');
+  t.deepEqual(firstTwo.stdout.trim().split('\n').map((l) => JSON.parse(l).message_id), sent.slice(0, 2).map((m) => m.message_id), 'the first two from --since on');
 
   const future = await cli(rig.t.env, '--since', String(Math.floor(Date.now() / 1000) + 3600));
   t.is(future.code, 0);
