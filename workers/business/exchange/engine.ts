@@ -74,11 +74,19 @@ export class ExchangeEngine {
       await this.askStatus();
     });
     // Also repeats what follows a change, in case it failed after the change was committed (Redis unreachable).
+    let running = false;
     this.timer = setInterval(() => {
+      // One at a time: while Redis is unreachable the checks would otherwise pile up.
+      if (running) return;
+      running = true;
       this.serial(async () => {
         await this.checkStuck();
         await this.follow();
-      }).catch((err) => this.d.log.warn({ err }, 'periodic check failed'));
+      })
+        .catch((err) => this.d.log.warn({ err }, 'periodic check failed'))
+        .finally(() => {
+          running = false;
+        });
     }, this.checkEveryMs);
     this.timer.unref();
   }
