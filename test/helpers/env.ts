@@ -69,3 +69,19 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number,
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * For "nothing happens" assertions: reads `read` for `ms` and resolves with the
+ * first reading that differs from the initial one (compared as JSON), or the
+ * last reading when nothing changed. Returns early on a change, so a failure is fast.
+ */
+export async function watchUnchanged<T>(read: () => T | Promise<T>, ms: number, everyMs = 100): Promise<{ before: T; after: T }> {
+  const before = await read();
+  const deadline = Date.now() + ms;
+  let after = before;
+  while (Date.now() < deadline && JSON.stringify(after) === JSON.stringify(before)) {
+    await new Promise((r) => setTimeout(r, everyMs));
+    after = await read();
+  }
+  return { before, after };
+}
