@@ -26,8 +26,13 @@ export interface RunningApp {
 
 /** How long shutdown may take before we give up and exit; below PM2's kill_timeout (ecosystem.config.js). */
 export const SHUTDOWN_TIMEOUT_MS = 8_000;
-/** Liveness beat period; the supervisor restarts an app whose beat is older than COINEREX_WATCHDOG_SECONDS. */
-export const BEAT_MS = 2_000;
+/**
+ * Liveness beat period: a third of the watchdog window (the supervisor
+ * restarts an app whose beat is older than COINEREX_WATCHDOG_SECONDS), at
+ * most 10 s, because with `appendfsync always` every beat costs an fsync of
+ * the SD card (docs/durability.md).
+ */
+export const beatMs = (watchdogSeconds: number): number => Math.min(10_000, Math.floor((watchdogSeconds * 1000) / 3));
 
 export async function runApp(app: string, start: (ctx: AppContext) => Promise<RunningApp>): Promise<void> {
   let config: Config;
@@ -49,7 +54,7 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
   let closing: Promise<void> | undefined;
   const beat = setInterval(() => {
     redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
-  }, BEAT_MS);
+  }, beatMs(config.watchdogSeconds));
 
   const shutdown = (reason: string, code: number): Promise<void> => {
     closing ??= (async () => {
