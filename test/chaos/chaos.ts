@@ -75,6 +75,7 @@ export async function runChaos(o: ChaosOptions, say: (line: string) => void, sig
       dropped,
       replay,
       settle: settled,
+      failedJobs: Object.fromEntries(await Promise.all(Object.entries(rig.queues).map(async ([name, q]) => [name, await q.getFailedCount()] as const))),
     });
     keep ||= !report.ok;
     report.keptDir = await rig.close(keep);

@@ -18,11 +18,15 @@ export interface FaultRecord {
   at: number;
   tookMs: number;
   outcome: 'done' | 'skipped' | 'error';
+  /** Aimed at a payout in flight, and whether one was out when the fault struck. */
+  midPayout?: boolean;
   detail?: string;
 }
 
 /** How long an app may take to be online again after a kill or restart (PM2 back-off included). */
 const BACK_ONLINE_MS = 120_000;
+/** How long a mid-payout fault waits for a payout to be out before striking anyway. */
+const PAYOUT_WAIT_MS = 10_000;
 
 export class Injector {
   readonly records: FaultRecord[] = [];
@@ -37,16 +41,20 @@ export class Injector {
 
   async inject(f: FaultAction): Promise<void> {
     const at = Date.now() - this.startedAt;
+    let midPayout: boolean | undefined;
     const record = (outcome: FaultRecord['outcome'], detail?: string, kind: FaultKind = f.kind, app?: ChaosApp) => {
       const r: FaultRecord = { kind, at, tookMs: Date.now() - this.startedAt - at, outcome };
       if (app) r.app = app;
+      if (midPayout !== undefined) r.midPayout = midPayout;
       if (detail) r.detail = detail;
       this.records.push(r);
-      this.say(`${(at / 1000).toFixed(1).padStart(7)} s  ${kind}${app ? ` ${app}` : ''}: ${outcome}${detail ? ` (${detail})` : ''}`);
+      const aimed = midPayout === undefined ? '' : midPayout ? ' mid-payout' : ' (no payout came out in time)';
+      this.say(`${(at / 1000).toFixed(1).padStart(7)} s  ${kind}${app ? ` ${app}` : ''}${aimed}: ${outcome}${detail ? ` (${detail})` : ''}`);
     };
     try {
       switch (f.kind) {
         case 'kill9': {
+          if (f.midPayout) midPayout = await this.awaitPayout();
           const outcome = await this.kill9(f.app);
           return record(outcome.outcome, outcome.detail, f.kind, f.app);
         }
@@ -72,6 +80,7 @@ export class Injector {
           return record('done', `down ${f.downMs} ms, ${f.burst.length} customers meanwhile`);
         }
         case 'redis_outage':
+          if (f.midPayout) midPayout = await this.awaitPayout();
           await this.rig.redis.kill9();
           await sleep(f.downMs);
           await this.rig.redis.start();
@@ -93,6 +102,21 @@ export class Injector {
     } catch (err) {
       record('error', (err as Error).message);
     }
+  }
+
+  /** Brings a customer with a 1000 bill and waits until a payout is out (the lane's head `sent`). True when one is. */
+  private async awaitPayout(): Promise<boolean> {
+    const { db, env } = this.rig;
+    const out = async () => {
+      const head = await db.lindex(env.keys.payoutLane, 0);
+      return head !== null && (await db.hget(env.keys.payoutIntent(head), 'state')) === 'sent';
+    };
+    if (await out().catch(() => false)) return true;
+    void this.workload.burst([1000]);
+    return waitFor(out, PAYOUT_WAIT_MS, 'a payout in flight', 20).then(
+      () => true,
+      () => false,
+    );
   }
 
   private async kill9(app: ChaosApp): Promise<{ outcome: FaultRecord['outcome']; detail?: string }> {

@@ -32,12 +32,13 @@ export type WorkAction =
   | { kind: 'service' };
 
 export type FaultAction =
-  | { kind: 'kill9'; app: ChaosApp }
+  /** `midPayout`: aimed at a moment a payout is out (a customer is brought in first), the window where money is at stake. */
+  | { kind: 'kill9'; app: ChaosApp; midPayout: boolean }
   | { kind: 'pm2_restart'; app: ChaosApp }
   /** Broker down for `downMs`; customers keep coming (`burst`, to overflow the offline buffer); maybe an app dies meanwhile. */
   | { kind: 'broker_outage'; downMs: number; burst: Cash[]; killDuring: ChaosApp | null }
   /** redis-server kill -9, restarted from its AOF after `downMs`. */
-  | { kind: 'redis_outage'; downMs: number }
+  | { kind: 'redis_outage'; downMs: number; midPayout: boolean }
   /** A signed `restart` `soft` command: the supervisor restarts every agent app. */
   | { kind: 'soft_restart'; n: number };
 
@@ -131,7 +132,7 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
     const app = (): ChaosApp => r.weighted(appWeights);
     switch (kind) {
       case 'kill9':
-        return { at, action: { kind, app: app() } };
+        return { at, action: { kind, app: app(), midPayout: r.chance(0.5) } };
       case 'pm2_restart':
         return { at, action: { kind, app: app() } };
       case 'broker_outage': {
@@ -141,7 +142,7 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
         return { at, action: { kind, downMs: r.int(1_000, 15_000), burst, killDuring: r.chance(0.25) ? app() : null } };
       }
       case 'redis_outage':
-        return { at, action: { kind, downMs: r.int(300, 5_000) } };
+        return { at, action: { kind, downMs: r.int(300, 5_000), midPayout: r.chance(0.5) } };
       case 'soft_restart':
         return { at, action: { kind, n: ++commands } };
     }

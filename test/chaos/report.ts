@@ -18,7 +18,16 @@ export interface ChaosReport {
   /** Durations, ms. */
   timing: { startup: number; chaos: number; settle: number; total: number };
   redis: { conf: string; settings: Record<string, string> };
-  faults: { injected: number; byKind: Record<string, number>; byApp: Record<string, number>; skipped: number; errors: number; records: FaultRecord[] };
+  faults: {
+    injected: number;
+    byKind: Record<string, number>;
+    byApp: Record<string, number>;
+    /** Faults aimed at a payout in flight, and how many struck while one was out. */
+    midPayout: { aimed: number; hit: number };
+    skipped: number;
+    errors: number;
+    records: FaultRecord[];
+  };
   workload: Record<string, WorkCount>;
   exchanges: { offered: number; notQueued: number; accepted: number; cashInNtd: number };
   coins: { dispensed: number; remote: number; bonus: number; debtOutstanding: number; refilled: number; inventoryEnd: number; hopperEmptyEpisodes: number };
@@ -43,6 +52,8 @@ export interface ChaosReport {
     queries: ReplayOutcome['queries'];
   };
   settle: SettleOutcome;
+  /** Jobs in each queue's failed set (kept for a week for inspection): a failed hw-events job is an event never applied. */
+  failedJobs: Record<string, number>;
   checks: Check[];
   violations: Check[];
   /** Temp dir kept for inspection (PM2 logs, Redis AOF), or null. */
@@ -69,6 +80,7 @@ export interface ReportInput {
   dropped: Array<{ id: string; type: string }>;
   replay: ReplayOutcome;
   settle: SettleOutcome;
+  failedJobs: Record<string, number>;
 }
 
 const tally = <T>(xs: readonly T[], key: (x: T) => string | null): Record<string, number> => {
@@ -113,6 +125,7 @@ export function buildReport(i: ReportInput): ChaosReport {
       injected: done.length,
       byKind: tally(done, (f) => f.kind),
       byApp: tally(done, (f) => (f.app ? `${f.kind} ${f.app}` : null)),
+      midPayout: { aimed: done.filter((f) => f.midPayout !== undefined).length, hit: done.filter((f) => f.midPayout === true).length },
       skipped: i.faults.filter((f) => f.outcome === 'skipped').length,
       errors: i.faults.filter((f) => f.outcome === 'error').length,
       records: i.faults,
@@ -161,6 +174,7 @@ export function buildReport(i: ReportInput): ChaosReport {
       queries: i.replay.queries,
     },
     settle: i.settle,
+    failedJobs: i.failedJobs,
     checks: i.checks,
     violations,
     keptDir: null,
@@ -179,7 +193,7 @@ export function formatReport(r: ChaosReport): string {
     `Chaos run: seed ${r.seed}, ${r.minutes} min of chaos, device ${r.deviceId} (startup ${s(r.timing.startup)}, chaos ${s(r.timing.chaos)}, settle ${s(r.timing.settle)}, total ${s(r.timing.total)})`,
     `Redis: ${r.redis.conf}; ${Object.entries(r.redis.settings).map(([k, v]) => `${k}=${v}`).join(', ')}`,
     `Faults injected: ${r.faults.injected} (${kv(r.faults.byKind)}); skipped ${r.faults.skipped}, failed ${r.faults.errors}`,
-    `  by app: ${kv(r.faults.byApp)}`,
+    `  by app: ${kv(r.faults.byApp)}; aimed at a payout in flight ${r.faults.midPayout.aimed}, struck mid-payout ${r.faults.midPayout.hit}`,
     `Exchanges: ${r.exchanges.accepted} accepted of ${r.exchanges.offered} offered (the rest handed back: acceptors off while locked, faulted, empty or open; ${r.exchanges.notQueued} more not handed over: Redis down), ${r.exchanges.cashInNtd} NTD taken in`,
     `Coins: ${r.coins.dispensed} paid out (remote ${r.coins.remote}, bonus ${r.coins.bonus}), ${r.coins.refilled} refilled, ${r.coins.inventoryEnd} left, debt ${r.coins.debtOutstanding}; hopper-empty episodes ${r.coins.hopperEmptyEpisodes}`,
     `Commands: sent ${kv(r.commands.sent)} in ${r.commands.publishes} publishes; answered ${r.commands.answered}: ${kv(r.commands.outcomes)}`,
@@ -187,6 +201,7 @@ export function formatReport(r: ChaosReport): string {
     `Cloud received: ${r.messages.cloud.received} (${kv(r.messages.cloud.uniqueByType)} distinct); duplicates of ACK-required messages ${r.messages.cloud.duplicates}`,
     `Overflow: ${r.overflow.droppedCounted} dropped (${r.overflow.droppedLogged} logged: ${kv(r.overflow.droppedByType)}); ${r.overflow.missingBeforeReplay} journal entries missing at the cloud, ${r.overflow.recoveredByReplay} recovered by ${r.overflow.queries.length} transactions queries`,
     `Settle: ${r.settle.settled ? 'at rest' : 'NOT at rest'} after ${s(r.settle.tookMs)}${r.settle.restored.length > 0 ? ` (restored: ${[...new Set(r.settle.restored)].join(', ')})` : ''}`,
+    `Failed jobs kept: ${kv(Object.fromEntries(Object.entries(r.failedJobs).filter(([, n]) => n > 0)))}`,
     `Checks: ${r.checks.length}, violations: ${r.violations.length}`,
     ...r.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} [${c.invariant}] ${c.name}: ${c.detail}`),
     r.ok ? 'RESULT: every invariant held' : `RESULT: ${r.violations.length} VIOLATION(S); reproduce with --seed ${r.seed} --minutes ${r.minutes} --faults-per-minute ${r.faultsPerMinute}`,
