@@ -1,8 +1,8 @@
 /**
  * The supervisor under a private PM2 daemon: an app whose event loop is
  * frozen (SIGSTOP) is restarted within the watchdog window and nothing else
- * is; the restart shows in /metrics, in the apps-health key and in
- * `coinerex status`; a soft-restart request restarts the supervisor itself.
+ * is; the restart shows in /metrics, in the apps-health key, in the
+ * heartbeat diagnostics and in `coinerex status`; a soft-restart request restarts the supervisor itself.
  */
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -15,6 +15,8 @@ import { startStack, ROOT, type Pm2Stack } from '../helpers/pm2.js';
 import { testEnv, cleanupRedis, waitFor, REDIS_URL } from '../helpers/env.js';
 import { readAppsHealth } from '../../shared/app-health.js';
 import { pushRestartRequest } from '../../shared/restart-request.js';
+import { systemClock } from '../../shared/clock.js';
+import { readDiagnostics } from '../../workers/mqtt/diagnostics.js';
 
 const run = promisify(execFile);
 const WATCHDOG_S = 3;
@@ -73,6 +75,10 @@ test.serial('a frozen app is restarted within the window, and nothing else is', 
   t.is(health.watchdogRestarts, 1);
   t.is(health.status, 'online');
   t.true(health.memoryBytes! > 0);
+  // What a heartbeat with diagnostics (query include_diagnostics) carries for the app.
+  const diagnostics = (await readDiagnostics(redis, env.keys, [], systemClock)) as { apps: Record<string, { watchdog_restarts: number; status: string }> };
+  t.like(diagnostics.apps['cloud-sim'], { watchdog_restarts: 1, status: 'online' });
+  t.like(diagnostics.apps.dashboard, { watchdog_restarts: 0 });
 
   const { stdout } = await run(join(ROOT, 'bin', 'coinerex'), ['status'], { env: { ...process.env, ...env.env } });
   t.regex(stdout, /cloud-sim\s+online\s+\d+\s+\S+( \S+)?\s+1\s+1\s/);
