@@ -32,6 +32,8 @@ export interface Agent {
   peer: CloudPeer;
   /** Epoch ms of `pm2 start` → the cloud peer's receipt of the first heartbeat. */
   startToHeartbeatMs: number;
+  /** When PM2 launched each app, ms after `pm2 start` (were they started one after the other?). */
+  launchedAfterMs: Record<string, number>;
   /** One bill of 100 NTD: an exchange of 10 coins. */
   insertBill(): Promise<unknown>;
   deliveryStats(): Promise<DeliveryStats>;
@@ -89,6 +91,7 @@ export async function startAgent(services: Services, extraEnv: Record<string, st
     peer: await newPeer(),
     stack: undefined as unknown as Pm2Stack,
     startToHeartbeatMs: NaN,
+    launchedAfterMs: {},
     insertBill: () => control.add('bill', { action: 'bill', amount: 100 }),
     deliveryStats: () => readDeliveryStats(redis, keys),
     async topUp(atLeast) {
@@ -131,6 +134,8 @@ export async function startAgent(services: Services, extraEnv: Record<string, st
     agent.stack = await startStack([...AGENT_APPS], env, 'production');
     const hb = await agent.peer.waitFor((r) => r.type === 'heartbeat', 30_000, 'first heartbeat');
     agent.startToHeartbeatMs = hb.at - t0;
+    const apps = JSON.parse(await agent.stack.pm2('jlist')) as Array<{ name: string; pm2_env: { pm_uptime: number } }>;
+    for (const a of apps) agent.launchedAfterMs[a.name] = a.pm2_env.pm_uptime - t0;
   } catch (err) {
     await agent.close();
     throw err;

@@ -21,6 +21,11 @@ export interface BenchOptions {
   idleSeconds: number;
   soakMinutes: number;
   traceExchanges: number;
+  /**
+   * Extra environment of `pm2 start` (so of the PM2 daemon and the apps):
+   * try tuning such as NODE_OPTIONS or PM2_CONCURRENT_ACTIONS without editing ecosystem.config.js.
+   */
+  env: Record<string, string>;
   out: string;
 }
 
@@ -37,6 +42,8 @@ export const usage = `usage: npm run bench -- [options]
   --step-seconds <n>       seconds per step of the throughput ramp (default 5)
   --idle-seconds <n>       idle CPU window (default 60)
   --soak-minutes <n>       steady run for PSS growth; after the first 5 min, or the first third when shorter than 15 min (default 1)
+  --env NAME=value         extra environment of pm2 start, repeatable, e.g.
+                           --env NODE_OPTIONS=--max-semi-space-size=1 --env PM2_CONCURRENT_ACTIONS=4
   --out <file>             results file (default bench-results.json at the repository root)`;
 
 export class UsageError extends Error {}
@@ -54,6 +61,7 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     idleSeconds: 60,
     soakMinutes: 1,
     traceExchanges: 20,
+    env: {},
     out: defaultOut,
   };
   const numeric: Record<string, keyof BenchOptions> = {
@@ -79,6 +87,10 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
       o.only = new Set(names as Section[]);
     } else if (flag === '--out') {
       o.out = value;
+    } else if (flag === '--env') {
+      const eq = value.indexOf('=');
+      if (eq < 1) throw new UsageError(`bad --env "${value}": expected NAME=value`);
+      o.env[value.slice(0, eq)] = value.slice(eq + 1);
     } else if (flag in numeric) {
       const n = Number(value);
       if (!Number.isFinite(n) || n <= 0) throw new UsageError(`bad ${flag} "${value}": expected a positive number`);

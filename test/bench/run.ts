@@ -29,9 +29,10 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
   try {
     services = await startServices();
     log(`private broker ${services.broker.url}, Redis ${services.redis.url}`);
-    agent = await startAgent(services);
+    agent = await startAgent(services, o.env);
     results.start_to_heartbeat_ms = agent.startToHeartbeatMs;
-    log(`pm2 start → first heartbeat: ${agent.startToHeartbeatMs} ms`);
+    results.start = { launched_after_ms: agent.launchedAfterMs };
+    log(`pm2 start → first heartbeat: ${agent.startToHeartbeatMs} ms (apps launched after ${JSON.stringify(agent.launchedAfterMs)} ms)`);
     results.memory_after_start = await memory(agent);
     const floorPeer = await cloudPeer(floorDevice, { url: services.broker.url });
     let idleP99 = NaN;

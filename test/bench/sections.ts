@@ -115,6 +115,8 @@ export interface FloodResult {
   remote_dispensed: number;
   exchanges: number;
   unfinished: number;
+  /** Everything the stack spent during the flood (exchanges included), divided by the forged commands. */
+  cost_per_forged_command: CostPerExchange;
   loadavg: (number | null)[];
 }
 
@@ -125,6 +127,8 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
   await agent.topUp(rate * (floodSeconds + 60) * COINS_PER_EXCHANGE + 1000);
   await agent.settle();
   const resultsBefore = agent.peer.of('command_result').length;
+  const pids = await agent.processes();
+  const costBefore = await costSample(agent.redis, pids);
   let drainedAt = 0;
   let failed = false;
   const forged = runFlood(brokerUrl, agent.deviceId, floodRate, floodSeconds);
@@ -152,6 +156,8 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
     await outbox.close();
   }
   const f = await forged;
+  await agent.settle();
+  const cost = perExchange(accumulate(null, costBefore, await costSample(agent.redis, pids)), f.sent);
   const during = r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt).map((c) => c.latencyMs);
   const p99 = percentile(during, 99);
   const remote = Number((await agent.redis.hget(agent.keys.counters, 'remote_dispensed')) ?? 0);
@@ -165,6 +171,7 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
     remote_dispensed: remote,
     exchanges: during.length,
     unfinished: r.injected - r.completed.length,
+    cost_per_forged_command: cost,
     loadavg: load(),
   };
 }
@@ -180,35 +187,55 @@ export interface ThroughputStep {
   passed: boolean;
 }
 
-const RAMP = [50, 100, 150, 200, 250, 300, 400, 500, 700, 1000, 1500];
+const RAMP = [10, 25, 50, 100, 150, 200, 300, 400, 600, 1000, 1500];
+/** Steps between the last rate kept up with and the first one not, after the ramp. */
+const BISECTIONS = 2;
 
-/** Raises the rate step by step until the agent no longer keeps up with every message ACKed. */
+/** One step: `rate` for `seconds`; kept up means every exchange done in time and every message ACKed once. */
+async function step(agent: Agent, rate: number, seconds: number): Promise<ThroughputStep> {
+  await agent.topUp(Math.min(100_000, rate * seconds * COINS_PER_EXCHANGE + 1000));
+  await agent.settle();
+  const before = await agent.deliveryStats();
+  const r = await runExchanges(agent, { ratePerSecond: rate, seconds, maxBacklogSeconds: 1, graceMs: 3_000 });
+  await agent.settle();
+  const after = await agent.deliveryStats();
+  const last = Math.max(r.startedAt + 1, ...r.completed.map((c) => c.receivedAt));
+  const allAcked = after.acked - before.acked >= 2 * r.completed.length && after.retransmits === before.retransmits && after.failed === 0 && after.pending === 0;
+  const passed = !r.aborted && r.completed.length === r.injected && last - r.startedAt <= seconds * 1000 + 1000 && allAcked;
+  const s: ThroughputStep = {
+    rate,
+    injected: r.injected,
+    completed: r.completed.length,
+    achieved: round((r.completed.length / Math.max(1, last - r.startedAt)) * 1000) ?? 0,
+    p99_ms: round(percentile(r.completed.map((c) => c.latencyMs), 99)),
+    all_acked: allAcked,
+    passed,
+  };
+  log(`throughput ${rate}/s: ${s.completed}/${s.injected} done, achieved ${s.achieved}/s, p99 ${s.p99_ms} ms, all ACKed ${allAcked} → ${passed ? 'kept up' : 'fell behind'}`);
+  return s;
+}
+
+/** Raises the rate until the agent no longer keeps up, then narrows the limit down. */
 export async function throughput(agent: Agent, stepSeconds: number): Promise<{ max_sustained_exchanges_per_s: number; steps: ThroughputStep[]; loadavg: (number | null)[] }> {
   const steps: ThroughputStep[] = [];
   let best = 0;
+  let failed: number | null = null;
   for (const rate of RAMP) {
-    await agent.topUp(Math.min(100_000, rate * stepSeconds * COINS_PER_EXCHANGE + 1000));
-    await agent.settle();
-    const before = await agent.deliveryStats();
-    const r = await runExchanges(agent, { ratePerSecond: rate, seconds: stepSeconds, maxBacklogSeconds: 1, graceMs: 3_000 });
-    await agent.settle();
-    const after = await agent.deliveryStats();
-    const last = Math.max(r.startedAt + 1, ...r.completed.map((c) => c.receivedAt));
-    const allAcked = after.acked - before.acked >= 2 * r.completed.length && after.retransmits === before.retransmits && after.failed === 0 && after.pending === 0;
-    const passed = !r.aborted && r.completed.length === r.injected && last - r.startedAt <= stepSeconds * 1000 + 1000 && allAcked;
-    const step: ThroughputStep = {
-      rate,
-      injected: r.injected,
-      completed: r.completed.length,
-      achieved: round((r.completed.length / Math.max(1, last - r.startedAt)) * 1000) ?? 0,
-      p99_ms: round(percentile(r.completed.map((c) => c.latencyMs), 99)),
-      all_acked: allAcked,
-      passed,
-    };
-    steps.push(step);
-    log(`throughput ${rate}/s: ${step.completed}/${step.injected} in time, achieved ${step.achieved}/s, p99 ${step.p99_ms} ms, all ACKed ${allAcked} → ${passed ? 'kept up' : 'fell behind'}`);
-    if (!passed) break;
+    const s = await step(agent, rate, stepSeconds);
+    steps.push(s);
+    if (!s.passed) {
+      failed = rate;
+      break;
+    }
     best = rate;
+  }
+  for (let i = 0; failed !== null && i < BISECTIONS; i++) {
+    const rate = Math.round((best + failed) / 2);
+    if (rate === best || rate === failed) break;
+    const s = await step(agent, rate, stepSeconds);
+    steps.push(s);
+    if (s.passed) best = rate;
+    else failed = rate;
   }
   return { max_sustained_exchanges_per_s: best, steps, loadavg: load() };
 }
@@ -271,13 +298,18 @@ export interface MemoryResult {
   processes: Record<string, Memory>;
 }
 
+/** Median of five readings a second apart per process: a single reading lands anywhere in a GC cycle. */
 export async function memory(agent: Agent): Promise<MemoryResult> {
-  const processes = memoryOfAll(await agent.processes());
-  const sum = (f: keyof Memory) => Object.values(processes).reduce((s, m) => s + m[f], 0);
-  for (const m of Object.values(processes)) {
-    m.pssMb = round(m.pssMb)!;
-    m.rssMb = round(m.rssMb)!;
+  const pids = await agent.processes();
+  const readings: Record<string, Memory>[] = [];
+  for (let i = 0; i < 5; i++) {
+    if (i > 0) await sleep(1000);
+    readings.push(memoryOfAll(pids));
   }
+  const median = (name: string, f: keyof Memory) => percentile(readings.map((r) => r[name]![f]), 50);
+  const processes: Record<string, Memory> = {};
+  for (const name of Object.keys(pids)) processes[name] = { pssMb: round(median(name, 'pssMb'))!, rssMb: round(median(name, 'rssMb'))! };
+  const sum = (f: keyof Memory) => Object.values(processes).reduce((s, m) => s + m[f], 0);
   return { total_pss_mb: round(sum('pssMb')), total_rss_mb: round(sum('rssMb')), processes };
 }
 
