@@ -12,7 +12,7 @@ import { systemClock, type Clock } from '../../shared/clock.js';
 import { signCommand } from '../../shared/command-signature.js';
 import type { RuntimeSettings } from '../../shared/config.js';
 import { CommandError } from '../../shared/errors.js';
-import { counterFields, dailyFields, type Counters, type Daily, type MachineSnapshot } from '../../shared/machine-state.js';
+import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { CommandResult, Envelope } from '../../shared/messages.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import { topics } from '../../shared/topics.js';
@@ -24,23 +24,10 @@ import { commandProcessor, type CommandProcessor, type ProcessOutcome } from '..
 import type { JournalQuery, LockRequest, MachinePort, RemoteDispenseOutcome, RemoteDispenseRequest } from '../../workers/business/machine-port.js';
 import { makeLogger } from '../../shared/logger.js';
 import { cleanupRedis, REDIS_URL, testEnv, type TestEnv } from '../helpers/env.js';
+import { machineSnapshot } from '../helpers/snapshot.js';
 
 export class TestMachine implements MachinePort {
-  state: MachineSnapshot = {
-    status: 1,
-    locked: false,
-    lockUntil: null,
-    doorOpen: false,
-    inventory: 1000,
-    acceptorsEnabled: true,
-    lastTransactionAt: null,
-    lastMaintenanceAt: null,
-    serviceStatus: { coin_acceptor: 'operational', bill_acceptor: 'operational', dispenser: 'operational', display: 'operational' },
-    counters: Object.fromEntries(counterFields.map((f) => [f, 0])) as Counters,
-    activeErrors: [],
-    activeAlarms: [],
-    today: Object.fromEntries(dailyFields.map((f) => [f, 0])) as Daily,
-  };
+  state: MachineSnapshot = machineSnapshot({ inventory: 1000 });
   /** Coins that physically left the hopper. */
   paid = 0;
   dispenseCalls = 0;

@@ -8,7 +8,7 @@ import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { envelopeSchema, heartbeatDataSchema } from '../../shared/messages.js';
 import { configuredSettings, writeRuntimeSettings } from '../../shared/runtime-settings.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
-import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
+import { cleanupRedis, testEnv } from '../helpers/env.js';
 import { startDevice } from './mqtt-harness.js';
 
 test('heartbeat: machine health from Redis, live interval change, diagnostics on request, offline on stop', async (t) => {

@@ -1,23 +1,8 @@
 import test from 'ava';
-import { counterFields, dailyFields, type Counters, type Daily, type MachineSnapshot } from '../../shared/machine-state.js';
+import { machineSnapshot } from '../helpers/snapshot.js';
 import { buildStatusData, statusDataSchema } from '../../shared/status-message.js';
 
-const snapshot = (over: Partial<MachineSnapshot> = {}): MachineSnapshot => ({
-  status: 1,
-  locked: false,
-  lockUntil: null,
-  doorOpen: false,
-  inventory: 500,
-  acceptorsEnabled: true,
-  lastTransactionAt: null,
-  lastMaintenanceAt: null,
-  serviceStatus: { coin_acceptor: 'operational', bill_acceptor: 'operational', dispenser: 'operational', display: 'operational' },
-  counters: Object.fromEntries(counterFields.map((f) => [f, 0])) as Counters,
-  activeErrors: [],
-  activeAlarms: [],
-  today: Object.fromEntries(dailyFields.map((f) => [f, 0])) as Daily,
-  ...over,
-});
+const snapshot = machineSnapshot;
 const thresholds = { lowCoinWarning: 100, lowCoinCritical: 20 };
 
 test('a standby machine: status, Chinese description, inventory against thresholds, service available', (t) => {

@@ -6,7 +6,7 @@
  * board keeps it and retransmits, so nothing is lost.
  */
 import type { Logger } from '../../../shared/logger.js';
-import { FrameDecoder, emptyDecoderCounters, encodeFrame, type DecoderCounters, type Frame } from './frame.js';
+import { FrameDecoder, encodeFrame, type DecoderCounters, type Frame } from './frame.js';
 import {
   UnknownEventKindError,
   decodePayload,
