@@ -17,7 +17,15 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
-echo "coinerex: building"
-node node_modules/typescript/bin/tsc -p tsconfig.json
+# Build when anything the build reads is newer than the last successful build.
+stamp=dist/.build-stamp
+if [ ! -f "$stamp" ] || [ -n "$(find shared queue workers supervisor dashboard cloud-sim cli tools test tsconfig.json package-lock.json \
+      -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
+  echo "coinerex: building"
+  # From scratch, so a deleted source never leaves a stale module (or test) behind.
+  rm -rf dist
+  node node_modules/typescript/bin/tsc -p tsconfig.json
+  touch "$stamp"
+fi
 
 bash scripts/services.sh
