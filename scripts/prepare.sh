@@ -22,10 +22,8 @@ stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find shared queue workers supervisor dashboard cloud-sim cli tools test tsconfig.json package-lock.json \
       -newer "$stamp" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]; then
   echo "coinerex: building"
-  # From scratch, so a deleted source never leaves a stale module (or test) behind.
-  rm -rf dist
-  node node_modules/typescript/bin/tsc -p tsconfig.json
-  touch "$stamp"
+  # `npm run build` builds from scratch, so a deleted source never leaves a stale module (or test) behind.
+  npm run --silent build
 fi
 
 bash scripts/services.sh
