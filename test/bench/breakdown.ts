@@ -64,12 +64,12 @@ export class JobRecorder {
 
 export const HOPS = [
   ['hardware: bill event → hw-events job added', 'bill.at', 'billJob.timestamp'],
-  ['BullMQ hw-events → business picks it up', 'billJob.timestamp', 'billJob.processedOn'],
+  ['BullMQ hw-events → business picks up bill_accepted', 'billJob.timestamp', 'billJob.processedOn'],
   ['business: credit, payout intent (+ wait in the payout lane), hw-commands job added', 'billJob.processedOn', 'payoutCmd.timestamp'],
   ['BullMQ hw-commands → hardware picks it up', 'payoutCmd.timestamp', 'payoutCmd.processedOn'],
   ['hardware: sim pays 10 coins → payout_done event', 'payoutCmd.processedOn', 'done.at'],
   ['hardware: payout_done event → hw-events job added', 'done.at', 'doneJob.timestamp'],
-  ['BullMQ hw-events → business picks it up (after payout_progress)', 'doneJob.timestamp', 'doneJob.processedOn'],
+  ['BullMQ hw-events → business picks up payout_done', 'doneJob.timestamp', 'doneJob.processedOn'],
   ['business: settle, transaction + accounting → outbox job added', 'doneJob.processedOn', 'txnJob.timestamp'],
   ['BullMQ outbox → mqtt picks it up', 'txnJob.timestamp', 'txnJob.processedOn'],
   ['mqtt: delivery state + publish → broker → cloud peer', 'txnJob.processedOn', 'peer.at'],

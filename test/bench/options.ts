@@ -20,12 +20,16 @@ export interface BenchOptions {
   stepSeconds: number;
   idleSeconds: number;
   soakMinutes: number;
+  /** Exchanges per second during the soak. */
+  soakRate: number;
   traceExchanges: number;
   /**
    * Extra environment of `pm2 start` (so of the PM2 daemon and the apps):
    * try tuning such as NODE_OPTIONS or PM2_CONCURRENT_ACTIONS without editing ecosystem.config.js.
    */
   env: Record<string, string>;
+  /** Redis `appendfsync` instead of the shipped `always`. */
+  appendfsync?: 'always' | 'everysec' | 'no';
   out: string;
 }
 
@@ -42,8 +46,10 @@ export const usage = `usage: npm run bench -- [options]
   --step-seconds <n>       seconds per step of the throughput ramp (default 5)
   --idle-seconds <n>       idle CPU window (default 60)
   --soak-minutes <n>       steady run for PSS growth; after the first 5 min, or the first third when shorter than 15 min (default 1)
+  --soak-rate <n>          exchanges/s during the soak (default 10)
   --env NAME=value         extra environment of pm2 start, repeatable, e.g.
                            --env NODE_OPTIONS=--max-semi-space-size=1 --env PM2_CONCURRENT_ACTIONS=4
+  --appendfsync <mode>     Redis appendfsync instead of the shipped "always" (always|everysec|no)
   --out <file>             results file (default bench-results.json at the repository root)`;
 
 export class UsageError extends Error {}
@@ -60,6 +66,7 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     stepSeconds: 5,
     idleSeconds: 60,
     soakMinutes: 1,
+    soakRate: 10,
     traceExchanges: 20,
     env: {},
     out: defaultOut,
@@ -74,6 +81,7 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     '--step-seconds': 'stepSeconds',
     '--idle-seconds': 'idleSeconds',
     '--soak-minutes': 'soakMinutes',
+    '--soak-rate': 'soakRate',
     '--trace-exchanges': 'traceExchanges',
   };
   for (let i = 0; i < args.length; i++) {
@@ -87,6 +95,9 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
       o.only = new Set(names as Section[]);
     } else if (flag === '--out') {
       o.out = value;
+    } else if (flag === '--appendfsync') {
+      if (!['always', 'everysec', 'no'].includes(value)) throw new UsageError(`bad --appendfsync "${value}": expected always, everysec or no`);
+      o.appendfsync = value as BenchOptions['appendfsync'];
     } else if (flag === '--env') {
       const eq = value.indexOf('=');
       if (eq < 1) throw new UsageError(`bad --env "${value}": expected NAME=value`);

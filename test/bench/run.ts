@@ -27,7 +27,7 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
   let agent: Agent | undefined;
   const floorDevice = `FLOOR_${process.pid}`;
   try {
-    services = await startServices();
+    services = await startServices({ appendfsync: o.appendfsync });
     log(`private broker ${services.broker.url}, Redis ${services.redis.url}`);
     agent = await startAgent(services, o.env);
     results.start_to_heartbeat_ms = agent.startToHeartbeatMs;
@@ -80,7 +80,7 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
       results.idle_cpu_pct = i.idle_cpu_pct;
     }
     if (o.only.has('soak')) {
-      const s = await soak(agent, o.rate, o.soakMinutes, AGENT_APPS);
+      const s = await soak(agent, o.soakRate, o.soakMinutes, AGENT_APPS);
       results.soak = s;
       results.soak_pss_growth_pct = s.soak_pss_growth_pct;
     }

@@ -296,6 +296,8 @@ export interface MemoryResult {
   total_pss_mb: number | null;
   total_rss_mb: number | null;
   processes: Record<string, Memory>;
+  /** Redis' own count of its data (`used_memory`), against the shipped `maxmemory`. */
+  redis_used_mb: number | null;
 }
 
 /** Median of five readings a second apart per process: a single reading lands anywhere in a GC cycle. */
@@ -310,7 +312,8 @@ export async function memory(agent: Agent): Promise<MemoryResult> {
   const processes: Record<string, Memory> = {};
   for (const name of Object.keys(pids)) processes[name] = { pssMb: round(median(name, 'pssMb'))!, rssMb: round(median(name, 'rssMb'))! };
   const sum = (f: keyof Memory) => Object.values(processes).reduce((s, m) => s + m[f], 0);
-  return { total_pss_mb: round(sum('pssMb')), total_rss_mb: round(sum('rssMb')), processes };
+  const used = Number(/^used_memory:(\d+)/m.exec(await agent.redis.info('memory'))?.[1] ?? NaN);
+  return { total_pss_mb: round(sum('pssMb')), total_rss_mb: round(sum('rssMb')), processes, redis_used_mb: round(used / 2 ** 20) };
 }
 
 export async function idle(agent: Agent, seconds: number): Promise<{ idle_cpu_pct: number | null; per_process_pct: Record<string, number | null>; loadavg: (number | null)[] }> {

@@ -1,7 +1,8 @@
 /**
  * A private Mosquitto and a private Redis for the benchmark, each on its own
  * port in a temp dir, so other tests on the shared services do not disturb
- * the measurement (and the benchmark does not disturb them).
+ * the measurement (and the benchmark does not disturb them). Redis runs with
+ * the production persistence (AOF, fsync per write) on the temp dir's disk.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -30,9 +31,17 @@ export interface Services {
   close(): Promise<void>;
 }
 
-/** The shipped Redis settings, used when deploy/redis.conf exists; else the same choices inline (docs/deploy.md §3). */
+/** The shipped Redis settings, used when deploy/redis.conf exists; else the same choices inline (docs/durability.md). */
 const SHIPPED_REDIS_CONF = join(ROOT, 'deploy', 'redis.conf');
-const REDIS_FALLBACK = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory', '256mb', '--maxmemory-policy', 'noeviction'];
+const REDIS_FALLBACK = [
+  '--appendonly', 'yes', '--appendfsync', 'always', '--no-appendfsync-on-rewrite', 'no', '--aof-use-rdb-preamble', 'yes',
+  '--maxmemory', '128mb', '--maxmemory-policy', 'noeviction',
+];
+
+export interface ServiceOptions {
+  /** Overrides the shipped `appendfsync` (to measure what the fsync per write costs). */
+  appendfsync?: 'always' | 'everysec' | 'no' | undefined;
+}
 
 export function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -63,7 +72,7 @@ function service(port: number, url: string, launch: () => ChildProcess): Service
   };
 }
 
-export async function startServices(): Promise<Services> {
+export async function startServices(o: ServiceOptions = {}): Promise<Services> {
   const dir = await mkdtemp(join(tmpdir(), 'coinerex-bench-'));
   const [brokerPort, redisPort] = [await freePort(), await freePort()];
   const conf = join(dir, 'mosquitto.conf');
@@ -73,6 +82,7 @@ export async function startServices(): Promise<Services> {
   const redisArgs = [
     ...(existsSync(SHIPPED_REDIS_CONF) ? [SHIPPED_REDIS_CONF] : REDIS_FALLBACK),
     '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', '', '--save', '',
+    ...(o.appendfsync ? ['--appendfsync', o.appendfsync] : []),
   ];
   const redis = service(redisPort, `redis://127.0.0.1:${redisPort}`, () => spawn('redis-server', redisArgs, { stdio: 'ignore' }));
   await broker.start();
