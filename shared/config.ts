@@ -75,6 +75,8 @@ export const configSchema = z
     allowUnsignedCommands: z.boolean(),
     /** COINEREX_COMMAND_MAX_AGE_SECONDS: older commands are EXPIRED. Default 300. */
     commandMaxAgeSeconds: seconds(1, 86_400),
+    /** COINEREX_COMMAND_RATE_LIMIT: inbound commands per second (burst 5x); the excess is dropped unanswered. Default 20. */
+    commandRateLimit: z.number().int().min(1).max(10_000),
     /** COINEREX_ALLOW_HARD_RESTART: 1 lets `restart` `hard` reboot the board. Default 0. */
     allowHardRestart: z.boolean(),
     /** COINEREX_TIMEZONE: calendar zone for ids, daily reset and close. Default Asia/Taipei. */
@@ -133,6 +135,7 @@ export const defaults: z.infer<typeof configSchema> = {
   offlineLimit: 100,
   allowUnsignedCommands: false,
   commandMaxAgeSeconds: 300,
+  commandRateLimit: 20,
   allowHardRestart: false,
   timezone: 'Asia/Taipei',
   timestampFormat: 'unix',
@@ -163,7 +166,7 @@ export function envName(field: string): string {
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'json';
 const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
-  commandMaxAgeSeconds: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
+  commandMaxAgeSeconds: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
   lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
   simCustomersPerMinute: 'number',

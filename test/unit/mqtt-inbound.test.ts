@@ -5,8 +5,10 @@ import type { CloudAck } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { CommandJob } from '../../queue/jobs.js';
 import { inboundRouter } from '../../workers/mqtt/inbound/index.js';
+import { TokenBucket } from '../../workers/mqtt/inbound/rate-limit.js';
 
-function setup() {
+function setup(rate = 100, burst = 100) {
+  const clock = fixedClock(1_000);
   const counted: string[] = [];
   const acks: CloudAck[] = [];
   const jobs: CommandJob[] = [];
@@ -14,13 +16,14 @@ function setup() {
   const route = inboundRouter({
     topicPrefix: 'coinerex',
     deviceId: 'D1',
-    clock: fixedClock(1_000),
+    clock,
     log: makeLogger('test', 'silent', false),
     metrics,
+    commandBucket: new TokenBucket(rate, burst, clock),
     onAck: async (a) => void acks.push(a),
     enqueueCommand: async (j) => void jobs.push(j),
   });
-  return { route, counted, acks, jobs };
+  return { route, counted, acks, jobs, clock };
 }
 
 const buf = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x));
@@ -52,4 +55,17 @@ test("the device's own command results, other devices and other topics are ignor
   s.route('coinerex/ack/D2', buf({ ack_message_id: 'x', status: 'received' }));
   s.route('other/ack/D1', buf({ ack_message_id: 'x', status: 'received' }));
   t.deepEqual([s.acks, s.jobs, s.counted], [[], [], []]);
+});
+
+test('a command flood is cut at the rate limit before any work: the excess is counted, ACKs are not limited', (t) => {
+  const s = setup(2, 5);
+  const cmd = buf({ command_id: 'X', command_type: 'query', data: {} });
+  for (let i = 0; i < 50; i++) s.route('coinerex/commands/D1/query', cmd);
+  t.is(s.jobs.length, 5, 'the burst');
+  t.is(s.counted.filter((c) => c === 'commands_rate_limited_total').length, 45);
+  s.clock.advance(1_000);
+  for (let i = 0; i < 10; i++) s.route('coinerex/commands/D1/query', cmd);
+  t.is(s.jobs.length, 7, 'two more after a second at 2 per second');
+  for (let i = 0; i < 20; i++) s.route('coinerex/ack/D1', buf({ ack_message_id: `a${i}`, status: 'received' }));
+  t.is(s.acks.length, 20);
 });

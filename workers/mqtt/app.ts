@@ -28,6 +28,7 @@ import { DeliveryStore } from './delivery-store.js';
 import { readDiagnostics } from './diagnostics.js';
 import { buildHeartbeatData, type HeartbeatSources } from './heartbeat.js';
 import { inboundRouter } from './inbound/index.js';
+import { TokenBucket } from './inbound/rate-limit.js';
 import { MqttLink, type ClientFactory } from './link.js';
 import { NetworkQuality } from './network-quality.js';
 import { outboxProcessor } from './outbox.js';
@@ -164,6 +165,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
       clock,
       log,
       metrics,
+      commandBucket: new TokenBucket(config.commandRateLimit, config.commandRateLimit * 5, clock),
       onAck: (ack) => delivery.handleAck(ack),
       enqueueCommand: async (job) => {
         await commands.add(job.commandType, job);
@@ -221,6 +223,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
           () => link.close({ topic: t.outbound('heartbeat'), payload: offlineHeartbeat() }),
           () => reportLink(false),
           () => Promise.all((allQueues ?? [commands]).map((q) => q.close())),
+          () => metrics.close(),
           () => d.subscriber.quit(),
           () => d.producer.quit(),
         ];

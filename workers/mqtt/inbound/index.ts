@@ -12,6 +12,7 @@ import { parseInboundTopic } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import { parseAck } from './ack.js';
 import { parseCommand } from './command.js';
+import type { TokenBucket } from './rate-limit.js';
 
 export interface InboundDeps {
   topicPrefix: string;
@@ -19,12 +20,15 @@ export interface InboundDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** Inbound commands beyond this rate are dropped before any work is spent on them. */
+  commandBucket: TokenBucket;
   onAck(ack: CloudAck): Promise<void>;
   enqueueCommand(job: CommandJob): Promise<void>;
 }
 
 export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) => void {
   const fail = (what: string) => (err: unknown) => d.log.error({ err }, what);
+  let warnedAt = -Infinity;
   return (topic, payload) => {
     const route = parseInboundTopic(topic, d.topicPrefix, d.deviceId);
     switch (route.kind) {
@@ -39,6 +43,14 @@ export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) 
         return;
       }
       case 'command': {
+        if (!d.commandBucket.take()) {
+          d.metrics.incr('commands_rate_limited_total');
+          if (d.clock.now() - warnedAt > 60_000) {
+            warnedAt = d.clock.now();
+            d.log.warn({ topic }, 'inbound commands over the rate limit (COINEREX_COMMAND_RATE_LIMIT): dropping the excess');
+          }
+          return;
+        }
         const r = parseCommand(topic, route.commandType, payload, d.clock.now());
         if (!r.ok) {
           d.metrics.incr('commands_invalid_json_total');
