@@ -7,19 +7,21 @@ export interface Target {
   /** The measured value must not exceed (`max`) or fall below (`min`) this. */
   max?: number;
   min?: number;
+  /** The floor's figure to show beside it, and the ratio to it. */
+  floorKey?: string;
 }
 
 export const TARGETS: Target[] = [
-  { key: 'latency_p50_ms', label: 'event→cloud p50 at the base rate', unit: 'ms' },
-  { key: 'latency_p99_ms', label: 'event→cloud p99 at the base rate', unit: 'ms', max: 10 },
+  { key: 'latency_p50_ms', label: 'event→cloud p50 at the base rate', unit: 'ms', floorKey: 'floor_latency_p50_ms' },
+  { key: 'latency_p99_ms', label: 'event→cloud p99 at the base rate', unit: 'ms', max: 10, floorKey: 'floor_latency_p99_ms' },
   { key: 'latency_p99_ratio', label: '  p99 ÷ floor p99', unit: '×', max: 3 },
-  { key: 'floor_latency_p99_ms', label: 'floor (one mqtt.js process) p99', unit: 'ms' },
   { key: 'max_sustained_exchanges_per_s', label: 'highest sustained rate, all ACKed', unit: '/s', min: 300 },
   { key: 'drain_100_ms', label: 'drain of 100 buffered after reconnect', unit: 'ms', max: 1000 },
   { key: 'total_pss_mb', label: 'total PSS (4 apps, PM2, Redis)', unit: 'MB', max: 220 },
   { key: 'idle_cpu_pct', label: 'idle CPU of the stack', unit: '% core', max: 1 },
   { key: 'start_to_heartbeat_ms', label: 'pm2 start → first heartbeat', unit: 'ms', max: 5000 },
-  { key: 'flood_p99_ratio', label: 'exchange p99 under forged flood ÷ idle p99', unit: '×', max: 2 },
+  { key: 'flood_p99_ms', label: 'exchange p99 under forged flood', unit: 'ms', floorKey: 'floor_latency_p99_ms' },
+  { key: 'flood_p99_ratio', label: '  ÷ p99 without the flood', unit: '×', max: 2 },
   { key: 'soak_pss_growth_pct', label: 'worst app PSS growth in the soak', unit: '%', max: 10 },
 ];
 
@@ -32,15 +34,20 @@ export function verdict(t: Target, value: unknown): Verdict {
   return t.max === undefined && t.min === undefined ? '-' : 'pass';
 }
 
+const shown = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : 'n/a');
+
 export function table(results: Record<string, unknown>): string {
   const rows = TARGETS.map((t) => {
     const v = results[t.key];
     const goal = t.max !== undefined ? `≤ ${t.max}` : t.min !== undefined ? `≥ ${t.min}` : '';
-    return [t.label, typeof v === 'number' ? String(v) : 'n/a', t.unit, goal, verdict(t, v)];
+    const floor = t.floorKey ? results[t.floorKey] : undefined;
+    const ratio = typeof v === 'number' && typeof floor === 'number' && floor > 0 ? `${(v / floor).toFixed(1)}×` : '';
+    return [t.label, shown(v), t.unit, t.floorKey ? shown(floor) : '', ratio, goal, verdict(t, v)];
   });
-  const head = ['metric', 'measured', 'unit', 'target', ''];
+  const head = ['metric', 'measured', 'unit', 'floor', 'ratio', 'target', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i === 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const right = new Set([1, 3, 4]);
+  const line = (r: string[]) => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 

@@ -23,9 +23,19 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     options: { ...o, only: [...o.only] },
   };
   for (const t of TARGETS) results[t.key] = null;
+  results.floor_latency_p99_ms = null;
   let services: Services | undefined;
   let agent: Agent | undefined;
   const floorDevice = `FLOOR_${process.pid}`;
+  const cleanup = async () => {
+    await agent?.close().catch(() => undefined);
+    await services?.close().catch(() => undefined);
+  };
+  // Ctrl-C must not leave a PM2 daemon, Redis and Mosquitto behind.
+  process.once('SIGINT', () => {
+    log('interrupted; stopping the agent and the private services');
+    void cleanup().finally(() => process.exit(130));
+  });
   try {
     services = await startServices({ appendfsync: o.appendfsync });
     log(`private broker ${services.broker.url}, Redis ${services.redis.url}`);
@@ -56,6 +66,7 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     if (o.only.has('flood')) {
       const f = await flood(agent, services.broker.url, o.rate, o.floodRate, o.floodSeconds, idleP99);
       results.flood = f;
+      results.flood_p99_ms = f.flood_p99_ms;
       results.flood_p99_ratio = f.flood_p99_ratio;
     }
     if (o.only.has('throughput')) {
@@ -86,8 +97,7 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     }
     results.restarts = Object.fromEntries((await agent.stack.list()).map((p) => [p.name, p.restarts]));
   } finally {
-    await agent?.close().catch(() => undefined);
-    await services?.close().catch(() => undefined);
+    await cleanup();
   }
   results.loadavg_at_end = loadavg().map((l) => Math.round(l * 100) / 100);
   results.verdicts = Object.fromEntries(TARGETS.map((t) => [t.key, verdict(t, results[t.key])]));

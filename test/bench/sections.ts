@@ -27,6 +27,7 @@ export interface LatencyResult {
   latency_p99_ms: number | null;
   floor_latency_p50_ms: number | null;
   floor_latency_p99_ms: number | null;
+  latency_p50_ratio: number | null;
   latency_p99_ratio: number | null;
   exchanges: number;
   unfinished: number;
@@ -70,6 +71,7 @@ export async function latency(agent: Agent, floorPeer: CloudPeer, floorDeviceId:
     latency_p99_ms: round(p99),
     floor_latency_p50_ms: round(percentile(floorMs, 50)),
     floor_latency_p99_ms: round(floorP99),
+    latency_p50_ratio: round(percentile(ms, 50) / percentile(floorMs, 50), 2),
     latency_p99_ratio: round(p99 / floorP99, 2),
     exchanges: ms.length,
     unfinished: injected - ms.length,
