@@ -4,7 +4,7 @@
  * and every coin that leaves is recorded with the payout's `paid` in the
  * same commit, so truth and payout never disagree.
  */
-import { formatFaults, type PayoutEndReason, type PhysicalPayout, type PhysicalTruth } from '../../../shared/physical-truth.js';
+import { formatFaults, parseFaults, type PayoutEndReason, type PhysicalPayout, type PhysicalTruth } from '../../../shared/physical-truth.js';
 import { payoutDoneEventId, stampEvent, type EventDraft } from '../events.js';
 import type { HwEvent } from '../../../queue/jobs.js';
 import type { Change, Snapshot } from './truth-store.js';
@@ -93,6 +93,43 @@ export function payoutStep(s: Snapshot, payoutId: string, now: number, settings:
   if (inventory < settings.lowLevel && t.inventory >= settings.lowLevel) sensor.push(hopperLevel(inventory, settings.lowLevel));
   if (paid % settings.progressEvery === 0) sensor.push({ kind: 'payout_progress', payoutId, requested: p.requested, paid });
   return { change: { truth, payout: { payoutId, fields: { paid } }, events: sensor.map(stamp) }, result: 'paid' };
+}
+
+/** The truth after a coin step; only the fields `payoutStep` writes. */
+function afterStep(t: PhysicalTruth, c: Change['truth'] = {}): PhysicalTruth {
+  return {
+    ...t,
+    inventory: Number(c.inventory ?? t.inventory),
+    dispensed: Number(c.dispensed ?? t.dispensed),
+    jamArmed: c.jamArmed === undefined ? t.jamArmed : Number(c.jamArmed) === 1,
+    activeFaults: c.faults === undefined ? t.activeFaults : parseFaults(String(c.faults)),
+  };
+}
+
+/**
+ * A hopper that takes no time per coin (COINEREX_SIM_PAYOUT_MS=0): the whole
+ * payout, or what the inventory allows, as ONE change, so truth and events
+ * commit in one step and a crash leaves either nothing or all of it. It
+ * replays `payoutStep` coin by coin in memory, so the coins, the end reason
+ * and the events are exactly those of the timed hopper.
+ */
+export function payoutAll(s: Snapshot, payoutId: string, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'ended'> {
+  let truth = s.truth;
+  let payout = s.payouts.get(payoutId);
+  const events: HwEvent[] = [];
+  const change: Change = { events };
+  let changed = false;
+  for (;;) {
+    const step = payoutStep({ ...s, truth, payouts: new Map([[payoutId, payout ?? null]]) }, payoutId, now, settings, stamp);
+    const c = step.change;
+    if (c?.truth) change.truth = { ...change.truth, ...c.truth };
+    if (c?.payout) change.payout = { ...change.payout, ...c.payout, fields: { ...change.payout?.fields, ...c.payout.fields } };
+    if (c?.events) events.push(...c.events);
+    changed ||= c !== undefined;
+    if (step.result === 'ended' || !payout) return { change: changed ? change : undefined, result: 'ended' };
+    truth = afterStep(truth, c?.truth);
+    payout = { ...payout, paid: Number(c?.payout?.fields.paid ?? payout.paid) };
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Runs accepted payouts one after the other, one coin every `coinMs`, like a
- * hopper motor. Stopping leaves the payout in hand unfinished: the next start
- * ends it with what was paid (hopper.ts `stopUnfinished`).
+ * hopper motor; with `coinMs` 0 the step pays the whole payout at once and
+ * nothing waits. Stopping leaves the payout in hand unfinished: the next
+ * start ends it with what was paid (hopper.ts `stopUnfinished`).
  */
 import type { Logger } from 'pino';
 
@@ -44,7 +45,7 @@ export class PayoutRunner {
       const payoutId = this.queue[0]!;
       let delay = this.coinMs;
       while (!this.stopping) {
-        await this.pause(delay);
+        if (delay > 0) await this.pause(delay);
         if (this.stopping) return;
         try {
           if ((await this.step(payoutId)) === 'ended') break;

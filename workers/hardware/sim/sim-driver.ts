@@ -17,7 +17,7 @@ import { stampEvent } from '../events.js';
 import { TruthStore, type Step } from './truth-store.js';
 import { PayoutRunner } from './payout-runner.js';
 import * as actions from './actions.js';
-import { acceptPayout, payoutStep, statusReport, stopUnfinished, type HopperSettings } from './hopper.js';
+import { acceptPayout, payoutAll, payoutStep, statusReport, stopUnfinished, type HopperSettings } from './hopper.js';
 
 export interface SimOptions {
   /** Coins in the hopper on the very first start on this Redis (COINEREX_SIM_INVENTORY). */
@@ -68,8 +68,10 @@ export class SimDriver implements HardwareDriver, Simulator {
     this.store = new TruthStore(deps.redis, deps.keys);
     this.pending = new PendingEvents(deps.redis, deps.keys, deps.log, opts.pending);
     this.hopper = { lowLevel: opts.lowLevel ?? 30, progressEvery: opts.progressEvery ?? 10, jamAfterCoins: opts.jamAfterCoins ?? 3 };
+    // A hopper that takes no time pays a payout in one commit, not one per coin.
+    const pay = opts.payoutMs > 0 ? payoutStep : payoutAll;
     this.runner = new PayoutRunner(
-      (id) => this.apply([id], (s) => payoutStep(s, id, this.clock.now(), this.hopper, this.stamp)),
+      (id) => this.apply([id], (s) => pay(s, id, this.clock.now(), this.hopper, this.stamp)),
       opts.payoutMs,
       deps.log,
     );
@@ -170,11 +172,24 @@ export class SimDriver implements HardwareDriver, Simulator {
 
   private readonly stamp: actions.Stamp = (draft) => stampEvent(draft, this.clock.now());
 
-  /** One step at a time, in arrival order; the events it recorded are handed over right after. */
+  /**
+   * One step at a time, in arrival order; the events it recorded are handed
+   * over right after. A step that recorded none does not wake the delivery
+   * (each wake costs a read of the pending list).
+   */
   private apply<R>(payoutIds: readonly string[], step: Step<R>): Promise<R> {
-    const run = this.chain.then(() => this.store.apply(payoutIds, step));
+    // The store may compute the step more than once (conflicts); the last computation is the one it committed.
+    let recorded = false;
+    const counted: Step<R> = (s) => {
+      const outcome = step(s);
+      recorded = (outcome.change?.events?.length ?? 0) > 0;
+      return outcome;
+    };
+    const run = this.chain.then(() => this.store.apply(payoutIds, counted));
     this.chain = run.then(
-      () => this.pending.kick(),
+      () => {
+        if (recorded) this.pending.kick();
+      },
       () => undefined,
     );
     return run;
