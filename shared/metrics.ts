@@ -1,5 +1,5 @@
 /**
- * Counters and histograms shared across processes: each app adds to one
+ * Counters, histograms and gauges shared across processes: each app adds to one
  * Redis hash (`keys.metrics`), the dashboard turns it into Prometheus text.
  * Field names: `<name>` or `<name>{label="value",...}`; histograms add
  * `<name>_bucket{le="..."}`, `<name>_sum` and `<name>_count`.
@@ -25,25 +25,71 @@ export interface Metrics {
   observe(name: string, value: number, labels?: Labels): void;
   /** Set a gauge (last value wins). */
   set(name: string, value: number, labels?: Labels): void;
+  /** Write what is buffered now; resolves once written (or dropped on a Redis error). */
+  flush?(): Promise<void>;
+  /** Flush and stop the flush timer. */
+  close?(): Promise<void>;
 }
 
-/** Fire-and-forget: a metric write never blocks or fails the money path. */
-export function redisMetrics(redis: Redis, keys: RedisKeys): Metrics {
-  const swallow = () => undefined;
+export interface BufferedMetrics extends Metrics {
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Aggregates in memory and writes the hash with one MULTI every `flushMs`:
+ * one write per observation cost a Redis round trip (and, under
+ * `appendfsync always`, an fsync) on the money path. A metric write never
+ * blocks or fails the caller; a failed flush drops that batch.
+ */
+export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): BufferedMetrics {
+  let counters = new Map<string, number>();
+  let floats = new Map<string, number>();
+  let gauges = new Map<string, number>();
+  const add = (into: Map<string, number>, field: string, by: number) => into.set(field, (into.get(field) ?? 0) + by);
+
+  let writing: Promise<void> = Promise.resolve();
+  const write = async (): Promise<void> => {
+    if (counters.size + floats.size + gauges.size === 0) return;
+    const batch = { counters, floats, gauges };
+    counters = new Map();
+    floats = new Map();
+    gauges = new Map();
+    const m = redis.multi();
+    for (const [field, by] of batch.counters) {
+      if (Number.isInteger(by)) m.hincrby(keys.metrics, field, by);
+      else m.hincrbyfloat(keys.metrics, field, by);
+    }
+    for (const [field, by] of batch.floats) m.hincrbyfloat(keys.metrics, field, by);
+    for (const [field, value] of batch.gauges) m.hset(keys.metrics, field, value);
+    await m.exec().then(
+      () => undefined,
+      () => undefined,
+    );
+  };
+  // Chained, so a flush resolves only after everything buffered before it is written.
+  const flush = () => (writing = writing.then(write));
+
+  const timer = setInterval(() => void flush(), flushMs);
+  timer.unref();
+
   return {
     incr(name, labels, by = 1) {
-      redis.hincrby(keys.metrics, metricField(name, labels), by).catch(swallow);
+      add(counters, metricField(name, labels), by);
     },
     observe(name, value, labels) {
-      const m = redis.multi();
-      for (const le of latencyBucketsMs) if (value <= le) m.hincrby(keys.metrics, metricField(`${name}_bucket`, { ...labels, le }), 1);
-      m.hincrby(keys.metrics, metricField(`${name}_bucket`, { ...labels, le: '+Inf' }), 1);
-      m.hincrbyfloat(keys.metrics, metricField(`${name}_sum`, labels), value);
-      m.hincrby(keys.metrics, metricField(`${name}_count`, labels), 1);
-      m.exec().catch(swallow);
+      for (const le of latencyBucketsMs) if (value <= le) add(counters, metricField(`${name}_bucket`, { ...labels, le }), 1);
+      add(counters, metricField(`${name}_bucket`, { ...labels, le: '+Inf' }), 1);
+      add(floats, metricField(`${name}_sum`, labels), value);
+      add(counters, metricField(`${name}_count`, labels), 1);
     },
     set(name, value, labels) {
-      redis.hset(keys.metrics, metricField(name, labels), value).catch(swallow);
+      gauges.set(metricField(name, labels), value);
+    },
+    flush,
+    close() {
+      clearInterval(timer);
+      return flush();
     },
   };
 }

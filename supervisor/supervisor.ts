@@ -122,6 +122,7 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
       if (closed) return;
       closed = true;
       clearTimeout(timer);
+      await o.metrics.flush?.();
       // Not awaiting `current`: a soft restart ends with PM2 restarting this very process.
       await o.control.close();
     },

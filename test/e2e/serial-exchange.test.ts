@@ -129,6 +129,8 @@ test('four exchanges over the serial board, then a cable pull mid-payout: link f
 
     // The driver itself saw one loss and two link-ups (start, replug).
     const linkChanges = async (up: boolean) => Number(await redis.hget(env.keys.metrics, metricField('serial_link_changes_total', { up: String(up) })));
+    // The hardware app writes its metrics once per flush interval.
+    await waitFor(async () => (await linkChanges(false)) >= 1 && (await linkChanges(true)) >= 2, 5000, 'link changes counted').catch(() => undefined);
     t.is(await linkChanges(false), 1);
     t.is(await linkChanges(true), 2);
 

@@ -69,6 +69,8 @@ test.serial('a frozen app is restarted within the window, and nothing else is', 
     t.is(after.get(name)!.restarts, before.get(name)!.restarts, `${name} not restarted`);
   }
 
+  // The supervisor writes its metrics once per flush interval.
+  await waitFor(async () => /^app_restarts_total\{app="cloud-sim",reason="watchdog"\} 1$/m.test(await metrics()), 5000, 'restart counted').catch(() => undefined);
   t.regex(await metrics(), /^app_restarts_total\{app="cloud-sim",reason="watchdog"\} 1$/m);
   t.notRegex(await metrics(), /app_restarts_total\{app="dashboard"/);
   const health = await waitFor(async () => (await readAppsHealth(redis, env.keys)).find((a) => a.name === 'cloud-sim' && a.pid === fresh), 10_000, 'health of the new process');
@@ -102,5 +104,6 @@ test.serial('a soft-restart request restarts the agent apps, the supervisor last
   t.is(await stack.pid('dashboard'), before.get('dashboard')!);
   t.is(await stack.pid('cloud-sim'), before.get('cloud-sim')!);
   t.is(await redis.llen(env.keys.restartRequests), 0);
+  await waitFor(async () => /^app_restarts_total\{app="supervisor",reason="soft_restart"\} 1$/m.test(await metrics()), 5000, 'soft restart counted').catch(() => undefined);
   t.regex(await metrics(), /^app_restarts_total\{app="supervisor",reason="soft_restart"\} 1$/m);
 });

@@ -151,10 +151,12 @@ test('generated and emulator-made hostile frames: no crash, no fake credit, ever
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();
   // Generous answer waits: the link must survive the flood, not a busy CI machine.
-  const rig = await serialRig({ driver: { metrics: redisMetrics(redis, env.keys), responseTimeoutMs: 1000, pingIntervalMs: 400 } });
+  const metrics = redisMetrics(redis, env.keys);
+  const rig = await serialRig({ driver: { metrics, responseTimeoutMs: 1000, pingIntervalMs: 400 } });
   const cable = await open(rig.pty.boardPath, constants.O_WRONLY | constants.O_NOCTTY);
   try {
     const dropped = async (): Promise<Record<string, number>> => {
+      await metrics.flush();
       const h = await redis.hgetall(env.keys.metrics);
       return Object.fromEntries([...exactKinds, 'unexpected'].map((k) => [k, Number(h[metricField('serial_input_dropped_total', { kind: k })] ?? 0)]));
     };
@@ -209,6 +211,7 @@ test('generated and emulator-made hostile frames: no crash, no fake credit, ever
     const after = rig.driver.counters();
     for (const k of exactKinds) t.is(after[k] - before[k], want[k], `driver counter ${k}`);
     t.deepEqual(credits(), ['bill_accepted 100', 'coin_accepted 50'], 'no credit from garbage, replays or impossible values');
+    await metrics.flush();
     const repeats = Number(await redis.hget(env.keys.metrics, metricField('serial_events_ignored_total', { kind: 'duplicate_event' })));
     t.true(repeats >= replays.length, `replayed events counted in serial_events_ignored_total (${repeats})`);
 

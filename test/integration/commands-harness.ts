@@ -117,6 +117,7 @@ export async function harness(verifier: CommandVerifier, opts: { env?: Record<st
   const outbox = makeQueue<OutboxJob>(queueNames.outbox, redis, env.keys.bullPrefix);
   const machine = new TestMachine();
   const log = makeLogger('test', env.config.logLevel, false);
+  const metrics = redisMetrics(redis, env.keys);
   const processor = commandProcessor({
     config: env.config,
     log,
@@ -125,7 +126,7 @@ export async function harness(verifier: CommandVerifier, opts: { env?: Record<st
     machine,
     outbox,
     clock: opts.clock ?? systemClock,
-    metrics: redisMetrics(redis, env.keys),
+    metrics,
     verifier,
     resultWaitMs: opts.resultWaitMs,
   });
@@ -153,10 +154,12 @@ export async function harness(verifier: CommandVerifier, opts: { env?: Record<st
       return (await h.outboxJobs()).flatMap((j) => (j.kind === 'command_result' ? [j.result] : []));
     },
     async metric(field) {
+      await metrics.flush();
       return Number((await redis.hget(env.keys.metrics, field)) ?? 0);
     },
     async close() {
       await processor.close();
+      await metrics.close();
       await outbox.close();
       redis.disconnect();
       await cleanupRedis(env.prefix);

@@ -158,7 +158,7 @@ test('a command on each of the five topics lands on the commands queue; invalid 
       t.deepEqual(j.body, { command_id: `C_${j.commandType}`, command_type: j.commandType, data: {} });
       t.is(j.bytes, Buffer.byteLength(JSON.stringify(j.body)));
     }
-    t.is(Number(await r.device.redis.hget(r.env.keys.metrics, 'commands_invalid_json_total')), 1);
+    await waitFor(async () => Number(await r.device.redis.hget(r.env.keys.metrics, 'commands_invalid_json_total')) === 1, 5000, 'invalid JSON counted');
     // Still alive: the link keeps working.
     const m = await r.device.produce('transaction', txnData(9));
     await r.cloud.waitFor((x) => x.payload?.message_id === m.message_id);

@@ -131,7 +131,7 @@ test('broker down: of 150 messages the newest 100 reach the cloud in production 
     for (let i = 1; i <= 150; i++) produced.push(await device.produce('transaction', txnData(i)));
     await waitFor(async () => (await r.stats()).dropped === 50, 15_000, '50 dropped');
     t.like(await r.stats(), { buffered: 100, pending: 0, dropped: 50 });
-    t.is(Number(await device.redis.hget(env.keys.metrics, 'offline_dropped_total')), 50);
+    await waitFor(async () => Number(await device.redis.hget(env.keys.metrics, 'offline_dropped_total')) === 50, 5000, 'offline_dropped_total 50');
 
     const before = cloud.received.length;
     await r.brokerBack();

@@ -19,6 +19,7 @@ await runApp('business', async ({ config, log, keys, redis }) => {
       // Commands first: a running one may still need the machine to finish its payout.
       await commands.close();
       await business.close();
+      await metrics.close();
     },
   };
 });
