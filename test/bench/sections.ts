@@ -113,6 +113,8 @@ export interface FloodResult {
   /** From the first forged command until the agent had answered them all. */
   flood_processed_ms: number | null;
   command_results_received: number;
+  /** Dropped unanswered by the mqtt app's inbound rate limit (COINEREX_COMMAND_RATE_LIMIT). */
+  rate_limited: number;
   /** Must stay 0: no forged command may pay out. */
   remote_dispensed: number;
   exchanges: number;
@@ -129,6 +131,8 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
   await agent.topUp(rate * (floodSeconds + 60) * COINS_PER_EXCHANGE + 1000);
   await agent.settle();
   const resultsBefore = agent.peer.of('command_result').length;
+  const rateLimited = async () => Number((await agent.redis.hget(agent.keys.metrics, 'commands_rate_limited_total')) ?? 0);
+  const limitedBefore = await rateLimited();
   const pids = await agent.processes();
   const costBefore = await costSample(agent.redis, pids);
   let drainedAt = 0;
@@ -164,12 +168,14 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
   const p99 = percentile(during, 99);
   const remote = Number((await agent.redis.hget(agent.keys.counters, 'remote_dispensed')) ?? 0);
   log(`flood: ${f.sent} forged commands in ${f.endedAt - f.startedAt} ms, worked off after ${drainedAt - f.startedAt} ms; exchange p99 ${round(p99)} ms`);
+  log(`flood: ${(await rateLimited()) - limitedBefore} dropped by the inbound rate limit, ${agent.peer.of('command_result').length - resultsBefore} answered`);
   return {
     flood_p99_ms: round(p99),
     flood_p99_ratio: round(p99 / idleP99, 2),
     forged_sent: f.sent,
     flood_processed_ms: drainedAt - f.startedAt,
     command_results_received: agent.peer.of('command_result').length - resultsBefore,
+    rate_limited: (await rateLimited()) - limitedBefore,
     remote_dispensed: remote,
     exchanges: during.length,
     unfinished: r.injected - r.completed.length,
