@@ -51,7 +51,7 @@ export async function runChaos(o: ChaosOptions, say: (line: string) => void, sig
     const chaosMs = Date.now() - chaosStart;
     say(`chaos phase over after ${(chaosMs / 1000).toFixed(0)} s; settling`);
 
-    const settled = await settle(rig, o.seed, o.settleSeconds * 1000);
+    const settled = await settle(rig, o.seed, o.settleSeconds * 1000, () => injector.restartsPending());
     say(settled.settled ? `at rest after ${(settled.tookMs / 1000).toFixed(0)} s` : `not at rest after ${o.settleSeconds} s: ${settled.unmet.join('; ')}`);
     const replay = await replayMissing(rig, o.seed, REPLAY_TIMEOUT_MS);
     if (replay.missing.length > 0) say(`${replay.missing.length} journal entries missing at the cloud; ${replay.recovered.length} recovered by ${replay.queries.length} transactions queries`);

@@ -5,6 +5,7 @@
  * restart command. Each is recorded with how long it took and how it went.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { metricField } from '../../shared/metrics.js';
 import { waitFor } from '../helpers/env.js';
 import type { ChaosApp, FaultAction, FaultKind } from './plan.js';
 import { commandId } from './plan.js';
@@ -25,11 +26,15 @@ export interface FaultRecord {
 
 /** How long an app may take to be online again after a kill or restart (PM2 back-off included). */
 const BACK_ONLINE_MS = 120_000;
+/** How long a soft restart may take to be carried out before it counts as postponed. */
+const RESTART_WAIT_MS = 60_000;
 /** How long a mid-payout fault waits for a payout to be out before striking anyway. */
 const PAYOUT_WAIT_MS = 10_000;
 
 export class Injector {
   readonly records: FaultRecord[] = [];
+  /** Soft-restart commands the device answered with success. */
+  private restartsAccepted = 0;
 
   constructor(
     private readonly rig: Rig,
@@ -91,17 +96,35 @@ export class Injector {
           const result = await this.rig.commands.sendUntilAnswered(id, 'restart', { restart_type: 'soft', delay_seconds: 0, reason: 'chaos' }, 30_000);
           if (!result) return record('skipped', 'no result within 30 s');
           if (result.status !== 'success') return record('skipped', `refused: ${JSON.stringify(result.result)}`);
-          // The supervisor restarts hardware, business, mqtt, then itself.
-          await waitFor(async () => {
-            const p = (await this.rig.stack.list()).find((x) => x.name === 'supervisor');
-            return p && p.status === 'online' && p.pid > 0 && p.pid !== supervisor;
-          }, BACK_ONLINE_MS, 'soft restart carried out', 1_000);
-          return record('done', 'every app restarted by the supervisor');
+          // The supervisor restarts hardware, business, mqtt, then itself; the business app asks only once its payout lane is empty.
+          this.restartsAccepted += 1;
+          const carriedOut = await waitFor(async () => (await this.restartsPending()) === 0 && (await this.restartedSince(supervisor)), RESTART_WAIT_MS, 'soft restart carried out', 1_000).then(
+            () => true,
+            () => false,
+          );
+          if (carriedOut) return record('done', 'every app restarted by the supervisor');
+          return record('skipped', `accepted, not carried out within ${RESTART_WAIT_MS / 1000} s: postponed until the payout lane is empty`);
         }
       }
     } catch (err) {
       record('error', (err as Error).message);
     }
+  }
+
+  /** True once the supervisor that was `pid` has been replaced (a soft restart ends with it). */
+  private async restartedSince(pid: number): Promise<boolean> {
+    const p = (await this.rig.stack.list()).find((x) => x.name === 'supervisor');
+    return p !== undefined && p.status === 'online' && p.pid > 0 && p.pid !== pid;
+  }
+
+  /**
+   * Accepted soft restarts not yet carried out; the books are not judged while one may still strike.
+   * The supervisor counts each soft restart of itself, its last step (supervisor/restart-requests.ts).
+   */
+  async restartsPending(): Promise<number> {
+    const field = metricField('app_restarts_total', { app: 'supervisor', reason: 'soft_restart' });
+    const carried = Number((await this.rig.db.hget(this.rig.env.keys.metrics, field)) ?? 0);
+    return Math.max(0, this.restartsAccepted - carried);
   }
 
   /** Brings a customer with a 1000 bill and waits until a payout is out (the lane's head `sent`). True when one is. */

@@ -37,7 +37,9 @@ export interface ChaosReport {
     answered: number;
     outcomes: Record<string, number>;
     /** Every command: first sent at `at` ms from the start of the chaos phase; `result` null when none came back. */
-    list: Array<{ id: string; type: string; coins: number | null; at: number; sends: number; result: string | null }>;
+    list: Array<{ id: string; type: string; coins: number | null; at: number; sends: number; result: string | null; faultsAround?: string[] }>;
+    /** Commands that got no result although no fault was near when they were sent (a QoS 0 command is lost only when the link is). */
+    unansweredInCalm: number;
   };
   messages: {
     device: { publishedByType: Record<string, number>; delivery: DeliveryStats };
@@ -112,6 +114,12 @@ export function buildReport(i: ReportInput): ChaosReport {
   const tracked = i.received.filter((r) => ackRequired.has(r.type) && r.payload?.message_id);
   const results = e.commands.filter((c) => c.results.length > 0);
   const violations = i.checks.filter((c) => !c.ok);
+  const list: ChaosReport['commands']['list'] = i.commandsSent.map((c) => {
+    const rec = e.commands.find((x) => x.id === c.id);
+    const at = c.firstSentAt - i.chaosStart;
+    const answered = rec !== undefined && rec.results.length > 0;
+    return { id: c.id, type: c.type, coins: rec?.coins ?? null, at, sends: c.sends, result: answered ? outcomeOf(rec) : null, ...(answered ? {} : { faultsAround: faultsAround(i.faults, at) }) };
+  });
   return {
     ok: violations.length === 0,
     seed: i.seed,
@@ -151,10 +159,8 @@ export function buildReport(i: ReportInput): ChaosReport {
       publishes: i.commandsSent.reduce((s, c) => s + c.sends, 0),
       answered: results.length,
       outcomes: tally(results, outcomeOf),
-      list: i.commandsSent.map((c) => {
-        const rec = e.commands.find((x) => x.id === c.id);
-        return { id: c.id, type: c.type, coins: rec?.coins ?? null, at: c.firstSentAt - i.chaosStart, sends: c.sends, result: rec && rec.results.length > 0 ? outcomeOf(rec) : null };
-      }),
+      list,
+      unansweredInCalm: list.filter((c) => c.result === null && c.faultsAround?.length === 0).length,
     },
     messages: {
       device: { publishedByType: publishedByType(i.metrics), delivery: e.delivery },
@@ -184,6 +190,10 @@ export function buildReport(i: ReportInput): ChaosReport {
 const outcomeOf = (c: Evidence['commands'][number]): string =>
   `${c.type} ${c.results[0]!.status === 'success' ? 'success' : String(c.results[0]!.result.error_code ?? 'failed')}`;
 
+/** Faults that were under way from 15 s before `at` (recovery included) to 3 s after it. */
+const faultsAround = (faults: readonly FaultRecord[], at: number): string[] =>
+  faults.filter((f) => f.at <= at + 3_000 && f.at + f.tookMs + 15_000 >= at).map((f) => `${f.kind}${f.app ? ` ${f.app}` : ''} at ${(f.at / 1000).toFixed(1)} s`);
+
 const kv = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
 
 export function formatReport(r: ChaosReport): string {
@@ -196,7 +206,7 @@ export function formatReport(r: ChaosReport): string {
     `  by app: ${kv(r.faults.byApp)}; aimed at a payout in flight ${r.faults.midPayout.aimed}, struck mid-payout ${r.faults.midPayout.hit}`,
     `Exchanges: ${r.exchanges.accepted} accepted of ${r.exchanges.offered} offered (the rest handed back: acceptors off while locked, faulted, empty or open; ${r.exchanges.notQueued} more not handed over: Redis down), ${r.exchanges.cashInNtd} NTD taken in`,
     `Coins: ${r.coins.dispensed} paid out (remote ${r.coins.remote}, bonus ${r.coins.bonus}), ${r.coins.refilled} refilled, ${r.coins.inventoryEnd} left, debt ${r.coins.debtOutstanding}; hopper-empty episodes ${r.coins.hopperEmptyEpisodes}`,
-    `Commands: sent ${kv(r.commands.sent)} in ${r.commands.publishes} publishes; answered ${r.commands.answered}: ${kv(r.commands.outcomes)}`,
+    `Commands: sent ${kv(r.commands.sent)} in ${r.commands.publishes} publishes; answered ${r.commands.answered}: ${kv(r.commands.outcomes)}; unanswered with no fault near ${r.commands.unansweredInCalm}`,
     `Device sent: ${kv(r.messages.device.publishedByType)}; acked ${d.acked}, retransmits ${d.retransmits}, superseded ${d.superseded}, dropped ${d.dropped}, given up ${d.giveups}, skipped offline ${d.skipped}`,
     `Cloud received: ${r.messages.cloud.received} (${kv(r.messages.cloud.uniqueByType)} distinct); duplicates of ACK-required messages ${r.messages.cloud.duplicates}`,
     `Overflow: ${r.overflow.droppedCounted} dropped (${r.overflow.droppedLogged} logged: ${kv(r.overflow.droppedByType)}); ${r.overflow.missingBeforeReplay} journal entries missing at the cloud, ${r.overflow.recoveredByReplay} recovered by ${r.overflow.queries.length} transactions queries`,

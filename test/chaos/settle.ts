@@ -30,7 +30,8 @@ const drainedQueues = [queueNames.hwEvents, queueNames.hwCommands, queueNames.co
 const QUIET_POLLS = 3;
 const POLL_MS = 1_000;
 
-export async function settle(rig: Rig, seed: number, timeoutMs: number): Promise<SettleOutcome> {
+/** `restartsPending`: accepted soft restarts still to come (they would strike while the books are read). */
+export async function settle(rig: Rig, seed: number, timeoutMs: number, restartsPending: () => Promise<number>): Promise<SettleOutcome> {
   const started = Date.now();
   const restored: string[] = [];
   if (!rig.broker.running) await rig.broker.start();
@@ -42,6 +43,8 @@ export async function settle(rig: Rig, seed: number, timeoutMs: number): Promise
   while (Date.now() - started < timeoutMs) {
     try {
       unmet = await unmetConditions(rig);
+      const restarts = await restartsPending();
+      if (restarts > 0) unmet.push(`${restarts} accepted soft restart(s) not carried out yet`);
       if (unmet.length === 0) {
         if (++quiet >= QUIET_POLLS) return { settled: true, tookMs: Date.now() - started, unmet: [], restored };
       } else {

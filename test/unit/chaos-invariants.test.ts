@@ -67,6 +67,15 @@ test('consistent books pass every check', (t) => {
   t.deepEqual(checks.filter((c) => !c.ok), []);
 });
 
+test('a remote dispense cut short by a jam is unsuccessful without debt: no violation', (t) => {
+  const e = consistent();
+  // 7 of 9 asked were paid; the shortfall is reported, not owed to a customer.
+  e.commands[0]!.coins = 9;
+  e.journal[3]!.data.success = false;
+  e.cloudTransactions[3]!.data.success = false;
+  t.deepEqual(failing(e), []);
+});
+
 const bugs: Array<[string, Array<1 | 2 | 3 | 4 | 5 | 'rest'>, (e: Evidence) => void]> = [
   ['a bill in the cash box the books never counted', [1], (e) => {
     e.truth = parsePhysicalTruth({ initialized_at: '1', inventory: '26', initial_inventory: '100', dispensed: '74', bills_100: '2', bills_500: '1', coins_50: '1' });
@@ -96,6 +105,9 @@ const bugs: Array<[string, Array<1 | 2 | 3 | 4 | 5 | 'rest'>, (e: Evidence) => v
     e.counters.remote_dispensed += 7;
     e.truth = parsePhysicalTruth({ initialized_at: '1', inventory: '19', initial_inventory: '100', dispensed: '81', bills_100: '1', bills_500: '1', coins_50: '1' });
     e.booksInventory = 19;
+  }],
+  ['a jammed remote dispense reported as a success', [3], (e) => {
+    e.commands[0]!.coins = 9;
   }],
   ['a refused command that paid anyway', [3], (e) => {
     e.commands[0]!.results = [{ timestamp: 1, device_id: 'D', ack_command_id: 'C1', command_type: 'coin_dispense', status: 'failed', result: { error_code: 'MACHINE_LOCKED', error: 'locked' } }];
