@@ -47,8 +47,6 @@ export interface RunResult {
   injected: number;
   completed: Completed[];
   startedAt: number;
-  /** When the last bill was queued. */
-  injectedUntil: number;
   /** The run stopped injecting because the agent fell behind by more than `maxBacklogSeconds`. */
   aborted: boolean;
 }
@@ -90,11 +88,10 @@ export async function runExchanges(agent: Agent, o: RunOptions): Promise<RunResu
     const next = startedAt + (injected / o.ratePerSecond) * 1000;
     await sleep(Math.max(1, Math.min(TICK_MS, next - Date.now())));
   }
-  const injectedUntil = Date.now();
   await Promise.all(adds);
   const deadline = Date.now() + (o.graceMs ?? 10_000);
   while (tracker.poll() < injected && Date.now() < deadline) await sleep(TICK_MS);
-  return { injected, completed: tracker.done, startedAt, injectedUntil, aborted };
+  return { injected, completed: tracker.done, startedAt, aborted };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -3,7 +3,7 @@
  * /proc/<pid>/smaps_rollup) splits shared pages among the processes sharing
  * them, so PSS adds up; RSS double-counts shared pages.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 export interface Memory {
   pssMb: number;
@@ -24,21 +24,6 @@ export function cpuSecondsOf(pid: number): number {
   // Fields after the command name, which may contain spaces, start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-/** Pids whose command line contains `needle`. */
-export function pidsMatching(needle: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (cmd.includes(needle)) out.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return out;
 }
 
 /** Percentile (0..100) of a list of numbers, nearest-rank. */
