@@ -16,7 +16,7 @@ import { startStack, type Pm2Stack } from '../helpers/pm2.js';
 import { CloudCommands, commandKeys } from './commands.js';
 import type { ChaosOptions } from './options.js';
 import { chaosApps } from './plan.js';
-import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from './services.js';
+import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../helpers/private-services.js';
 
 /** Bonus coins per inserted amount for the run; the invariants compute what each credit is owed from it. */
 export const chaosBonusTable: Readonly<Record<string, number>> = { '500': 2, '1000': 5 };

@@ -6,52 +6,14 @@
  * and the books end equal to the simulator's physical truth.
  */
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { readJournalEntries } from '../../shared/journal.js';
-import { ROOT } from '../helpers/pm2.js';
+import { privateRedis } from '../helpers/private-services.js';
 import { testEnv, waitFor } from '../helpers/env.js';
 import { startRig, dataOf } from './business-rig.js';
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-
-function startRedis(dir: string, port: number): ChildProcess {
-  const p = spawn('redis-server', [join(ROOT, 'deploy', 'redis.conf'), '--port', String(port), '--dir', dir, '--bind', '127.0.0.1'], { stdio: 'ignore' });
-  p.on('error', () => undefined);
-  return p;
-}
-
-async function waitRedis(port: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      r.on('error', () => undefined);
-      try {
-        await r.connect();
-        return (await r.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        r.disconnect();
-      }
-    },
-    10_000,
-    'redis-server up',
-    50,
-  );
-}
 
 async function aofBytes(dir: string): Promise<number> {
   const d = join(dir, 'appendonlydir');
@@ -63,20 +25,19 @@ async function aofBytes(dir: string): Promise<number> {
 test('kill -9 of Redis mid-run loses no committed counter or journal entry, and the run continues', async (t) => {
   t.timeout(90_000);
   const dir = await mkdtemp(join(tmpdir(), 'coinerex-redis-'));
-  const port = await freePort();
-  let redis = startRedis(dir, port);
+  const server = await privateRedis(dir);
   t.teardown(async () => {
-    redis.kill('SIGKILL');
+    await server.kill9();
     await rm(dir, { recursive: true, force: true });
   });
-  await waitRedis(port);
-  const env = testEnv({ COINEREX_REDIS_URL: `redis://127.0.0.1:${port}`, COINEREX_SIM_INVENTORY: '5000' });
+  await server.start();
+  const env = testEnv({ COINEREX_REDIS_URL: server.url, COINEREX_SIM_INVENTORY: '5000' });
   const rig = await startRig({ reuse: env });
   t.teardown(() => rig.close());
 
   await rig.settle();
   const aofBefore = await aofBytes(dir);
-  const ioBefore = await readFile(`/proc/${redis.pid}/io`, 'utf8').catch(() => '');
+  const ioBefore = await readFile(`/proc/${server.pid}/io`, 'utf8').catch(() => '');
   for (let i = 0; i < 10; i++) t.is(await rig.act({ action: 'bill', amount: 100 }), 'accepted');
   await rig.waitMessages((m) => m.message_type === 'transaction', 5);
 
@@ -85,12 +46,9 @@ test('kill -9 of Redis mid-run loses no committed counter or journal entry, and 
   const journalBefore = await readJournalEntries(rig.redis, env.keys, { since: null, until: null, limit: 1000 });
   const seenBefore = rig.of('transaction').map((m) => m.message_id);
   t.true(journalBefore.length >= 5);
-  redis.kill('SIGKILL');
-  await new Promise((r) => redis.once('exit', r));
-
-  redis = startRedis(dir, port);
-  await waitRedis(port);
-  const check = new Redis({ port, host: '127.0.0.1' });
+  await server.kill9();
+  await server.start();
+  const check = new Redis(server.url);
   t.teardown(() => check.disconnect());
   const after = await check.hgetall(env.keys.counters);
   for (const [field, value] of Object.entries(committed)) t.true(Number(after[field] ?? 0) >= Number(value), `${field} kept`);
@@ -117,7 +75,7 @@ test('kill -9 of Redis mid-run loses no committed counter or journal entry, and 
   t.true(journal.every((e) => dataOf(e.envelope).success));
 
   // Scale of the SD-card writes (docs/durability.md): AOF bytes and block-layer bytes per exchange.
-  const ioAfter = await readFile(`/proc/${redis.pid}/io`, 'utf8').catch(() => '');
+  const ioAfter = await readFile(`/proc/${server.pid}/io`, 'utf8').catch(() => '');
   const writeBytes = (io: string) => Number(/write_bytes: (\d+)/.exec(io)?.[1] ?? NaN);
   t.log(`AOF now ${await aofBytes(dir)} B (was ${aofBefore} B before 20 exchanges and a restart); second server wrote ${writeBytes(ioAfter)} B to the block layer (first: ${writeBytes(ioBefore)} B at start)`);
 });

@@ -1,18 +1,17 @@
 /**
- * The chaos run's own Mosquitto and Redis, each on a free port in a temp
- * dir, so they can be stopped and killed without touching the shared ones.
- * Redis runs with the shipped deploy/redis.conf (port, bind, dir and files
- * overridden) and is restarted from its append-only file.
+ * A test's own Mosquitto and Redis, each on a free port in a temp dir, so
+ * they can be stopped and killed without touching the shared ones. Redis
+ * runs with the shipped deploy/redis.conf (port, bind, dir and files
+ * overridden) and restarts from its append-only file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { waitFor } from '../helpers/env.js';
-import { ROOT } from '../helpers/pm2.js';
-import { freePort } from '../helpers/app-process.js';
+import { waitFor } from './env.js';
+import { ROOT } from './pm2.js';
+import { freePort } from './app-process.js';
 
 const accepting = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -67,9 +66,11 @@ export interface PrivateRedis {
   port: number;
   url: string;
   dir: string;
-  /** Where the configuration came from: the shipped file, or the documented baseline when it is missing. */
+  /** Where the configuration came from. */
   confSource: string;
   readonly running: boolean;
+  /** The server's process id while it runs. */
+  readonly pid: number | null;
   start(): Promise<void>;
   /** kill -9: whatever was not yet written to the AOF is lost, as in a crash. */
   kill9(): Promise<void>;
@@ -80,18 +81,15 @@ export interface PrivateRedis {
 }
 
 const SHIPPED_CONF = join(ROOT, 'deploy', 'redis.conf');
-/** PROTOCOL.md §8 and PITFALLS.md §1/§3, used only while deploy/redis.conf is not there. */
-const BASELINE = ['--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''];
 
 export async function privateRedis(dir: string): Promise<PrivateRedis> {
   const port = await freePort();
-  const shipped = existsSync(SHIPPED_CONF);
   // Only where it listens and where it keeps its files change; everything about persistence is as shipped.
   const overrides = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--supervised', 'no',
     '--logfile', join(dir, 'redis.log'), '--pidfile', join(dir, 'redis.pid'), '--unixsocket', join(dir, 'redis.sock'),
   ];
-  const args = shipped ? [SHIPPED_CONF, ...overrides] : [...BASELINE, ...overrides];
+  const args = [SHIPPED_CONF, ...overrides];
   let proc: ChildProcess | null = null;
   const url = `redis://127.0.0.1:${port}`;
   const ping = async () => {
@@ -111,9 +109,12 @@ export async function privateRedis(dir: string): Promise<PrivateRedis> {
     port,
     url,
     dir,
-    confSource: shipped ? 'deploy/redis.conf' : 'baseline (deploy/redis.conf missing): appendonly yes, appendfsync everysec, noeviction',
+    confSource: 'deploy/redis.conf',
     get running() {
       return proc !== null && proc.exitCode === null && proc.signalCode === null;
+    },
+    get pid() {
+      return redis.running ? (proc?.pid ?? null) : null;
     },
     async start() {
       if (redis.running) return;
