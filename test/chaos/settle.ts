@@ -91,7 +91,7 @@ export async function unmetConditions(rig: Rig): Promise<string[]> {
   const truth = await readPhysicalTruth(db, k);
   if (truth.activeFaults.length > 0) unmet.push(`simulator faults ${truth.activeFaults.join(',')}`);
   if (truth.doorOpen) unmet.push('door open');
-  if (truth.jamArmed) unmet.push('jam armed');
+  // An armed jam (the next payout will stick) is no money in flight: it does not keep the books from being read.
   const snap = await readMachineSnapshot(db, k, localDay(Date.now(), env.config.timezone));
   if (snap.locked) unmet.push('locked');
   const critical = snap.activeErrors.filter(isCritical);
