@@ -73,7 +73,12 @@ test.serial('a frozen app is restarted within the window, and nothing else is', 
   await waitFor(async () => /^app_restarts_total\{app="cloud-sim",reason="watchdog"\} 1$/m.test(await metrics()), 5000, 'restart counted').catch(() => undefined);
   t.regex(await metrics(), /^app_restarts_total\{app="cloud-sim",reason="watchdog"\} 1$/m);
   t.notRegex(await metrics(), /app_restarts_total\{app="dashboard"/);
-  const health = await waitFor(async () => (await readAppsHealth(redis, env.keys)).find((a) => a.name === 'cloud-sim' && a.pid === fresh), 10_000, 'health of the new process');
+  // PM2 already names the new pid while it is still `launching`; the supervisor's next look sees it online.
+  const health = await waitFor(
+    async () => (await readAppsHealth(redis, env.keys)).find((a) => a.name === 'cloud-sim' && a.pid === fresh && a.status === 'online'),
+    10_000,
+    'health of the new process, online',
+  );
   t.is(health.watchdogRestarts, 1);
   t.is(health.status, 'online');
   t.true(health.memoryBytes! > 0);
