@@ -13,9 +13,8 @@ import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { localDay } from '../../shared/clock.js';
 import { queueNames, type ControlJob } from '../../queue/index.js';
-import { cleanupRedis, testEnv, waitFor, REDIS_URL } from '../helpers/env.js';
-import { cloudPeer } from '../helpers/cloud-peer.js';
-import { startStack } from '../helpers/pm2.js';
+import { testEnv, waitFor, REDIS_URL } from '../helpers/env.js';
+import { startAgent } from '../helpers/agent.js';
 
 const apps = ['hardware', 'business', 'mqtt', 'supervisor', 'dashboard'];
 const cash: ControlJob[] = [
@@ -29,20 +28,15 @@ test('pm2 restart of each app in turn during exchanges loses and duplicates noth
   t.timeout(240_000);
   const env = testEnv({ COINEREX_SIM_INVENTORY: '100000', COINEREX_SIM_PAYOUT_MS: '2', COINEREX_RETRY_SCHEDULE: '2,2,2,30' });
   const { keys } = env;
-  const redis = new Redis(REDIS_URL, { protocol: 2 });
   const queueConnection = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
   const control = new Queue<ControlJob>(queueNames.control, { connection: queueConnection, prefix: keys.bullPrefix });
-  const peer = await cloudPeer(env.deviceId);
-  const stack = await startStack(apps, env.env);
+  const agent = await startAgent(apps, env);
+  const { stack, peer, redis } = agent;
   t.teardown(async () => {
-    await stack.destroy();
-    await peer.close();
     await control.close();
     queueConnection.disconnect();
-    redis.disconnect();
-    await cleanupRedis(env.prefix);
+    await agent.close();
   });
-  await peer.waitFor((r) => r.type === 'heartbeat', 20_000, 'first heartbeat');
 
   // A steady stream of customers, one every 100 ms, through every restart.
   let sent = 0;
