@@ -9,6 +9,8 @@ const id = z.string().min(1).max(200);
 
 // ---- hw-events (hardware → business) --------------------------------------
 const base = { eventId: id, at: z.number().int().nonnegative() };
+/** Hopper level from the inventory count and the low-level sensor. */
+const hopperLevelSchema = z.object({ coins: z.number().int().nonnegative(), lowSensor: z.boolean() });
 
 export const hwEventSchema = z.discriminatedUnion('kind', [
   /** A bill was stacked in the cash box. */
@@ -26,12 +28,16 @@ export const hwEventSchema = z.discriminatedUnion('kind', [
     paid: z.number().int().nonnegative(),
     unpaid: z.number().int().nonnegative(),
     reason: z.enum(['complete', 'hopper_empty', 'jam', 'fault', 'unknown']),
+    /**
+     * The hopper level after the payout, when the hardware knows it: saves a
+     * separate `hopper_level` event (a BullMQ job and a business follow-up) per payout.
+     */
+    hopper: hopperLevelSchema.optional(),
   }),
   z.object({ ...base, kind: z.literal('fault_raised'), code: z.number().int(), context: z.record(z.string(), z.unknown()).optional() }),
   z.object({ ...base, kind: z.literal('fault_cleared'), code: z.number().int() }),
   z.object({ ...base, kind: z.literal('door'), open: z.boolean() }),
-  /** Hopper level from the inventory count and the low-level sensor. */
-  z.object({ ...base, kind: z.literal('hopper_level'), coins: z.number().int().nonnegative(), lowSensor: z.boolean() }),
+  z.object({ ...base, kind: z.literal('hopper_level'), ...hopperLevelSchema.shape }),
   z.object({ ...base, kind: z.literal('hopper_empty') }),
   z.object({ ...base, kind: z.literal('link'), up: z.boolean() }),
   /** Answer to a `report_status` command. `payouts` lists what the hardware knows of recent payouts. */

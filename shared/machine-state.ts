@@ -61,6 +61,19 @@ export async function readMachineSnapshot(redis: Redis, keys: RedisKeys, day: st
     redis.hgetall(keys.activeCodes),
     redis.hgetall(keys.daily(day)),
   ]);
+  return machineSnapshotOf({ machine: m, counters: c, codes, daily: d });
+}
+
+/** The raw hashes a snapshot is made of. */
+export interface MachineHashes {
+  machine: Record<string, string>;
+  counters: Record<string, string>;
+  codes: Record<string, string>;
+  daily: Record<string, string>;
+}
+
+/** A snapshot from hashes already read (one pipeline for several purposes). */
+export function machineSnapshotOf({ machine: m, counters: c, codes, daily: d }: MachineHashes): MachineSnapshot {
   let serviceStatus = allOperational;
   try {
     if (m.serviceStatus) serviceStatus = { ...allOperational, ...JSON.parse(m.serviceStatus) };

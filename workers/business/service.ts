@@ -27,7 +27,6 @@ import { Accounting } from './accounting/accounting.js';
 import { dailyCloseWorker, scheduleDailyClose } from './accounting/daily-close.js';
 import type { BusinessDeps } from './deps.js';
 import { ExchangeEngine } from './exchange/engine.js';
-import { laneHead } from './exchange/records.js';
 import type { StuckPolicy } from './exchange/recovery.js';
 import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
@@ -80,12 +79,7 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
     settings: { current: await readRuntimeSettings(redis, keys, config) },
   };
   const faults = new Faults(d);
-  const linkDown = async () => (await redis.hget(keys.codeSources, 'error:41')) === 'link';
-  const remoteRunning = async () => {
-    const head = await laneHead(redis, keys);
-    return head?.purpose === 'remote' && head.state === 'sent';
-  };
-  const condition = new Condition(d, remoteRunning, linkDown);
+  const condition = new Condition(d);
   const accounting = new Accounting(d);
   const engine = new ExchangeEngine(d, { faults, condition, accounting }, o.stuck, o.stuckCheckMs);
   const lock: LockControl = new LockControl(d, faults, () =>

@@ -48,9 +48,9 @@ export function dailySummary(s: MachineSnapshot, isoDate: string): Record<string
 export class Accounting {
   constructor(private readonly d: BusinessDeps) {}
 
-  /** Commits an accounting snapshot of now (the caller drains the publisher). */
-  async publish(): Promise<void> {
-    const s = await readMachineSnapshot(this.d.redis, this.d.keys, today(this.d));
+  /** Commits an accounting snapshot of now, or of `snapshot` just read (the caller drains the publisher). */
+  async publish(snapshot?: MachineSnapshot): Promise<void> {
+    const s = snapshot ?? (await readMachineSnapshot(this.d.redis, this.d.keys, today(this.d)));
     const envelope = await this.d.publisher.envelope('accounting', accountingData(s));
     await newPlan(this.d).guard(this.d.keys.emitted(envelope.message_id), EMIT_GUARD_SECONDS).emit(envelope).commit(this.d.redis);
   }

@@ -20,6 +20,7 @@ import { APPLIED_TTL_SECONDS, type BusinessDeps } from '../deps.js';
 import type { Accounting } from '../accounting/accounting.js';
 import type { Faults } from '../faults/faults.js';
 import type { Condition } from '../machine/condition.js';
+import { booksInventory, readStateView, type StateView } from '../machine/state-view.js';
 import { PayoutLane, type LaneGate, type Settlement } from './payout-lane.js';
 import { defaultStuckPolicy, endOf, isStuck, judge, type StatusReport, type StuckPolicy } from './recovery.js';
 
@@ -37,6 +38,8 @@ export class ExchangeEngine {
   private inFlight = 0;
   private lastNews = new Map<string, number>();
   private report: { requestId: string; askedAt: number } | null = null;
+  /** A settlement made by the change in hand, for its follow-up (accounting, 42 context, waiters). */
+  private settlement: Settlement | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -109,10 +112,19 @@ export class ExchangeEngine {
       // the rest are marked once done.
       const marked = !(ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done' || ev.kind === 'payout_progress');
       if (marked && (await this.d.redis.exists(applied)) === 1) return;
+      this.settlement = null;
       await this.apply(ev);
       if (marked) await this.d.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
       // The event is applied; what follows is derived from the state and repeated by the periodic check.
-      await this.follow().catch((err) => this.d.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it'));
+      const s = this.settlement;
+      this.settlement = null;
+      try {
+        await this.follow(s ?? undefined);
+      } catch (err) {
+        this.d.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it');
+      } finally {
+        if (s) this.settled.emit('settled', s);
+      }
     });
   }
 
@@ -129,9 +141,12 @@ export class ExchangeEngine {
         return;
       case 'payout_done': {
         const intent = await this.lane.intent(ev.payoutId);
-        if (!intent || intent.state !== 'sent') return;
-        if (ev.reason === 'hopper_empty') await this.d.redis.hset(m, 'inventory', 0);
-        await this.afterSettle(await this.lane.settle(intent, Math.min(ev.paid, intent.coins), endOf(ev.reason, intent.coins - ev.paid), this.d.keys.appliedEvent(ev.eventId)));
+        if (intent?.state === 'sent') {
+          if (ev.reason === 'hopper_empty' && !ev.hopper) await this.d.redis.hset(m, 'inventory', 0);
+          await this.afterSettle(await this.lane.settle(intent, Math.min(ev.paid, intent.coins), endOf(ev.reason, intent.coins - ev.paid), this.d.keys.appliedEvent(ev.eventId)));
+        }
+        // The level after the payout, as a hopper_level event would report it; absolute, so a replay is harmless.
+        if (ev.hopper) await this.hopperLevel(ev.hopper.coins, ev.hopper.lowSensor);
         return;
       }
       case 'fault_raised':
@@ -146,9 +161,7 @@ export class ExchangeEngine {
         else await faults.clear('alarm', 2, { level: 'closed', context: { door: 'closed' } });
         return;
       case 'hopper_level':
-        await this.d.redis.hset(m, 'inventory', ev.coins);
-        if (ev.lowSensor) await faults.raise('error', 44, { source: 'hardware', context: { inventory: ev.coins } });
-        else await faults.clear('error', 44, { context: { inventory: ev.coins } });
+        await this.hopperLevel(ev.coins, ev.lowSensor);
         return;
       case 'hopper_empty':
         await this.d.redis.hset(m, 'inventory', 0);
@@ -171,9 +184,25 @@ export class ExchangeEngine {
     }
   }
 
-  /** What follows a settled attempt: the remote waiter, and accounting once a transaction finished. */
+  /** Books inventory and error 44 from a hopper level report. */
+  private async hopperLevel(coins: number, lowSensor: boolean): Promise<void> {
+    const { faults } = this.p;
+    // Unchanged levels are not written again: every write is an fsync (docs/durability.md).
+    if ((await this.d.redis.hget(this.d.keys.machine, 'inventory')) !== String(coins)) await this.d.redis.hset(this.d.keys.machine, 'inventory', coins);
+    const active = await faults.isActive('error', 44);
+    if (lowSensor && !active) await faults.raise('error', 44, { source: 'hardware', context: { inventory: coins } });
+    else if (!lowSensor && active) await faults.clear('error', 44, { context: { inventory: coins } });
+  }
+
+  /**
+   * Right after a settlement: its transaction goes to the mqtt app before
+   * anything else, error 51 for an unknown outcome; the rest (42 with the
+   * shortfall, status, accounting, the waiter) follows with the change's follow-up.
+   */
   private async afterSettle(s: Settlement | null): Promise<void> {
     if (!s) return;
+    this.settlement = s;
+    await this.d.publisher.drain();
     this.lastNews.delete(s.intent.payoutId);
     if (s.end === 'unknown') {
       await this.p.faults.raise('error', 51, {
@@ -181,52 +210,60 @@ export class ExchangeEngine {
         context: { payout_id: s.intent.payoutId, transaction_id: s.intent.ref || null, coins_in_doubt: s.intent.coins, debt_coins: s.debtAfter },
       });
     }
-    await this.inventoryCodes(s);
-    await this.p.condition.refresh();
-    if (s.finished || s.intent.purpose === 'debt') await this.p.accounting.publish();
-    this.settled.emit('settled', s);
   }
 
-  /** After every change: inventory codes, status and acceptors, the next payout, the outbox. */
-  private async follow(): Promise<void> {
-    await this.inventoryCodes();
-    await this.p.condition.refresh();
-    const sent = await this.lane.pump(await this.gate());
-    if (sent?.purpose === 'remote') await this.p.condition.refresh();
-    if (sent) this.lastNews.set(sent.payoutId, this.d.clock.now());
+  /**
+   * After every change, from one read of the state: the next payout first
+   * (a customer is waiting for it), then inventory codes, status and
+   * acceptors, the accounting of a settlement, the outbox.
+   */
+  private async follow(s?: Settlement): Promise<void> {
+    let v = await readStateView(this.d);
+    const sent = await this.lane.pump(gateOf(v), v.head);
+    if (sent) {
+      this.lastNews.set(sent.payoutId, this.d.clock.now());
+      v = await readStateView(this.d);
+    }
+    if (await this.inventoryCodes(v, s)) v = await readStateView(this.d);
+    const snapshot = await this.p.condition.refresh(v);
+    if (s && (s.finished || s.intent.purpose === 'debt')) await this.p.accounting.publish(snapshot);
     await this.d.publisher.drain();
   }
 
   async gate(): Promise<LaneGate> {
-    const [inventory, debt, active] = await Promise.all([
-      this.d.redis.hget(this.d.keys.machine, 'inventory'),
-      this.d.redis.hget(this.d.keys.counters, 'debt_coins'),
-      this.p.faults.active(),
-    ]);
-    return { errors: active.errors, inventory: inventory === null ? null : Number(inventory), debt: Number(debt ?? 0) };
+    return gateOf(await readStateView(this.d));
   }
 
   /**
    * 42 while the hopper is empty (raised once no payout is out, so its
    * context carries the coins still owed), cleared when coins are back and
    * no debt is left; alarm 1 below the warning level, cleared above it.
+   * Only what differs from `v` is raised or cleared. True when a code changed.
    */
-  private async inventoryCodes(s?: Settlement): Promise<void> {
+  private async inventoryCodes(v: StateView, s?: Settlement): Promise<boolean> {
     const { faults } = this.p;
-    const g = await this.gate();
-    if (g.inventory === null) return;
-    const head = await this.lane.head();
-    if (g.inventory === 0 && head?.state !== 'sent') {
-      const context: Record<string, unknown> = { pending_dispense: g.debt, inventory: 0 };
-      if (s && s.end === 'short') Object.assign(context, { payout_id: s.intent.payoutId, transaction_id: s.intent.ref || null, coins_paid: s.paid, coins_unpaid: s.intent.coins - s.paid });
-      await faults.raise('error', 42, { source: 'inventory', context });
-    } else if (g.inventory > 0 && g.debt === 0) {
-      await faults.clear('error', 42, { context: { inventory: g.inventory, pending_dispense: 0 } });
+    const inventory = booksInventory(v);
+    if (inventory === null) return false;
+    const debt = v.snapshot.counters.debt_coins;
+    const active = (f: string) => v.codes[f] !== undefined;
+    let changed = false;
+    if (inventory === 0 && v.head?.state !== 'sent') {
+      if (!active('error:42')) {
+        const context: Record<string, unknown> = { pending_dispense: debt, inventory: 0 };
+        if (s && s.end === 'short') Object.assign(context, { payout_id: s.intent.payoutId, transaction_id: s.intent.ref || null, coins_paid: s.paid, coins_unpaid: s.intent.coins - s.paid });
+        changed = (await faults.raise('error', 42, { source: 'inventory', context })) || changed;
+      }
+    } else if (inventory > 0 && debt === 0 && active('error:42')) {
+      changed = (await faults.clear('error', 42, { context: { inventory, pending_dispense: 0 } })) || changed;
     }
     const { lowCoinWarning, lowCoinCritical } = this.d.settings.current;
-    const details = { inventory: g.inventory, low_warning_threshold: lowCoinWarning, low_critical_threshold: lowCoinCritical };
-    if (g.inventory < lowCoinWarning) await faults.raise('alarm', 1, { source: 'inventory', level: g.inventory, context: details });
-    else await faults.clear('alarm', 1, { level: g.inventory, context: details });
+    const details = { inventory, low_warning_threshold: lowCoinWarning, low_critical_threshold: lowCoinCritical };
+    if (inventory < lowCoinWarning) {
+      if (!active('alarm:1')) changed = (await faults.raise('alarm', 1, { source: 'inventory', level: inventory, context: details })) || changed;
+    } else if (active('alarm:1')) {
+      changed = (await faults.clear('alarm', 1, { level: inventory, context: details })) || changed;
+    }
+    return changed;
   }
 
   /** Runs a state change from outside the event stream (a command), then what follows from it. */
@@ -273,4 +310,9 @@ export class ExchangeEngine {
     else if (verdict.action === 'reissue') await this.lane.reissue(head);
     else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`)));
   }
+}
+
+/** Whether and how much the lane may pay, from a view. */
+function gateOf(v: StateView): LaneGate {
+  return { errors: v.snapshot.activeErrors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
 }

@@ -111,7 +111,7 @@ export class PayoutLane {
       .rpush(this.k.payoutLane, payoutId)
       .commit(this.d.redis);
     if (result === 'ok') {
-      this.d.log.info({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
+      this.d.log.debug({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
       this.d.metrics.incr('business_credits_total', { amount });
     }
     return result === 'ok';
@@ -156,10 +156,14 @@ export class PayoutLane {
   /**
    * Starts the next payout if the lane is free and allowed to pay. Returns
    * the intent it sent, or null. Never sends while another payout is out.
+   * `headNow`: the lane's head as just read, if the caller has it.
    */
-  async pump(gate: LaneGate): Promise<PayoutIntent | null> {
+  async pump(gate: LaneGate, headNow?: PayoutIntent | null): Promise<PayoutIntent | null> {
+    // The caller's fresh read of the head saves reading it again on the first turn.
+    let known = headNow;
     for (;;) {
-      const head = await laneHead(this.d.redis, this.k);
+      const head = known !== undefined ? known : await laneHead(this.d.redis, this.k);
+      known = undefined;
       if (head === null) {
         const lanePayable = await this.headDebt(gate);
         if (!lanePayable) return null;
@@ -179,7 +183,7 @@ export class PayoutLane {
         .commit(this.d.redis);
       if (marked !== 'ok') continue;
       await this.d.hardware.payout(head.payoutId, head.coins);
-      this.d.log.info({ payoutId: head.payoutId, coins: head.coins, purpose: head.purpose }, 'payout sent');
+      this.d.log.debug({ payoutId: head.payoutId, coins: head.coins, purpose: head.purpose }, 'payout sent');
       return { ...head, state: 'sent', sentAt: now };
     }
   }
@@ -286,7 +290,8 @@ export class PayoutLane {
     const result = await plan.commit(this.d.redis);
     if (result !== 'ok') return null;
     this.d.metrics.incr('business_coins_paid_total', { purpose: intent.purpose }, paid);
-    this.d.log.info({ payoutId: intent.payoutId, purpose: intent.purpose, paid, end, txnId: finished?.txn.txnId }, 'payout settled');
+    // The one info line of an exchange (credit and send are at debug): each line costs PM2 CPU and SD-card writes.
+    this.d.log.info({ payoutId: intent.payoutId, purpose: intent.purpose, paid, end, txnId: finished?.txn.txnId, amount: finished?.txn.amount }, 'payout settled');
     const settled: Settlement = { intent, paid, end, debtAfter };
     if (finished) settled.finished = finished;
     return settled;

@@ -12,6 +12,7 @@ import { isCritical, machineStatus, type MachineStatus } from '../../../shared/c
 import { readMachineSnapshot, type MachineSnapshot, type ServiceStatus } from '../../../shared/machine-state.js';
 import { buildStatusData } from '../../../shared/status-message.js';
 import { today, type BusinessDeps } from '../deps.js';
+import { readStateView, type StateView } from './state-view.js';
 
 const coinAcceptorCodes = [11, 12, 13];
 const billAcceptorCodes = [21, 22, 23];
@@ -28,26 +29,27 @@ export class Condition {
   private acceptorsSynced = false;
   private statusTimer: NodeJS.Timeout | null = null;
 
-  constructor(
-    private readonly d: BusinessDeps,
-    /** True while the head of the payout lane is a remote dispense being paid. */
-    private readonly remoteRunning: () => Promise<boolean>,
-    /** True while the hardware link is down (error 41 raised by the link). */
-    private readonly linkDown: () => Promise<boolean>,
-  ) {}
+  constructor(private readonly d: BusinessDeps) {}
 
   snapshot(): Promise<MachineSnapshot> {
     return readMachineSnapshot(this.d.redis, this.d.keys, today(this.d));
   }
 
-  /** Re-derives status, acceptors and service status; publishes status when the status changed. */
-  async refresh(): Promise<MachineSnapshot> {
-    const s = await this.snapshot();
+  /**
+   * Re-derives status, acceptors and service status from `view` (read now
+   * when not given); publishes status when the status changed.
+   */
+  async refresh(view?: StateView): Promise<MachineSnapshot> {
+    const v = view ?? (await readStateView(this.d));
+    const s = v.snapshot;
     const critical = s.activeErrors.some(isCritical);
-    const status: MachineStatus = critical ? machineStatus.fault : (await this.remoteRunning()) ? machineStatus.remote : machineStatus.standby;
+    const remoteRunning = v.head?.purpose === 'remote' && v.head.state === 'sent';
+    const status: MachineStatus = critical ? machineStatus.fault : remoteRunning ? machineStatus.remote : machineStatus.standby;
     const acceptors = !(s.locked || critical || s.doorOpen);
-    const [statusStored, acceptorsStored, serviceStored] = await this.d.redis.hmget(this.d.keys.machine, 'status', 'acceptorsEnabled', 'serviceStatus');
-    const service = serviceStatusOf({ ...s, status }, await this.linkDown(), acceptors);
+    const { status: statusStored, acceptorsEnabled: acceptorsStored, serviceStatus: serviceStored } = v.machine;
+    // Error 41 raised by the link (not by a hopper jam) means the hardware is unreachable.
+    const linkDown = v.sources['error:41'] === 'link';
+    const service = serviceStatusOf({ ...s, status }, linkDown, acceptors);
     const next = { status: String(status), acceptorsEnabled: acceptors ? '1' : '0', serviceStatus: JSON.stringify(service) };
     // Written only on change: every write is an fsync on the board's SD card (docs/durability.md).
     if (statusStored !== next.status || acceptorsStored !== next.acceptorsEnabled || serviceStored !== next.serviceStatus) {
@@ -60,7 +62,7 @@ export class Condition {
     }
     const snapshot = { ...s, status, acceptorsEnabled: acceptors, serviceStatus: service };
     if (statusStored !== next.status) {
-      this.d.log.info({ from: statusStored, to: status }, 'machine status changed');
+      this.d.log.info({ from: statusStored ?? null, to: status }, 'machine status changed');
       await this.publishStatus(snapshot);
     }
     return snapshot;
