@@ -31,13 +31,8 @@ async function payOnce(t: import('ava').ExecutionContext, payoutMs: number, inve
   const from = events.length;
   const versionBefore = Number(await redis.hget(env.keys.simTruth, truthFields.version));
   await sim.execute({ kind: 'payout', payoutId: 'P-x', coins });
-  // The end commits payout_done then hopper_level: the level after the done is the payout's last event.
-  const ended = () => {
-    const after = events.slice(from);
-    const i = after.findIndex((e) => e.kind === 'payout_done');
-    return i >= 0 && after.slice(i).some((e) => e.kind === 'hopper_level');
-  };
-  await waitFor(ended, 5_000, 'payout_done and hopper_level');
+  // payout_done, carrying the hopper level, is the payout's last event.
+  await waitFor(() => events.slice(from).some((e) => e.kind === 'payout_done'), 5_000, 'payout_done');
   const commits = Number(await redis.hget(env.keys.simTruth, truthFields.version)) - versionBefore;
   const paid = events.slice(from);
   const done = paid.find((e) => e.kind === 'payout_done');
@@ -47,7 +42,7 @@ async function payOnce(t: import('ava').ExecutionContext, payoutMs: number, inve
 
 test('a zero-time payout pays everything in one commit, with the events of a timed hopper', async (t) => {
   const instant = await payOnce(t, 0, 40, 25);
-  t.like(instant.done, { kind: 'payout_done', payoutId: 'P-x', requested: 25, paid: 25, unpaid: 0, reason: 'complete' });
+  t.like(instant.done, { kind: 'payout_done', payoutId: 'P-x', requested: 25, paid: 25, unpaid: 0, reason: 'complete', hopper: { coins: 15, lowSensor: true } });
   t.like(instant.truth, { inventory: 15, dispensed: 25 });
   t.like(instant.payout, { requested: 25, paid: 25, done: true, reason: 'complete' });
   t.is(instant.commits, 2, 'acceptance, then the whole payout in one commit');
@@ -63,7 +58,8 @@ test('a zero-time payout running the hopper empty ends hopper_empty with the exa
   t.like(instant.payout, { paid: 3, done: true, reason: 'hopper_empty' });
   t.is(instant.commits, 2);
   t.true(instant.shapes.some((e) => e.kind === 'hopper_empty'));
-  t.true(instant.shapes.some((e) => e.kind === 'hopper_level' && e.coins === 0 && e.lowSensor));
+  t.like(instant.done, { hopper: { coins: 0, lowSensor: true } });
+  t.false(instant.shapes.some((e) => e.kind === 'hopper_level'), 'the level rides on payout_done');
   const timed = await payOnce(t, 1, 3, 5);
   t.deepEqual(instant.shapes, timed.shapes);
 
@@ -74,11 +70,12 @@ test('a zero-time payout running the hopper empty ends hopper_empty with the exa
     return d.length >= 2 ? d : undefined;
   }, 5_000, 'the re-report');
   t.is(dones[1]!.eventId, dones[0]!.eventId);
+  t.like(dones[1], { paid: 3, unpaid: 2, reason: 'hopper_empty', hopper: undefined }, 'a re-report carries no level');
   t.like(await readPhysicalTruth(instant.redis, instant.env.keys), { inventory: 0, dispensed: 3 });
 });
 
 test('a zero-time payout on an empty hopper pays nothing and says so', async (t) => {
   const instant = await payOnce(t, 0, 0, 4);
-  t.like(instant.done, { requested: 4, paid: 0, unpaid: 4, reason: 'hopper_empty' });
+  t.like(instant.done, { requested: 4, paid: 0, unpaid: 4, reason: 'hopper_empty', hopper: { coins: 0, lowSensor: true } });
   t.like(instant.truth, { inventory: 0, dispensed: 0 });
 });

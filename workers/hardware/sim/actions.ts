@@ -12,8 +12,13 @@ export type Stamp = (draft: EventDraft) => HwEvent;
 export type Cash = 50 | 100 | 500 | 1000;
 export type Outcome<R> = { change?: Change; result: R };
 
+/** What the inventory count and the low-level sensor say. */
+export function hopperReading(inventory: number, lowLevel: number): { coins: number; lowSensor: boolean } {
+  return { coins: inventory, lowSensor: inventory < lowLevel };
+}
+
 export function hopperLevel(inventory: number, lowLevel: number): EventDraft {
-  return { kind: 'hopper_level', coins: inventory, lowSensor: inventory < lowLevel };
+  return { kind: 'hopper_level', ...hopperReading(inventory, lowLevel) };
 }
 
 /** First start on this Redis: an empty cash box and `inventory` coins in the hopper. */

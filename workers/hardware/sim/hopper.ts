@@ -8,7 +8,9 @@ import { formatFaults, parseFaults, type PayoutEndReason, type PhysicalPayout, t
 import { payoutDoneEventId, stampEvent, type EventDraft } from '../events.js';
 import type { HwEvent } from '../../../queue/jobs.js';
 import type { Change, Snapshot } from './truth-store.js';
-import { hopperLevel, type Outcome, type Stamp } from './actions.js';
+import { hopperLevel, hopperReading, type Outcome, type Stamp } from './actions.js';
+
+type HopperReading = ReturnType<typeof hopperReading>;
 
 /** The hopper fault (PROTOCOL.md §6: 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
 export const HOPPER_FAULT = 41;
@@ -22,15 +24,19 @@ export interface HopperSettings {
   jamAfterCoins: number;
 }
 
-function doneEvent(p: PhysicalPayout, paid: number, reason: PayoutEndReason, at: number): HwEvent {
+function doneEvent(p: PhysicalPayout, paid: number, reason: PayoutEndReason, at: number, hopper?: HopperReading): HwEvent {
   return stampEvent(
-    { kind: 'payout_done', payoutId: p.payoutId, requested: p.requested, paid, unpaid: p.requested - paid, reason },
+    { kind: 'payout_done', payoutId: p.payoutId, requested: p.requested, paid, unpaid: p.requested - paid, reason, ...(hopper && { hopper }) },
     at,
     payoutDoneEventId(p.payoutId),
   );
 }
 
-/** What the hopper says about a payout it already knows: its end, or how far it got. */
+/**
+ * What the hopper says about a payout it already knows: its end, or how far it
+ * got. A re-reported end carries no hopper level: it has the id of the first
+ * report, which the business app has applied (level included) or will apply.
+ */
 function report(p: PhysicalPayout, stamp: Stamp): HwEvent {
   if (p.done && p.reason) return doneEvent(p, p.paid, p.reason, p.endedAt ?? p.acceptedAt);
   return stamp({ kind: 'payout_progress', payoutId: p.payoutId, requested: p.requested, paid: p.paid });
@@ -56,7 +62,6 @@ function end(
   reason: PayoutEndReason,
   now: number,
   settings: HopperSettings,
-  stamp: Stamp,
   before: Change = {},
 ): Outcome<'ended'> {
   const inventory = Number(before.truth?.inventory ?? t.inventory);
@@ -64,7 +69,8 @@ function end(
     change: {
       truth: before.truth,
       payout: { payoutId: p.payoutId, fields: { paid, done: 1, reason, endedAt: now }, open: false },
-      events: [...(before.events ?? []), doneEvent(p, paid, reason, now), stamp(hopperLevel(inventory, settings.lowLevel))],
+      // The level rides on the end instead of a separate hopper_level (one hw-events job less per payout).
+      events: [...(before.events ?? []), doneEvent(p, paid, reason, now, hopperReading(inventory, settings.lowLevel))],
     },
     result: 'ended',
   };
@@ -75,10 +81,10 @@ export function payoutStep(s: Snapshot, payoutId: string, now: number, settings:
   const t = s.truth;
   const p = s.payouts.get(payoutId);
   if (!p || p.done) return { result: 'ended' };
-  if (t.activeFaults.includes(HOPPER_FAULT)) return end(t, p, p.paid, 'fault', now, settings, stamp);
-  if (t.inventory <= 0) return end(t, p, p.paid, 'hopper_empty', now, settings, stamp);
+  if (t.activeFaults.includes(HOPPER_FAULT)) return end(t, p, p.paid, 'fault', now, settings);
+  if (t.inventory <= 0) return end(t, p, p.paid, 'hopper_empty', now, settings);
   if (t.jamArmed && p.paid >= Math.min(settings.jamAfterCoins, p.requested - 1)) {
-    return end(t, p, p.paid, 'jam', now, settings, stamp, {
+    return end(t, p, p.paid, 'jam', now, settings, {
       truth: { jamArmed: 0, faults: formatFaults([...t.activeFaults, HOPPER_FAULT]) },
       events: [stamp({ kind: 'fault_raised', code: HOPPER_FAULT, context: { source: 'simulator', cause: 'jam', payoutId } })],
     });
@@ -88,8 +94,8 @@ export function payoutStep(s: Snapshot, payoutId: string, now: number, settings:
   const truth = { inventory, dispensed: t.dispensed + 1 };
   const sensor: EventDraft[] = [];
   if (inventory === 0) sensor.push({ kind: 'hopper_empty' });
-  if (paid === p.requested) return end(t, p, paid, 'complete', now, settings, stamp, { truth, events: sensor.map(stamp) });
-  if (inventory === 0) return end(t, p, paid, 'hopper_empty', now, settings, stamp, { truth, events: sensor.map(stamp) });
+  if (paid === p.requested) return end(t, p, paid, 'complete', now, settings, { truth, events: sensor.map(stamp) });
+  if (inventory === 0) return end(t, p, paid, 'hopper_empty', now, settings, { truth, events: sensor.map(stamp) });
   if (inventory < settings.lowLevel && t.inventory >= settings.lowLevel) sensor.push(hopperLevel(inventory, settings.lowLevel));
   if (paid % settings.progressEvery === 0) sensor.push({ kind: 'payout_progress', payoutId, requested: p.requested, paid });
   return { change: { truth, payout: { payoutId, fields: { paid } }, events: sensor.map(stamp) }, result: 'paid' };
@@ -137,10 +143,10 @@ export function payoutAll(s: Snapshot, payoutId: string, now: number, settings: 
  * hopper stops when the power goes): it ends with what was paid, reason
  * `unknown`, and the business app pays the remainder.
  */
-export function stopUnfinished(s: Snapshot, payoutId: string, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'stopped' | 'gone'> {
+export function stopUnfinished(s: Snapshot, payoutId: string, now: number, settings: HopperSettings): Outcome<'stopped' | 'gone'> {
   const p = s.payouts.get(payoutId);
   if (!p || p.done) return { change: { payout: { payoutId, fields: {}, open: false } }, result: 'gone' };
-  const { change } = end(s.truth, p, p.paid, 'unknown', now, settings, stamp);
+  const { change } = end(s.truth, p, p.paid, 'unknown', now, settings);
   return { change, result: 'stopped' };
 }
 

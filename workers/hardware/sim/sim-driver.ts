@@ -88,7 +88,7 @@ export class SimDriver implements HardwareDriver, Simulator {
       this.log.info({ inventory: this.opts.initialInventory }, 'simulator initialized');
     }
     for (const id of await this.store.openPayouts()) {
-      const stopped = await this.apply([id], (s) => stopUnfinished(s, id, this.clock.now(), this.hopper, this.stamp));
+      const stopped = await this.apply([id], (s) => stopUnfinished(s, id, this.clock.now(), this.hopper));
       if (stopped === 'stopped') this.log.warn({ payoutId: id }, 'payout interrupted by a restart; stopped, not resumed');
     }
     // Tell the business app where the hopper stands after the (re)start.
