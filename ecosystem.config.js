@@ -53,10 +53,12 @@ const app = (name, script, heapMb, extra = {}) => ({
 });
 
 export const apps = [
+  // First: PM2 starts two apps at a time and waits for them to be ready; the mqtt app needs no
+  // other app and sends the heartbeat the cloud waits for (docs/performance.md, start → heartbeat).
+  app('mqtt', 'workers/mqtt/main.js', 64),
   // io_uring off: serial ports that never close on early Node 20 (PITFALLS.md §5).
   app('hardware', 'workers/hardware/main.js', 64, { env: { ...demo, UV_USE_IO_URING: '0' } }),
   app('business', 'workers/business/main.js', 96),
-  app('mqtt', 'workers/mqtt/main.js', 64),
   app('supervisor', 'supervisor/main.js', 48),
   app('dashboard', 'dashboard/main.js', 96),
   // Demo profile only: plays the cloud on the local broker.

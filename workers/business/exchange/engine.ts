@@ -226,8 +226,10 @@ export class ExchangeEngine {
     }
     if (await this.inventoryCodes(v, s)) v = await readStateView(this.d);
     const snapshot = await this.p.condition.refresh(v);
-    if (s && (s.finished || s.intent.purpose === 'debt')) await this.p.accounting.publish(snapshot);
-    await this.d.publisher.drain();
+    const accounting = s !== undefined && (s.finished !== undefined || s.intent.purpose === 'debt');
+    if (accounting) await this.p.accounting.publish(snapshot);
+    // Codes raised or cleared above re-read the view, so it counts their messages too.
+    if (accounting || v.unsent > 0) await this.d.publisher.drain();
   }
 
   async gate(): Promise<LaneGate> {

@@ -21,6 +21,8 @@ export interface StateView {
   /** What raised each active code. */
   sources: Record<string, string>;
   head: PayoutIntent | null;
+  /** Messages committed but not yet handed to the mqtt app. */
+  unsent: number;
 }
 
 export async function readStateView(d: BusinessDeps): Promise<StateView> {
@@ -33,14 +35,15 @@ export async function readStateView(d: BusinessDeps): Promise<StateView> {
     .hgetall(k.codeSources)
     .hgetall(k.daily(today(d)))
     .lindex(k.payoutLane, 0)
+    .llen(k.unsent)
     .exec();
   if (!replies) throw new Error('state view: transaction aborted');
-  const [machine, counters, codes, sources, daily, headId] = replies.map(([err, value]) => {
+  const [machine, counters, codes, sources, daily, headId, unsent] = replies.map(([err, value]) => {
     if (err) throw err;
     return value;
-  }) as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, string | null];
+  }) as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, string | null, number];
   const head = headId === null ? null : await readIntent(d.redis, k, headId);
-  return { snapshot: machineSnapshotOf({ machine, counters, codes, daily }), machine, codes, sources, head };
+  return { snapshot: machineSnapshotOf({ machine, counters, codes, daily }), machine, codes, sources, head, unsent };
 }
 
 /** The books' inventory, or null while the hardware never reported a level. */
