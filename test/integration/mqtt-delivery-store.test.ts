@@ -27,13 +27,13 @@ function storeFor(limit = 100, gaps = [10_000, 30_000, 60_000, 60_000]) {
 
 const msg = (over: Partial<AddInput> = {}): AddInput => {
   const id = over.id ?? randomUUID();
-  return { id, topic: 'coinerex/transaction/DEV', payload: JSON.stringify({ message_id: id, message_type: 'transaction' }), type: 'transaction', supersedable: false, now: 0, connected: true, ...over };
+  return { id, topic: 'coinerex/transaction/DEV', payload: JSON.stringify({ message_id: id, message_type: 'transaction' }), type: 'transaction', supersedable: false, now: 0, sent: true, ...over };
 };
 
 test('connected: sent at once, resent after 10, 30, 60 s gaps, given up after the final 60 s with 4 sends', async (t) => {
   const { keys, store } = storeFor();
   const m = msg({ now: 1_000 });
-  t.deepEqual(await store.add(m), { kind: 'send' });
+  t.deepEqual(await store.add(m), { kind: 'sent', settled: [] });
   t.is(await store.nextDueAt(), 11_000);
   t.deepEqual((await store.due(10_999, 50)).resent, [], 'nothing before it is due');
   const sends = [1_000];
@@ -49,7 +49,7 @@ test('connected: sent at once, resent after 10, 30, 60 s gaps, given up after th
   t.is(last.nextDueAt, null);
   t.like(JSON.parse((await redis.hget(keys.outFailed, m.id))!), { attempts: 4, payload: m.payload, topic: m.topic });
   t.like(await readDeliveryStats(redis, keys), { pending: 0, failed: 1, giveups: 1, retransmits: 3 });
-  t.deepEqual(await store.add(m), { kind: 'duplicate' }, 'a re-run outbox job does not revive a failed message');
+  t.like(await store.add(m), { kind: 'duplicate' }, 'a re-run outbox job does not revive a failed message');
 });
 
 test('a dropped link returns in-flight messages to the buffer with their attempts; on reconnect each is sent again and its paused wait resumes', async (t) => {
@@ -77,21 +77,21 @@ test('a dropped link returns in-flight messages to the buffer with their attempt
 
 test('offline: production order, overflow drops the oldest and counts it, newer accounting supersedes an unsent one but never a daily close', async (t) => {
   const { keys, store } = storeFor(3);
-  const acc = (daily: boolean) => msg({ type: 'accounting', supersedable: !daily, connected: false });
+  const acc = (daily: boolean) => msg({ type: 'accounting', supersedable: !daily, sent: false });
   const daily = acc(true);
   const acc1 = acc(false);
-  const t1 = msg({ connected: false });
+  const t1 = msg({ sent: false });
   t.like(await store.add(daily), { kind: 'buffered', buffered: 1 });
   t.like(await store.add(acc1), { kind: 'buffered', buffered: 2 });
   t.like(await store.add(t1), { kind: 'buffered', buffered: 3 });
   const acc2 = acc(false);
   t.like(await store.add(acc2), { kind: 'buffered', buffered: 3, superseded: [acc1.id], dropped: [] });
-  const t2 = msg({ connected: false });
+  const t2 = msg({ sent: false });
   const r = await store.add(t2);
   t.like(r, { kind: 'buffered', buffered: 3, superseded: [], dropped: [{ id: daily.id, type: 'accounting' }] });
   t.like(await readDeliveryStats(redis, keys), { buffered: 3, dropped: 1, superseded: 1 });
-  // Connected again but the buffer is not empty: a new message waits behind the older ones.
-  const t3 = msg({ connected: true });
+  // Connected again but the buffer is not empty: the app buffers a new message behind the older ones.
+  const t3 = msg({ sent: false });
   t.like(await store.add(t3), { kind: 'buffered', dropped: [{ id: t1.id }] });
   const taken = await store.take(0, 10);
   t.deepEqual(taken.items.map((i) => i.id), [acc2.id, t2.id, t3.id]);
@@ -101,14 +101,14 @@ test('offline: production order, overflow drops the oldest and counts it, newer 
 test('ACKs settle wherever the message is; unknown and repeated ids are ignored; a settled id is never handed over again', async (t) => {
   const { keys, store } = storeFor();
   const inFlight = msg({ now: 1_000 });
-  const buffered = msg({ connected: false });
+  const buffered = msg({ sent: false });
   await store.add(inFlight);
   await store.add(buffered);
   t.like(await store.settle(inFlight.id), { sentAt: 1_000, attempts: 1, type: 'transaction' });
   t.like(await store.settle(buffered.id), { sentAt: null, attempts: 0 });
   t.is(await store.settle(inFlight.id), null);
   t.is(await store.settle('unknown'), null);
-  t.deepEqual(await store.add(inFlight), { kind: 'duplicate' });
+  t.like(await store.add(inFlight), { kind: 'duplicate' });
   t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 0, acked: 2 });
   t.is(await store.nextDueAt(), null);
 });
@@ -122,10 +122,42 @@ test('a replay (transactions query) sends a settled or given-up message again, n
   await store.add(failed);
   await store.settle(settled.id);
   t.deepEqual((await store.due(1_000, 50)).gaveUp.map((g) => g.id), [failed.id]);
-  t.deepEqual(await store.add({ ...settled, now: 2_000 }), { kind: 'duplicate' }, 'a plain re-run is still a duplicate');
+  t.like(await store.add({ ...settled, now: 2_000 }), { kind: 'duplicate' }, 'a plain re-run is still a duplicate');
   await store.add({ ...pending, now: 2_000 });
-  t.deepEqual(await store.add({ ...settled, now: 3_000, replay: true }), { kind: 'send' });
-  t.deepEqual(await store.add({ ...failed, now: 3_000, replay: true }), { kind: 'send' });
-  t.deepEqual(await store.add({ ...pending, now: 3_000, replay: true }), { kind: 'duplicate' }, 'pending: its schedule already delivers it');
+  t.like(await store.add({ ...settled, now: 3_000, replay: true }), { kind: 'sent' });
+  t.like(await store.add({ ...failed, now: 3_000, replay: true }), { kind: 'sent' });
+  t.like(await store.add({ ...pending, now: 3_000, replay: true }), { kind: 'duplicate' }, 'pending: its schedule already delivers it');
   t.is(await redis.hexists(keys.outFailed, failed.id), 0, 're-driven: no longer listed as failed');
+});
+
+test('ACKs settle in one call, alone or riding along with the next message; a repeat or unknown id in the batch settles nothing', async (t) => {
+  const { keys, store } = storeFor();
+  const a = msg({ now: 1_000 });
+  const b = msg({ now: 2_000 });
+  const buffered = msg({ sent: false });
+  await store.add(a);
+  await store.add(b);
+  await store.add(buffered);
+  t.deepEqual(await store.settleMany([a.id, 'unknown', a.id]), [{ sentAt: 1_000, attempts: 1, type: 'transaction' }, null, null]);
+  const c = msg({ now: 3_000 });
+  const r = await store.add({ ...c, settle: [b.id, buffered.id, 'unknown'] });
+  t.deepEqual(r, { kind: 'sent', settled: [{ sentAt: 2_000, attempts: 1, type: 'transaction' }, { sentAt: null, attempts: 0, type: 'transaction' }, null] });
+  t.like(await readDeliveryStats(redis, keys), { pending: 1, buffered: 0, acked: 3 });
+  t.is(await store.nextDueAt(), 13_000, 'only the new message is in flight');
+  t.like(await store.add({ ...msg({ sent: false }), settle: [c.id] }), { kind: 'buffered', buffered: 1, settled: [{ sentAt: 3_000 }] });
+  t.like(await store.add({ ...a, settle: [c.id] }), { kind: 'duplicate', settled: [null] }, 'a settled id is neither revived nor settled twice');
+  t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 1, acked: 4 });
+});
+
+test('a take reports the next in-flight due time, so a reconnect needs no separate read', async (t) => {
+  const { store } = storeFor();
+  await store.add(msg({ now: 5_000 }));
+  const buffered = msg({ sent: false });
+  await store.add(buffered);
+  const r = await store.take(7_000, 10);
+  t.deepEqual(r.items.map((i) => [i.id, i.dueAt]), [[buffered.id, 17_000]]);
+  t.like(r, { buffered: 0, nextDueAt: 15_000 });
+  await store.due(15_000, 10);
+  await store.due(17_000, 10);
+  t.like(await store.take(17_000, 10), { items: [], nextDueAt: 45_000 });
 });

@@ -46,30 +46,49 @@ local function overflow(limit)
   end
   return dropped
 end
+-- ACKed ids from ARGV[first] on; per id {found, sentAt, attempts, type} (found 0: unknown or already settled).
+local function settle(first)
+  local out, found = {}, 0
+  for i = first, #ARGV do
+    local id = ARGV[i]
+    local m = redis.call('HMGET', msgp .. id, 'sentAt', 'attempts', 'type')
+    if m[3] then
+      retire(id)
+      found = found + 1
+      table.insert(out, {1, m[1] or '', m[2] or '0', m[3]})
+    else
+      table.insert(out, {0, '', '0', ''})
+    end
+  end
+  if found > 0 then redis.call('HINCRBY', stats, 'acked', found) end
+  return out
+end
 `;
 
 const scripts = {
-  // ARGV: 4 id, 5 topic, 6 payload, 7 type, 8 sup, 9 now, 10 connected, 11 first wait ms, 12 limit, 13 replay
+  // ARGV: 4 id, 5 topic, 6 payload, 7 type, 8 sup, 9 now, 10 sent, 11 first wait ms, 12 limit, 13 replay, 14… ACKed ids to settle first.
+  // sent = '1': the caller has already published it (the buffer was empty and the link up): record it in flight.
+  // sent = '0': into the offline buffer (§4), oldest dropped at overflow.
   coinerexOutAdd: `${header}
+local settled = settle(14)
 local id = ARGV[4]
 local mk = msgp .. id
-if redis.call('EXISTS', mk) == 1 then return {'duplicate'} end
+if redis.call('EXISTS', mk) == 1 then return {'duplicate', settled} end
 if ARGV[13] == '1' then
   redis.call('DEL', donep .. id)
   redis.call('HDEL', failed, id)
 elseif redis.call('EXISTS', donep .. id) == 1 or redis.call('HEXISTS', failed, id) == 1 then
-  return {'duplicate'}
+  return {'duplicate', settled}
 end
 local now = tonumber(ARGV[9])
 local seqno = redis.call('INCR', counter)
-redis.call('HSET', mk, 'topic', ARGV[5], 'payload', ARGV[6], 'type', ARGV[7], 'sup', ARGV[8], 'order', seqno, 'attempts', 0, 'createdAt', now)
 redis.call('ZADD', order, seqno, id)
--- Sent at once only when nothing older waits in the buffer: production order (§4).
-if ARGV[10] == '1' and redis.call('ZCARD', buffer) == 0 then
-  redis.call('HSET', mk, 'attempts', 1, 'sentAt', now)
+if ARGV[10] == '1' then
+  redis.call('HSET', mk, 'topic', ARGV[5], 'payload', ARGV[6], 'type', ARGV[7], 'sup', ARGV[8], 'order', seqno, 'attempts', 1, 'sentAt', now, 'createdAt', now)
   redis.call('ZADD', due, now + tonumber(ARGV[11]), id)
-  return {'send'}
+  return {'sent', settled}
 end
+redis.call('HSET', mk, 'topic', ARGV[5], 'payload', ARGV[6], 'type', ARGV[7], 'sup', ARGV[8], 'order', seqno, 'attempts', 0, 'createdAt', now)
 local superseded = {}
 if ARGV[8] == '1' then
   for _, other in ipairs(redis.call('ZRANGE', buffer, 0, -1)) do
@@ -82,7 +101,7 @@ if ARGV[8] == '1' then
 end
 redis.call('ZADD', buffer, seqno, id)
 local dropped = overflow(tonumber(ARGV[12]))
-return {'buffered', redis.call('ZCARD', buffer), superseded, dropped}
+return {'buffered', settled, redis.call('ZCARD', buffer), superseded, dropped}
 `,
   // Moves the oldest buffered messages in flight. ARGV: 4 now, 5 gaps JSON (ms), 6 max
   coinerexOutTake: `${header}
@@ -109,7 +128,8 @@ for _, id in ipairs(redis.call('ZRANGE', buffer, 0, tonumber(ARGV[6]) - 1)) do
     table.insert(out, {id, m[1], m[2], first, now + wait})
   end
 end
-return {out, redis.call('ZCARD', buffer)}
+local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+return {out, redis.call('ZCARD', buffer), nxt[2] or ''}
 `,
   // Resends or gives up every overdue in-flight message. ARGV: 4 now, 5 gaps JSON (ms), 6 max
   coinerexOutDue: `${header}
@@ -159,14 +179,9 @@ redis.call('DEL', due)
 local dropped = overflow(tonumber(ARGV[5]))
 return {#items / 2, dropped, redis.call('ZCARD', buffer)}
 `,
-  // ARGV: 4 id
+  // ARGV: 4… ACKed ids
   coinerexOutSettle: `${header}
-local id = ARGV[4]
-if not redis.call('ZSCORE', order, id) then return false end
-local m = redis.call('HMGET', msgp .. id, 'sentAt', 'attempts', 'type')
-retire(id)
-redis.call('HINCRBY', stats, 'acked', 1)
-return {m[1] or '', m[2] or '0', m[3] or ''}
+return settle(4)
 `,
 } as const;
 
@@ -179,14 +194,18 @@ export interface Outgoing {
   payload: string;
 }
 
-export type AddResult =
+/** `settled`: the outcome of each id of `AddInput.settle`, in order. */
+export type AddResult = { settled: Array<SettleResult | null> } & (
   | { kind: 'duplicate' }
-  | { kind: 'send' }
-  | { kind: 'buffered'; buffered: number; superseded: string[]; dropped: Array<{ id: string; type: string }> };
+  | { kind: 'sent' }
+  | { kind: 'buffered'; buffered: number; superseded: string[]; dropped: Array<{ id: string; type: string }> }
+);
 
 export interface TakeResult {
   items: Array<Outgoing & { firstSend: boolean; dueAt: number }>;
   buffered: number;
+  /** Epoch ms of the earliest in-flight action after the take, or null when nothing is in flight. */
+  nextDueAt: number | null;
 }
 
 export interface DueResult {
@@ -213,7 +232,13 @@ export interface AddInput extends Outgoing {
   /** A post-transaction accounting snapshot: a newer one replaces it while unsent (§4). */
   supersedable: boolean;
   now: number;
-  connected: boolean;
+  /**
+   * Already published by the caller (link up, buffer empty): recorded in flight, first send at `now`.
+   * Otherwise it goes into the offline buffer and is sent by a later `take`.
+   */
+  sent: boolean;
+  /** ACKed ids settled in the same call, before the message is recorded (saves a round trip and an fsync). */
+  settle?: readonly string[];
   /** A replay (`transactions` query) revives a settled or given-up id; one still unsettled stays a duplicate. */
   replay?: boolean;
 }
@@ -221,8 +246,16 @@ export interface AddInput extends Outgoing {
 const toDropped = (raw: unknown): Array<{ id: string; type: string }> =>
   (raw as Array<[string, string]>).map(([id, type]) => ({ id, type }));
 
+const toSettled = (raw: unknown): Array<SettleResult | null> =>
+  ((raw ?? []) as Array<[number, string, string, string]>).map(([found, sentAt, attempts, type]) =>
+    Number(found) === 1 ? { sentAt: sentAt === '' ? null : Number(sentAt), attempts: Number(attempts), type } : null,
+  );
+
+const toNext = (raw: unknown): number | null => (raw === '' || raw === null || raw === undefined ? null : Number(raw));
+
 /**
- * One Redis connection, one Lua call per transition. `gapsMs` is the
+ * One Redis connection, one Lua call per transition (ACK settlements ride
+ * along with a new message's call when one is made). `gapsMs` is the
  * retransmission schedule: the wait after send 1, 2, …; its length is the
  * number of sends (PROTOCOL.md §4, PITFALLS.md §9 "Retransmission spacing").
  */
@@ -251,22 +284,24 @@ export class DeliveryStore {
     return fn.call(this.redis, ...this.keyList, ...this.common, ...args.map(String));
   }
 
-  /** Records a new ACK-required message; tells whether to send it now or that it was buffered. */
+  /** Records a new ACK-required message, in flight (`sent`) or buffered; settles `m.settle` first. */
   async add(m: AddInput): Promise<AddResult> {
     const r = (await this.call(
-      'coinerexOutAdd', m.id, m.topic, m.payload, m.type, m.supersedable ? '1' : '0', m.now, m.connected ? '1' : '0', this.gapsMs[0]!, this.offlineLimit, m.replay ? '1' : '0',
-    )) as [string, number?, string[]?, unknown?];
-    if (r[0] === 'duplicate') return { kind: 'duplicate' };
-    if (r[0] === 'send') return { kind: 'send' };
-    return { kind: 'buffered', buffered: Number(r[1]), superseded: r[2] ?? [], dropped: toDropped(r[3] ?? []) };
+      'coinerexOutAdd', m.id, m.topic, m.payload, m.type, m.supersedable ? '1' : '0', m.now, m.sent ? '1' : '0', this.gapsMs[0]!, this.offlineLimit, m.replay ? '1' : '0', ...(m.settle ?? []),
+    )) as [string, unknown, number?, string[]?, unknown?];
+    const settled = toSettled(r[1]);
+    if (r[0] === 'duplicate') return { kind: 'duplicate', settled };
+    if (r[0] === 'sent') return { kind: 'sent', settled };
+    return { kind: 'buffered', settled, buffered: Number(r[2]), superseded: r[3] ?? [], dropped: toDropped(r[4] ?? []) };
   }
 
   /** Takes up to `max` of the oldest buffered messages and puts them in flight. */
   async take(now: number, max: number): Promise<TakeResult> {
-    const [items, buffered] = (await this.call('coinerexOutTake', now, this.gapsJson, max)) as [Array<[string, string, string, number, number]>, number];
+    const [items, buffered, next] = (await this.call('coinerexOutTake', now, this.gapsJson, max)) as [Array<[string, string, string, number, number]>, number, string];
     return {
       items: items.map(([id, topic, payload, first, dueAt]) => ({ id, topic, payload, firstSend: Number(first) === 1, dueAt: Number(dueAt) })),
       buffered: Number(buffered),
+      nextDueAt: toNext(next),
     };
   }
 
@@ -279,7 +314,7 @@ export class DeliveryStore {
     return {
       resent: resent.map(([id, topic, payload, attempts]) => ({ id, topic, payload, attempts: Number(attempts) })),
       gaveUp: gaveUp.map(([id, type, attempts]) => ({ id, type, attempts: Number(attempts) })),
-      nextDueAt: next === '' || next === null ? null : Number(next),
+      nextDueAt: toNext(next),
     };
   }
 
@@ -288,11 +323,14 @@ export class DeliveryStore {
     return { suspended: Number(suspended), dropped: toDropped(dropped), buffered: Number(buffered) };
   }
 
-  /** Settles an unsettled message; null when the id is unknown or already settled. */
+  /** Settles unsettled messages in one call; per id, null when it is unknown or already settled (a repeat in `ids` included). */
+  async settleMany(ids: readonly string[]): Promise<Array<SettleResult | null>> {
+    if (ids.length === 0) return [];
+    return toSettled(await this.call('coinerexOutSettle', ...ids));
+  }
+
   async settle(id: string): Promise<SettleResult | null> {
-    const r = (await this.call('coinerexOutSettle', id)) as [string, string, string] | null;
-    if (!r) return null;
-    return { sentAt: r[0] === '' ? null : Number(r[0]), attempts: Number(r[1]), type: r[2] };
+    return (await this.settleMany([id]))[0]!;
   }
 
   async nextDueAt(): Promise<number | null> {

@@ -15,7 +15,7 @@ import type { Clock } from '../../shared/clock.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { CloudAck } from '../../shared/messages.js';
-import type { DeliveryStore, Outgoing } from './delivery-store.js';
+import type { AddResult, DeliveryStore, Outgoing, SettleResult } from './delivery-store.js';
 
 /** What delivery needs of the MQTT link. */
 export interface Publisher {
@@ -37,6 +37,15 @@ export interface DeliveryDeps {
 /** Messages moved per Lua call while flushing or retransmitting: bounds the time Redis is busy. */
 const BATCH = 50;
 
+/**
+ * How long an ACK may wait in memory for a Redis call it can ride along with
+ * (the next message's `add`, or other ACKs). Settling is bookkeeping: a crash
+ * before it only means the message is sent once more and ACKed again
+ * (duplicates are allowed, PROTOCOL.md §4). Pending ACKs are settled before
+ * any take, retransmission pass or suspension, so they never cause a resend.
+ */
+const ACK_SETTLE_MS = 200;
+
 export class Delivery {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -46,50 +55,83 @@ export class Delivery {
   private closed = false;
   /** Set by linkUp/linkDown: until the app has sent its post-connect heartbeat and status, new messages wait in the buffer. */
   private online = false;
+  /**
+   * Whether the offline buffer is known to be empty, without asking Redis:
+   * `bufferGen` counts the calls that may have put something in it (a
+   * buffered add, a suspension); `cleanGen` is the count as it was when a
+   * take issued after them found the buffer empty. Unequal (e.g. at start)
+   * means "maybe not empty": new messages then queue behind, in order.
+   */
+  private bufferGen = 1;
+  private cleanGen = 0;
+  /** ACKs received, not yet settled in Redis, with their arrival times. */
+  private acks: Array<{ id: string; at: number }> = [];
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly d: DeliveryDeps) {}
 
-  /** Durable hand-off first, then the send: the outbox job may complete once this resolves. */
+  /**
+   * Link up and nothing older waiting: published first, then recorded in
+   * flight, both started in the same tick so the broker gets it without
+   * waiting for Redis's fsync. Safe because the outbox job completes only once
+   * this resolves (the state is durable): a crash in between re-runs the job,
+   * which sends the same message_id again; the cloud de-duplicates (§4 allows
+   * duplicates, never loss). Otherwise it goes into the buffer, in order.
+   */
   async submit(topic: string, envelope: Envelope, replay = false): Promise<void> {
     const { store, clock, log } = this.d;
     const payload = JSON.stringify(envelope);
     const now = clock.now();
     const supersedable = envelope.message_type === 'accounting' && envelope.data.report !== 'daily_close';
-    const r = await store.add({ id: envelope.message_id, topic, payload, type: envelope.message_type, supersedable, now, connected: this.sending, replay });
+    const direct = this.sending && this.flushing === undefined && this.cleanGen === this.bufferGen;
+    if (!direct) this.bufferGen++;
+    const published = direct ? this.send({ id: envelope.message_id, topic, payload }, envelope.message_type, false) : undefined;
+    const acks = this.takeAcks();
+    let r: AddResult;
+    try {
+      r = await store.add({ id: envelope.message_id, topic, payload, type: envelope.message_type, supersedable, now, sent: direct, replay, settle: acks.map((a) => a.id) });
+    } catch (err) {
+      // Not settled: keep them for the next call.
+      this.acks.unshift(...acks);
+      throw err;
+    }
+    this.settled(acks, r.settled);
     if (r.kind === 'duplicate') {
       log.debug({ messageId: envelope.message_id }, 'message already handed over; ignored');
-      return;
-    }
-    if (r.kind === 'send') {
+    } else if (r.kind === 'sent') {
       this.armAt(now + store.gapsMs[0]!);
-      await this.send({ id: envelope.message_id, topic, payload }, envelope.message_type, false);
-      return;
+    } else {
+      this.d.metrics.set('offline_buffer_size', r.buffered);
+      if (r.superseded.length > 0) log.info({ superseded: r.superseded, by: envelope.message_id }, 'newer accounting supersedes unsent snapshot');
+      this.logDropped(r.dropped);
+      if (this.sending) void this.flush();
     }
-    this.d.metrics.set('offline_buffer_size', r.buffered);
-    if (r.superseded.length > 0) log.info({ superseded: r.superseded, by: envelope.message_id }, 'newer accounting supersedes unsent snapshot');
-    this.logDropped(r.dropped);
-    if (this.sending) void this.flush();
+    await published;
   }
 
   /** The link is up: flush the buffer oldest first, then continue the in-flight schedules. */
   async linkUp(): Promise<void> {
     this.online = true;
     await this.flush();
-    const next = await this.d.store.nextDueAt();
-    if (next !== null) this.armAt(next);
   }
 
   /** The link dropped: stop the clock and put in-flight messages back in the buffer. */
   async linkDown(): Promise<void> {
     this.online = false;
     this.clearTimer();
+    this.bufferGen++;
+    void this.settleNow();
     const r = await this.d.store.suspend(this.d.clock.now());
     this.d.metrics.set('offline_buffer_size', r.buffered);
     if (r.suspended > 0) this.d.log.info({ suspended: r.suspended, buffered: r.buffered }, 'link down: in-flight messages back in the buffer');
     this.logDropped(r.dropped);
   }
 
-  /** PROTOCOL.md §4: `received`/`processed` settle; `error` leaves the message on its schedule. */
+  /**
+   * PROTOCOL.md §4: `received`/`processed` settle; `error` leaves the message
+   * on its schedule. Settled in batches (ACK_SETTLE_MS), no Redis call of its own
+   * when a new message's call comes first.
+   */
   async handleAck(ack: CloudAck): Promise<void> {
     const id = (ack.ack_message_id ?? ack.message_id)!;
     if (ack.status === 'error') {
@@ -97,17 +139,11 @@ export class Delivery {
       this.d.metrics.incr('acks_error_total');
       return;
     }
-    const r = await this.d.store.settle(id);
-    if (!r) {
-      // Normal after a retransmission crossed its ACK; counted so a cloud ACKing wrong ids shows up.
-      this.d.log.debug({ messageId: id }, 'ACK for an unknown or settled message; ignored');
-      this.d.metrics.incr('acks_ignored_total');
-      return;
-    }
-    if (r.sentAt !== null) {
-      const latency = Math.max(0, this.d.clock.now() - r.sentAt);
-      this.d.metrics.observe('ack_latency_ms', latency);
-      this.d.onAckLatency?.(latency);
+    this.acks.push({ id, at: this.d.clock.now() });
+    if (this.closed || this.acks.length >= BATCH) void this.settleNow();
+    else if (!this.ackTimer) {
+      this.ackTimer = setTimeout(() => void this.settleNow(), ACK_SETTLE_MS);
+      this.ackTimer.unref();
     }
   }
 
@@ -115,6 +151,7 @@ export class Delivery {
     this.closed = true;
     this.clearTimer();
     await Promise.allSettled([this.flushing, this.dueRunning]);
+    await this.settleNow();
   }
 
   private get sending(): boolean {
@@ -141,12 +178,17 @@ export class Delivery {
       do {
         this.flushAgain = false;
         while (this.sending) {
+          // ACKed messages leave the buffer before the take, so they are not sent again.
+          void this.settleNow();
+          const gen = this.bufferGen;
           const r = await this.d.store.take(this.d.clock.now(), BATCH);
           this.d.metrics.set('offline_buffer_size', r.buffered);
-          if (r.items.length === 0) break;
-          for (const item of r.items) {
-            this.armAt(item.dueAt);
-            await this.send(item, typeOf(item.payload), !item.firstSend);
+          if (r.nextDueAt !== null) this.armAt(r.nextDueAt);
+          for (const item of r.items) await this.send(item, typeOf(item.payload), !item.firstSend);
+          if (r.buffered === 0) {
+            // Everything buffered before this take has now been sent.
+            this.cleanGen = gen;
+            break;
           }
         }
       } while (this.flushAgain && this.sending);
@@ -181,6 +223,8 @@ export class Delivery {
       let next: number | null;
       do {
         const now = this.d.clock.now();
+        // An ACK waiting in memory must not cause a resend.
+        void this.settleNow();
         const r = await this.d.store.due(now, BATCH);
         for (const g of r.gaveUp) {
           this.d.log.warn({ messageId: g.id, type: g.type, sends: g.attempts }, 'no ACK after the last retransmission; message moved to failed');
@@ -204,6 +248,42 @@ export class Delivery {
         this.dueRunning = undefined;
       });
     return this.dueRunning;
+  }
+
+  private takeAcks(): Array<{ id: string; at: number }> {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const batch = this.acks;
+    this.acks = [];
+    return batch;
+  }
+
+  /** Settles the ACKs waiting in memory; the Redis call is issued before this returns, so it precedes any later call. */
+  private settleNow(): Promise<void> {
+    const batch = this.takeAcks();
+    if (batch.length === 0) return Promise.resolve();
+    return this.d.store.settleMany(batch.map((a) => a.id)).then(
+      (results) => this.settled(batch, results),
+      // Still pending in Redis: resent on schedule and ACKed again.
+      (err) => this.d.log.error({ err, acks: batch.length }, 'settling ACKed messages failed'),
+    );
+  }
+
+  private settled(batch: Array<{ id: string; at: number }>, results: Array<SettleResult | null>): void {
+    batch.forEach((a, i) => {
+      const r = results[i];
+      if (!r) {
+        // Normal after a retransmission crossed its ACK; counted so a cloud ACKing wrong ids shows up.
+        this.d.log.debug({ messageId: a.id }, 'ACK for an unknown or settled message; ignored');
+        this.d.metrics.incr('acks_ignored_total');
+        return;
+      }
+      if (r.sentAt !== null) {
+        const latency = Math.max(0, a.at - r.sentAt);
+        this.d.metrics.observe('ack_latency_ms', latency);
+        this.d.onAckLatency?.(latency);
+      }
+    });
   }
 
   private logDropped(dropped: Array<{ id: string; type: string }>): void {
