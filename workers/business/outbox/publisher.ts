@@ -65,20 +65,33 @@ export class Publisher {
 
   private async drainOnce(): Promise<void> {
     for (;;) {
-      const raw = await this.redis.lindex(this.keys.unsent, 0);
-      if (raw === null) return;
-      const envelope = parseUnsent(raw);
-      if (!envelope) {
+      // A batch per round trip: after an outage or at a high rate many messages wait, and each
+      // separate write is an fsync with `appendfsync always` (docs/durability.md).
+      const raws = await this.redis.lrange(this.keys.unsent, 0, DRAIN_BATCH - 1);
+      if (raws.length === 0) return;
+      const messages: { raw: string; envelope: Envelope }[] = [];
+      for (const raw of raws) {
+        const envelope = parseUnsent(raw);
+        if (envelope) {
+          messages.push({ raw, envelope });
+          continue;
+        }
         // Written by our own script, so this cannot happen short of a bug; keep it out of the way, visibly.
         this.log.error({ raw }, 'unreadable unsent message; moved aside');
         await this.redis.multi().lrem(this.keys.unsent, 1, raw).rpush(`${this.keys.unsent}:bad`, raw).exec();
-        continue;
       }
-      await this.outbox.add(envelope.message_type, { kind: 'message', envelope }, { jobId: envelope.message_id });
-      await this.redis.lrem(this.keys.unsent, 1, raw);
+      if (messages.length === 0) continue;
+      await this.outbox.addBulk(messages.map(({ envelope }) => ({ name: envelope.message_type, data: { kind: 'message' as const, envelope }, opts: { jobId: envelope.message_id } })));
+      // Removed by value once the queue has them: a crash in between re-adds the same message ids.
+      const removal = this.redis.multi();
+      for (const { raw } of messages) removal.lrem(this.keys.unsent, 1, raw);
+      await removal.exec();
     }
   }
 }
+
+/** Messages moved to the outbox queue per round trip. */
+const DRAIN_BATCH = 50;
 
 /** `{"seq":n,"envelope":{…}}` as committed by the plan script; seq 0 = the extension is off. */
 export function parseUnsent(raw: string): Envelope | null {
