@@ -32,21 +32,30 @@ export function createCommandVerifier(opts: VerifierOptions): CommandVerifier {
   const maxThreads = Math.min(Math.max(opts.maxThreads ?? 1, 1), 2);
   const pool = new Piscina<CheckTask, CheckOutcome>({
     filename: new URL('./verify-worker.js', import.meta.url).href,
-    minThreads: 1,
+    // No thread while no command arrives: an idle thread is ~12 MB of the board's memory
+    // (docs/performance.md); the first command after a quiet minute waits ~100 ms for one.
+    minThreads: 0,
     maxThreads,
-    // Threads start in about 100 ms; keep one warm rather than thrash (idleTimeout 0 would).
+    // Kept a minute after the last command rather than started for every one.
     idleTimeout: 60_000,
     maxQueue: opts.maxQueue ?? 16,
     workerData: { publicKeyPem: opts.publicKeyPem },
   });
   pool.on('error', (err: Error) => opts.onError?.(err));
   const timeoutMs = opts.taskTimeoutMs ?? 5_000;
+  // Our own bound: while piscina starts a thread (none kept idle) its queue limit does not apply yet.
+  const bound = maxThreads + (opts.maxQueue ?? 16);
+  let inFlight = 0;
   return {
     async check(task) {
+      if (inFlight >= bound) return { ok: false, code: 'BUSY', detail: `verification unavailable: ${inFlight} checks waiting` };
+      inFlight++;
       try {
         return await pool.run(task, { signal: AbortSignal.timeout(timeoutMs) });
       } catch (err) {
         return { ok: false, code: 'BUSY', detail: `verification unavailable: ${(err as Error).message}` };
+      } finally {
+        inFlight--;
       }
     },
     close: () => pool.close(),
