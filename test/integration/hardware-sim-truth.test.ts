@@ -225,3 +225,65 @@ test('a commit re-sent after a reconnect is recognised and not applied twice', a
   t.is(await store.commit(s.version, 'op-2', change), 'conflict');
   t.is((await readPhysicalTruth(r.redis, r.env.keys)).bills[100], 1);
 });
+
+test('a change by another writer is noticed: the remembered truth is checked by its version', async (t) => {
+  const r = rig(t);
+  const { sim, events } = await r.sim({ initialInventory: 100, payoutMs: 0 });
+  await sim.execute({ kind: 'payout', payoutId: 'P-mine', coins: 2 });
+  // Someone else commits a refill and a payout the driver has not seen.
+  const other = new TruthStore(r.redis, r.env.keys);
+  const s = await other.read(['P-theirs']);
+  t.is(await other.commit(s.version, 'op-other', { truth: { inventory: s.truth.inventory + 50 } }), 'applied');
+  const s2 = await other.read(['P-theirs']);
+  const payout = { payoutId: 'P-theirs', fields: { requested: 3, paid: 3, done: 1, reason: 'complete', acceptedAt: 1, endedAt: 1 }, acceptedAt: 1, open: false };
+  t.is(await other.commit(s2.version, 'op-other-2', { payout }), 'applied');
+
+  await sim.execute({ kind: 'payout', payoutId: 'P-mine-2', coins: 4 });
+  const done = await waitFor(() => events.find((e) => e.kind === 'payout_done' && e.payoutId === 'P-mine-2'), 5_000, 'payout_done');
+  t.like(done, { paid: 4, hopper: { coins: 144 } }, 'computed from the refilled inventory');
+  // A payout it never saw is known all the same: not paid, re-reported.
+  await sim.execute({ kind: 'payout', payoutId: 'P-theirs', coins: 3 });
+  await waitFor(() => events.find((e) => e.kind === 'payout_done' && e.payoutId === 'P-theirs'), 5_000, 're-report');
+  t.like(await readPhysicalTruth(r.redis, r.env.keys), { inventory: 144, dispensed: 6 });
+});
+
+test('an event whose commit had no answer is still delivered, once, without a restart', async (t) => {
+  const r = rig(t);
+  const { sim, events } = await r.sim();
+  // The commit reaches Redis but its answer is lost (a connection cut between the two).
+  const store = (sim as unknown as { store: TruthStore }).store;
+  const commit = store.commit.bind(store);
+  store.commit = async (...args) => {
+    await commit(...args);
+    store.commit = commit;
+    throw new Error('connection lost');
+  };
+  await t.throwsAsync(sim.insertCash(1000), { message: 'connection lost' });
+  const bill = await waitFor(() => events.find((e) => e.kind === 'bill_accepted'), 5_000, 'the bill event');
+  t.like(bill, { amount: 1000 });
+  // The next step starts from Redis again, not from what the driver remembered.
+  t.is(await sim.insertCash(1000), 'accepted');
+  await waitFor(() => events.filter((e) => e.kind === 'bill_accepted').length >= 2, 5_000, 'the second bill');
+  await waitFor(async () => (await r.redis.llen(r.env.keys.hwPending)) === 0, 5_000, 'pending list drained');
+  t.is(events.filter((e) => e.kind === 'bill_accepted').length, 2);
+  t.is((await readPhysicalTruth(r.redis, r.env.keys)).bills[1000], 2);
+});
+
+test('events that piled up while the sink was failing are handed over together, in order', async (t) => {
+  const r = rig(t);
+  let failing = true;
+  const batches: HwEvent[][] = [];
+  const sim = new SimDriver({ redis: r.redis, keys: r.env.keys, log }, { initialInventory: 500, payoutMs: 0, pending: { retryMs: 200 } });
+  t.teardown(() => sim.close());
+  sim.onEvents((evs) => {
+    if (failing) throw new Error('queue unavailable');
+    batches.push([...evs]);
+  });
+  await sim.start();
+  for (const amount of [100, 500, 1000, 50] as const) await sim.insertCash(amount);
+  failing = false;
+  await waitFor(async () => (await r.redis.llen(r.env.keys.hwPending)) === 0, 5_000, 'pending list drained');
+  const cash = batches.flat().filter((e) => e.kind === 'bill_accepted' || e.kind === 'coin_accepted');
+  t.deepEqual(cash.map((e) => ('amount' in e ? e.amount : 0)), [100, 500, 1000, 50]);
+  t.true(batches.some((b) => b.length > 1), 'one hand-over for several events');
+});

@@ -28,11 +28,19 @@ export interface HardwareDriver {
    * delivered again, also after a restart. Sinks must tolerate repeats.
    */
   onEvent(sink: EventSink): void;
+  /**
+   * Instead of `onEvent`: a sink that takes the events pending at a time in
+   * one call, in order (one hand-over for several), under the same rules.
+   * Optional: a driver without it delivers one event at a time.
+   */
+  onEvents?(sink: EventBatchSink): void;
   /** Stop reading, finish writing, close the link. Idempotent. */
   close(): Promise<void>;
 }
 
 export type EventSink = (event: HwEvent) => Promise<void> | void;
+/** Resolves once it has taken every event of the batch; rejecting means all of them are delivered again. */
+export type EventBatchSink = (events: readonly HwEvent[]) => Promise<void> | void;
 
 export class DriverError extends Error {
   constructor(

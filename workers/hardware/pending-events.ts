@@ -1,27 +1,67 @@
 /**
  * The durable hand-over of hardware events (ARCHITECTURE.md invariant 1).
- * A driver appends each event to a Redis list in the same atomic step that
- * records the physical fact (the simulator), or before it acknowledges the
- * fact to the board (a serial driver). One delivery loop then hands the list
- * to the sink in order and removes an entry only after the sink resolved.
- * A sink failure or a crash leaves the entry in place: it is delivered again
- * (same eventId) after a back-off or on the next start.
+ * The simulator appends each event to a Redis list in the same atomic step
+ * that records the physical fact (truth-store.ts). One delivery loop then
+ * hands the list to the sink in order, several events at a time, and removes
+ * them only after the sink resolved. A sink failure or a crash leaves them in
+ * place: they are delivered again (same eventIds) after a back-off or on the
+ * next start.
+ *
+ * The loop does not read the list for every event: this process is its only
+ * writer, so it keeps a copy in memory (loaded by `sync()` at start, extended
+ * by `recorded()` after each commit) and reads Redis again only when a write
+ * of its own had an unknown outcome (`markStale()`).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { hwEventSchema, type HwEvent } from '../../queue/jobs.js';
 import type { RedisKeys } from '../../shared/keys.js';
-import type { EventSink } from './driver.js';
+import type { EventBatchSink } from './driver.js';
 
 export interface PendingEventsOptions {
   /** First retry delay after a failed delivery, ms; doubles up to `maxRetryMs`. Default 500. */
   retryMs?: number;
   /** Longest retry delay, ms. Default 30000. */
   maxRetryMs?: number;
+  /** Most events handed to the sink at once. Default 50. */
+  maxBatch?: number;
 }
 
+interface Entry {
+  raw: string;
+  event: HwEvent;
+}
+
+// KEYS: pending. ARGV: the raws just delivered, head first. When they are the
+// head (the normal case) one LTRIM drops them; otherwise (a re-sent removal,
+// the list re-read in between) each is removed by value, as before.
+const ackLua = `
+local n = #ARGV
+local head = redis.call('LRANGE', KEYS[1], 0, n - 1)
+local same = #head == n
+if same then
+  for i = 1, n do
+    if head[i] ~= ARGV[i] then same = false break end
+  end
+end
+if same then
+  redis.call('LTRIM', KEYS[1], n, -1)
+  return n
+end
+for i = 1, n do redis.call('LREM', KEYS[1], 1, ARGV[i]) end
+return 0
+`;
+
+const ACK = 'coinerexHwPendingAck';
+type WithAck = Redis & { [ACK](key: string, ...raws: string[]): Promise<number> };
+
 export class PendingEvents {
-  private sink: EventSink | undefined;
+  private sink: EventBatchSink | undefined;
+  private readonly redis: WithAck;
+  /** The list as this process knows it, head first. Valid only while not `stale`. */
+  private entries: Entry[] = [];
+  private stale = true;
+  private syncing: Promise<void> | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private closed = false;
@@ -29,33 +69,77 @@ export class PendingEvents {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
+  private readonly maxBatch: number;
 
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: Pick<RedisKeys, 'hwPending' | 'hwPendingBad'>,
     private readonly log: Logger,
     opts: PendingEventsOptions = {},
   ) {
+    if (!(ACK in redis)) redis.defineCommand(ACK, { numberOfKeys: 1, lua: ackLua });
+    this.redis = redis as WithAck;
     this.retryMs = opts.retryMs ?? 500;
     this.maxRetryMs = opts.maxRetryMs ?? 30_000;
+    this.maxBatch = opts.maxBatch ?? 50;
   }
 
   static encode(event: HwEvent): string {
     return JSON.stringify(event);
   }
 
+  onDeliver(sink: EventBatchSink): void {
+    this.sink = sink;
+  }
+
+  /** Whether the list must be read again (`sync()`) before `recorded()` is trusted. */
+  get needsSync(): boolean {
+    return this.stale;
+  }
+
   /**
-   * Records one event on its own, then starts delivering it. For drivers
-   * whose fact is kept elsewhere (a board that repeats a report until it is
-   * acknowledged); the simulator appends inside its truth update instead.
+   * The events a commit of this process has just appended, in list order.
+   * The caller commits one step at a time and calls this before the next.
    */
-  async append(event: HwEvent): Promise<void> {
-    await this.redis.rpush(this.keys.hwPending, PendingEvents.encode(event));
+  recorded(events: readonly HwEvent[]): void {
+    if (events.length === 0) return;
+    // A stale copy is replaced by the next sync, which reads these too.
+    if (!this.stale) for (const event of events) this.entries.push({ raw: PendingEvents.encode(event), event });
     this.kick();
   }
 
-  onDeliver(sink: EventSink): void {
-    this.sink = sink;
+  /** A write to the list may or may not have happened (an error without a reply): read it again before relying on the copy. */
+  markStale(): void {
+    this.stale = true;
+  }
+
+  /**
+   * Reads the list into the copy if it is stale. The caller guarantees that no
+   * write of its own to the list is in flight; a delivery in hand finishes first.
+   */
+  async sync(): Promise<void> {
+    if (!this.stale) return;
+    this.syncing ??= (async () => {
+      await this.running;
+      const raws = await this.redis.lrange(this.keys.hwPending, 0, -1);
+      const entries: Entry[] = [];
+      for (const raw of raws) {
+        const event = this.decode(raw);
+        if (event) {
+          entries.push({ raw, event });
+          continue;
+        }
+        // Never drop a recorded fact: park it for a person to inspect.
+        await this.redis.multi().lrem(this.keys.hwPending, 1, raw).rpush(this.keys.hwPendingBad, raw).exec();
+        this.log.error({ raw }, 'unreadable pending hardware event moved aside');
+      }
+      this.entries = entries;
+      this.stale = false;
+    })().finally(() => {
+      this.syncing = undefined;
+    });
+    await this.syncing;
+    this.kick();
   }
 
   /** Events recorded but not yet handed over. */
@@ -65,7 +149,7 @@ export class PendingEvents {
 
   /** Delivers whatever is pending now; at most one delivery loop runs at a time. */
   kick(): void {
-    if (this.closed || !this.sink || this.retryTimer) return;
+    if (this.closed || !this.sink || this.retryTimer || this.stale || this.syncing) return;
     if (this.running) {
       this.again = true;
       return;
@@ -79,29 +163,24 @@ export class PendingEvents {
     });
   }
 
-  /** Stops delivering after the event in hand; what is left stays pending for the next start. Idempotent. */
+  /** Stops delivering after the events in hand; what is left stays pending for the next start. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    await this.syncing?.catch(() => undefined);
     await this.running;
   }
 
   private async drain(): Promise<void> {
     const sink = this.sink!;
     try {
-      while (!this.closed) {
-        const [raw] = await this.redis.lrange(this.keys.hwPending, 0, 0);
-        if (raw === undefined) return;
-        const event = this.decode(raw);
-        if (!event) {
-          // Never drop a recorded fact: park it for a person to inspect.
-          await this.redis.multi().lrem(this.keys.hwPending, 1, raw).rpush(this.keys.hwPendingBad, raw).exec();
-          this.log.error({ raw }, 'unreadable pending hardware event moved aside');
-          continue;
-        }
-        await sink(event);
-        await this.redis.lrem(this.keys.hwPending, 1, raw);
+      while (!this.closed && !this.stale && this.entries.length > 0) {
+        const batch = this.entries.slice(0, this.maxBatch);
+        await sink(batch.map((e) => e.event));
+        await this.redis[ACK](this.keys.hwPending, ...batch.map((e) => e.raw));
+        // Only this loop removes from the head, and a sync waits for it: the batch is still the head.
+        this.entries.splice(0, batch.length);
         this.failures = 0;
       }
     } catch (err) {

@@ -43,10 +43,19 @@ export interface HardwareService {
 export async function startHardwareService(deps: HardwareServiceDeps): Promise<HardwareService> {
   const { driver, simulator, hwEvents, connection, prefix, log } = deps;
 
-  driver.onEvent(async (event) => {
-    await hwEvents.add(event.kind, event, { ...hwEventJobOptions, jobId: hwEventJobId(event.eventId) });
-    log.debug({ event }, 'hardware event queued');
-  });
+  const job = (event: HwEvent) => ({ name: event.kind, data: event, opts: { ...hwEventJobOptions, jobId: hwEventJobId(event.eventId) } });
+  const queueEvents = async (events: readonly HwEvent[]) => {
+    // Several events (a burst, a backlog after an outage) go to Redis in one pipeline.
+    if (events.length === 1) {
+      const { name, data, opts } = job(events[0]!);
+      await hwEvents.add(name, data, opts);
+    } else {
+      await hwEvents.addBulk(events.map(job));
+    }
+    if (log.isLevelEnabled('debug')) log.debug({ events }, 'hardware events queued');
+  };
+  if (driver.onEvents) driver.onEvents(queueEvents);
+  else driver.onEvent((event) => queueEvents([event]));
   await driver.start();
 
   const commands = makeWorker(
@@ -75,7 +84,9 @@ export async function startHardwareService(deps: HardwareServiceDeps): Promise<H
       if (!parsed.success) throw new UnrecoverableError(`invalid control job: ${parsed.error.message}`);
       if (!simulator) throw new UnrecoverableError('simulator actions need the simulator (COINEREX_HARDWARE=sim)');
       const outcome = await simulator.act(parsed.data);
-      log.info({ action: parsed.data, outcome }, 'simulator action');
+      // Cash inserted is the start of an exchange (one per exchange under load): not worth an info line each.
+      const cash = parsed.data.action === 'bill' || parsed.data.action === 'coin';
+      log[cash ? 'debug' : 'info']({ action: parsed.data, outcome }, 'simulator action');
       return outcome;
     },
     connection,

@@ -139,6 +139,21 @@ export function payoutAll(s: Snapshot, payoutId: string, now: number, settings: 
 }
 
 /**
+ * A payout command to a hopper that takes no time per coin: the acceptance
+ * and the whole payout as ONE change, one commit instead of two. A crash
+ * leaves either nothing (the command runs again) or the ended payout.
+ */
+export function acceptAndPayAll(s: Snapshot, payoutId: string, coins: number, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'paid' | 'known'> {
+  const accepted = acceptPayout(s, payoutId, coins, now, stamp);
+  const acceptance = accepted.change?.payout;
+  if (accepted.result === 'known' || !acceptance) return { change: accepted.change, result: 'known' };
+  const running: PhysicalPayout = { payoutId, requested: coins, paid: 0, done: false, reason: null, acceptedAt: now, endedAt: null };
+  const { change = {} } = payoutAll({ ...s, payouts: new Map([[payoutId, running]]) }, payoutId, now, settings, stamp);
+  const payout = { ...acceptance, ...change.payout, fields: { ...acceptance.fields, ...change.payout?.fields }, acceptedAt: now };
+  return { change: { truth: change.truth, payout, events: change.events }, result: 'paid' };
+}
+
+/**
  * A payout left unfinished by a crash or power loss is not resumed (a real
  * hopper stops when the power goes): it ends with what was paid, reason
  * `unknown`, and the business app pays the remainder.

@@ -8,16 +8,19 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { hwCommandSchema, type ControlJob, type HwCommand } from '../../../queue/jobs.js';
+import { hwCommandSchema, type ControlJob, type HwCommand, type HwEvent } from '../../../queue/jobs.js';
 import type { RedisKeys } from '../../../shared/keys.js';
 import { systemClock, type Clock } from '../../../shared/clock.js';
-import { DriverError, type EventSink, type HardwareDriver } from '../driver.js';
+import { DriverError, type EventBatchSink, type EventSink, type HardwareDriver } from '../driver.js';
 import { PendingEvents, type PendingEventsOptions } from '../pending-events.js';
 import { stampEvent } from '../events.js';
 import { TruthStore, type Step } from './truth-store.js';
 import { PayoutRunner } from './payout-runner.js';
 import * as actions from './actions.js';
-import { acceptPayout, payoutAll, payoutStep, statusReport, stopUnfinished, type HopperSettings } from './hopper.js';
+import { acceptAndPayAll, acceptPayout, payoutStep, statusReport, stopUnfinished, type HopperSettings } from './hopper.js';
+
+/** Pause before reading the pending list again after a write whose outcome is unknown. */
+const RESYNC_MS = 1_000;
 
 export interface SimOptions {
   /** Coins in the hopper on the very first start on this Redis (COINEREX_SIM_INVENTORY). */
@@ -56,6 +59,7 @@ export class SimDriver implements HardwareDriver, Simulator {
   private readonly clock: Clock;
   private readonly log: Logger;
   private chain: Promise<unknown> = Promise.resolve();
+  private resyncTimer: NodeJS.Timeout | undefined;
   private started = false;
   private closing: Promise<void> | undefined;
 
@@ -68,21 +72,28 @@ export class SimDriver implements HardwareDriver, Simulator {
     this.store = new TruthStore(deps.redis, deps.keys);
     this.pending = new PendingEvents(deps.redis, deps.keys, deps.log, opts.pending);
     this.hopper = { lowLevel: opts.lowLevel ?? 30, progressEvery: opts.progressEvery ?? 10, jamAfterCoins: opts.jamAfterCoins ?? 3 };
-    // A hopper that takes no time pays a payout in one commit, not one per coin.
-    const pay = opts.payoutMs > 0 ? payoutStep : payoutAll;
+    // Timed coins only: a hopper that takes no time pays a payout in its acceptance commit (execute).
     this.runner = new PayoutRunner(
-      (id) => this.apply([id], (s) => pay(s, id, this.clock.now(), this.hopper, this.stamp)),
+      (id) => this.apply([id], (s) => payoutStep(s, id, this.clock.now(), this.hopper, this.stamp)),
       opts.payoutMs,
       deps.log,
     );
   }
 
   onEvent(sink: EventSink): void {
+    this.pending.onDeliver(async (events) => {
+      for (const event of events) await sink(event);
+    });
+  }
+
+  onEvents(sink: EventBatchSink): void {
     this.pending.onDeliver(sink);
   }
 
   async start(): Promise<void> {
     if (this.started) return;
+    // Events left pending by the last run are delivered first.
+    await this.pending.sync();
     const now = this.clock.now();
     if (await this.apply([], (s) => actions.initialize(s, this.opts.initialInventory, now))) {
       this.log.info({ inventory: this.opts.initialInventory }, 'simulator initialized');
@@ -108,9 +119,12 @@ export class SimDriver implements HardwareDriver, Simulator {
     const c = parsed.data;
     switch (c.kind) {
       case 'payout': {
-        const outcome = await this.apply([c.payoutId], (s) => acceptPayout(s, c.payoutId, c.coins, this.clock.now(), this.stamp));
+        const outcome =
+          this.opts.payoutMs > 0
+            ? await this.apply([c.payoutId], (s) => acceptPayout(s, c.payoutId, c.coins, this.clock.now(), this.stamp))
+            : await this.apply([c.payoutId], (s) => acceptAndPayAll(s, c.payoutId, c.coins, this.clock.now(), this.hopper, this.stamp));
         if (outcome === 'queued') this.runner.enqueue(c.payoutId);
-        else this.log.info({ payoutId: c.payoutId }, 'repeated payout: not paid again, state re-reported');
+        else if (outcome === 'known') this.log.info({ payoutId: c.payoutId }, 'repeated payout: not paid again, state re-reported');
         return;
       }
       case 'set_acceptors':
@@ -160,6 +174,7 @@ export class SimDriver implements HardwareDriver, Simulator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.runner.stop();
+      clearTimeout(this.resyncTimer);
       await this.chain;
       await this.pending.close();
     })();
@@ -174,24 +189,37 @@ export class SimDriver implements HardwareDriver, Simulator {
 
   /**
    * One step at a time, in arrival order; the events it recorded are handed
-   * over right after. A step that recorded none does not wake the delivery
-   * (each wake costs a read of the pending list).
+   * over right after, from memory (pending-events.ts). A step whose outcome is
+   * unknown (an error) makes the pending list be read again first.
    */
   private apply<R>(payoutIds: readonly string[], step: Step<R>): Promise<R> {
     // The store may compute the step more than once (conflicts); the last computation is the one it committed.
-    let recorded = false;
+    let events: readonly HwEvent[] = [];
     const counted: Step<R> = (s) => {
       const outcome = step(s);
-      recorded = (outcome.change?.events?.length ?? 0) > 0;
+      events = outcome.change?.events ?? [];
       return outcome;
     };
-    const run = this.chain.then(() => this.store.apply(payoutIds, counted));
+    const run = this.chain.then(async () => {
+      await this.pending.sync();
+      return this.store.apply(payoutIds, counted);
+    });
     this.chain = run.then(
+      () => this.pending.recorded(events),
       () => {
-        if (recorded) this.pending.kick();
+        this.pending.markStale();
+        this.resyncLater();
       },
-      () => undefined,
     );
     return run;
+  }
+
+  /** Reads the pending list again once no step is running, until it succeeds: its events are then delivered. */
+  private resyncLater(): void {
+    if (this.resyncTimer || this.closing) return;
+    this.resyncTimer = setTimeout(() => {
+      this.resyncTimer = undefined;
+      this.chain = this.chain.then(() => this.pending.sync()).catch(() => this.resyncLater());
+    }, RESYNC_MS);
   }
 }
