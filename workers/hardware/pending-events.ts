@@ -10,7 +10,8 @@
  * The loop does not read the list for every event: this process is its only
  * writer, so it keeps a copy in memory (loaded by `sync()` at start, extended
  * by `recorded()` after each commit) and reads Redis again only when a write
- * of its own had an unknown outcome (`markStale()`).
+ * of its own had an unknown outcome (`markStale()`). Delivered events leave
+ * the list a moment later, several with one write (`ackDelayMs`).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -25,6 +26,12 @@ export interface PendingEventsOptions {
   maxRetryMs?: number;
   /** Most events handed to the sink at once. Default 50. */
   maxBatch?: number;
+  /**
+   * Delivered events are removed from the list this long after a delivery,
+   * together with any delivered meanwhile (one write for several). A crash in
+   * between delivers them again, which every sink tolerates. Default 50.
+   */
+  ackDelayMs?: number;
 }
 
 interface Entry {
@@ -60,6 +67,10 @@ export class PendingEvents {
   private readonly redis: WithAck;
   /** The list as this process knows it, head first. Valid only while not `stale`. */
   private entries: Entry[] = [];
+  /** How many of `entries` (from the head) were delivered and wait for their removal. */
+  private handed = 0;
+  private ackTimer: NodeJS.Timeout | undefined;
+  private acking: Promise<void> | undefined;
   private stale = true;
   private syncing: Promise<void> | undefined;
   private running: Promise<void> | undefined;
@@ -70,6 +81,7 @@ export class PendingEvents {
   private readonly retryMs: number;
   private readonly maxRetryMs: number;
   private readonly maxBatch: number;
+  private readonly ackDelayMs: number;
 
   constructor(
     redis: Redis,
@@ -82,6 +94,7 @@ export class PendingEvents {
     this.retryMs = opts.retryMs ?? 500;
     this.maxRetryMs = opts.maxRetryMs ?? 30_000;
     this.maxBatch = opts.maxBatch ?? 50;
+    this.ackDelayMs = opts.ackDelayMs ?? 50;
   }
 
   static encode(event: HwEvent): string {
@@ -121,6 +134,8 @@ export class PendingEvents {
     if (!this.stale) return;
     this.syncing ??= (async () => {
       await this.running;
+      // What was delivered leaves first, so the list read is not delivered again.
+      await this.flushAck();
       const raws = await this.redis.lrange(this.keys.hwPending, 0, -1);
       const entries: Entry[] = [];
       for (const raw of raws) {
@@ -134,6 +149,7 @@ export class PendingEvents {
         this.log.error({ raw }, 'unreadable pending hardware event moved aside');
       }
       this.entries = entries;
+      this.handed = 0;
       this.stale = false;
     })().finally(() => {
       this.syncing = undefined;
@@ -170,18 +186,22 @@ export class PendingEvents {
     this.retryTimer = undefined;
     await this.syncing?.catch(() => undefined);
     await this.running;
+    await this.flushAck();
   }
 
   private async drain(): Promise<void> {
     const sink = this.sink!;
     try {
-      while (!this.closed && !this.stale && this.entries.length > 0) {
-        const batch = this.entries.slice(0, this.maxBatch);
+      while (!this.closed && !this.stale && this.entries.length > this.handed) {
+        const batch = this.entries.slice(this.handed, this.handed + this.maxBatch);
         await sink(batch.map((e) => e.event));
-        await this.redis[ACK](this.keys.hwPending, ...batch.map((e) => e.raw));
-        // Only this loop removes from the head, and a sync waits for it: the batch is still the head.
-        this.entries.splice(0, batch.length);
+        // A removal meanwhile took only entries handed before this batch: it still follows them.
+        this.handed += batch.length;
         this.failures = 0;
+        this.ackTimer ??= setTimeout(() => {
+          this.ackTimer = undefined;
+          void this.flushAck();
+        }, this.ackDelayMs);
       }
     } catch (err) {
       this.failures += 1;
@@ -195,6 +215,30 @@ export class PendingEvents {
         }, delay);
       }
     }
+  }
+
+  /** Removes the delivered events from the list; on failure they stay and the next removal takes them. */
+  private flushAck(): Promise<void> {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.acking ??= (async () => {
+      while (this.handed > 0) {
+        const n = this.handed;
+        try {
+          await this.redis[ACK](this.keys.hwPending, ...this.entries.slice(0, n).map((e) => e.raw));
+        } catch (err) {
+          this.log.warn({ err }, 'delivered hardware events not removed from the pending list; retried later');
+          if (!this.closed) this.ackTimer ??= setTimeout(() => void this.flushAck(), this.retryMs);
+          return;
+        }
+        // Only this removes from the head, and only one runs at a time.
+        this.entries.splice(0, n);
+        this.handed -= n;
+      }
+    })().finally(() => {
+      this.acking = undefined;
+    });
+    return this.acking;
   }
 
   private decode(raw: string): HwEvent | null {
