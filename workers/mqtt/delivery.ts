@@ -97,7 +97,8 @@ export class Delivery {
     }
     this.settled(acks, r.settled);
     if (r.kind === 'duplicate') {
-      log.debug({ messageId: envelope.message_id }, 'message already handed over; ignored');
+      // A re-run job: its first run recorded it (this send, if any, is a duplicate the cloud drops).
+      log.debug({ messageId: envelope.message_id }, 'message already handed over; not recorded again');
     } else if (r.kind === 'sent') {
       this.armAt(now + store.gapsMs[0]!);
     } else {
