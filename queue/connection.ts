@@ -1,28 +1,11 @@
 /**
- * Redis connections and BullMQ queues/workers with the options BullMQ's
- * production guide requires (PITFALLS.md §1, §3), in one place.
+ * BullMQ queues and workers with the options BullMQ's production guide
+ * requires (PITFALLS.md §1, §3), in one place. Connections: ./redis.ts.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { QueueName } from './names.js';
-
-const common: RedisOptions = {
-  // RESP2: BullMQ is tested against it; ioredis 6 defaults to RESP3.
-  protocol: 2,
-  connectionName: undefined,
-  retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5_000),
-};
-
-/** A connection for a Worker or for app state: waits for Redis instead of failing. */
-export function workerConnection(url: string, name?: string): Redis {
-  return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: null });
-}
-
-/** A connection for producers: fails fast while Redis is down (BullMQ "failing fast"). */
-export function producerConnection(url: string, name?: string): Redis {
-  return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: 1, enableOfflineQueue: false });
-}
 
 /** Finished jobs are trimmed; failed ones kept for inspection a week (PITFALLS.md §1). */
 export const defaultJobOptions: JobsOptions = {

@@ -1,3 +1,4 @@
 export * from './names.js';
 export * from './jobs.js';
 export * from './connection.js';
+export * from './redis.js';
