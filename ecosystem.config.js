@@ -44,9 +44,10 @@ const app = (name, script, heapMb, extra = {}) => ({
   ...common,
   name,
   script: join(root, 'dist', script),
-  // A 1 MB young generation: V8 otherwise grows it to 2 x 16 MB under load and keeps it
-  // (docs/performance.md: ~45 MB less PSS over the four apps, no measurable CPU cost).
-  node_args: `--max-old-space-size=${heapMb} --max-semi-space-size=1`,
+  // Memory over speed, each measured by npm run bench (docs/performance.md): a 1 MB young generation
+  // (V8 otherwise grows it to 2 x 16 MB under load and keeps it), V8's smaller-footprint mode and one
+  // background thread instead of four: 228 -> 200 MB total PSS, no measurable CPU cost per exchange.
+  node_args: `--max-old-space-size=${heapMb} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1`,
   env: demo,
   env_production: production,
   ...extra,
