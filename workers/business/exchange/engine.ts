@@ -222,7 +222,8 @@ export class ExchangeEngine {
     const sent = await this.lane.pump(gateOf(v), v.head);
     if (sent) {
       this.lastNews.set(sent.payoutId, this.d.clock.now());
-      v = await readStateView(this.d);
+      // Sending changed only the head intent's state (a debt intent it queued is the head it sent).
+      v = { ...v, head: sent };
     }
     if (await this.inventoryCodes(v, s)) v = await readStateView(this.d);
     const snapshot = await this.p.condition.refresh(v);
