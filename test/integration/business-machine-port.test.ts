@@ -98,3 +98,17 @@ test('status messages every statusSeconds; a config change of the interval appli
   await new Promise((r) => setTimeout(r, 2_500));
   t.is(rig.of('status').length, count, 'no periodic status at the new, longer interval');
 });
+
+test('whenIdle (before a restart) waits for a payout in flight, but not forever', async (t) => {
+  const rig = await startRig({ sim: false });
+  t.teardown(() => rig.close());
+  // No hardware: the payout goes out and never settles, as with a hopper stuck mid-payout.
+  await rig.feed({ kind: 'bill_accepted', amount: 100, eventId: 'ev-idle-1', at: Date.now() });
+  await waitFor(async () => (await rig.business.engine.lane.head())?.state === 'sent', 5_000, 'payout sent');
+  t.true(await rig.business.engine.busy());
+  const started = Date.now();
+  await rig.business.machine.whenIdle(1_000);
+  const waited = Date.now() - started;
+  t.true(waited >= 1_000 && waited < 3_000, `waited ${waited} ms`);
+  t.true(await rig.business.engine.busy(), 'still busy: it gave up waiting, it did not settle anything');
+});

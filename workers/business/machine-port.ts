@@ -55,8 +55,8 @@ export interface MachinePort {
   remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
   /** Persists the lock, disables/enables the acceptors, shows the message, raises/clears alarm 3. */
   setLock(req: LockRequest): Promise<void>;
-  /** Resolves once no exchange or payout is in progress (used before a restart). */
-  whenIdle(): Promise<void>;
+  /** Resolves once no exchange or payout is in progress, or after `maxWaitMs` (default 60 s) at the latest (used before a restart). */
+  whenIdle(maxWaitMs?: number): Promise<void>;
   /** Publish accounting / status now (query command). */
   publishAccounting(): Promise<void>;
   publishStatus(): Promise<void>;

@@ -58,8 +58,11 @@ export class BusinessMachine implements MachinePort {
     return this.engine.act(() => this.lock.apply(req));
   }
 
-  async whenIdle(): Promise<void> {
-    await this.waitFor(async () => !(await this.engine.busy()));
+  async whenIdle(maxWaitMs = WHEN_IDLE_MAX_MS): Promise<void> {
+    // Bounded: with customers queuing the lane may never empty. Restarting then is safe (intents are
+    // durable, a payout out is settled from the hardware's status report at start), only less tidy.
+    const deadline = Date.now() + maxWaitMs;
+    await this.waitFor(async () => Date.now() >= deadline || !(await this.engine.busy()));
   }
 
   publishAccounting(): Promise<void> {
@@ -94,6 +97,9 @@ export class BusinessMachine implements MachinePort {
     }
   }
 }
+
+/** How long a restart waits for the payout lane to empty before it goes ahead, ms. */
+const WHEN_IDLE_MAX_MS = 60_000;
 
 function outcome(r: RemoteRecord): RemoteDispenseOutcome {
   return {
