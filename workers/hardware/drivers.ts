@@ -3,7 +3,7 @@
  * the built-in simulator, or the serial link to the machine's board.
  */
 import type { AppContext } from '../../shared/app-runner.js';
-import { redisMetrics } from '../../shared/metrics.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { HardwareDriver } from './driver.js';
 import { SimDriver, type Simulator } from './sim/sim-driver.js';
 
@@ -13,7 +13,7 @@ export interface Drivers {
   simulator?: Simulator;
 }
 
-export async function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 'log'>): Promise<Drivers> {
+export async function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'keys' | 'log'>, metrics: Metrics): Promise<Drivers> {
   const { config, redis, keys, log } = ctx;
   switch (config.hardware) {
     case 'sim': {
@@ -27,7 +27,7 @@ export async function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'ke
       // Loaded only here: the simulator profile never loads serialport's native binding.
       const { createSerialDriver } = await import('./serial/index.js');
       return {
-        driver: createSerialDriver({ path: config.serialPath, baudRate: config.serialBaud, log, metrics: redisMetrics(redis, keys) }),
+        driver: createSerialDriver({ path: config.serialPath, baudRate: config.serialBaud, log, metrics }),
       };
     }
   }

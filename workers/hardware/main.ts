@@ -4,13 +4,15 @@
  * to the service (service.ts).
  */
 import { runApp } from '../../shared/app-runner.js';
+import { redisMetrics } from '../../shared/metrics.js';
 import { makeQueue, producerConnection, queueNames, workerConnection, type HwEvent } from '../../queue/index.js';
 import { makeDrivers } from './drivers.js';
 import { startHardwareService } from './service.js';
 
 await runApp('hardware', async (ctx) => {
   const { config, keys, log } = ctx;
-  const { driver, simulator } = await makeDrivers(ctx);
+  const metrics = redisMetrics(ctx.redis, keys);
+  const { driver, simulator } = await makeDrivers(ctx, metrics);
   // Fails fast while Redis is down: the event stays pending and is re-delivered.
   const producer = producerConnection(config.redisUrl, `${config.deviceId}:hardware:producer`);
   const consumer = workerConnection(config.redisUrl, `${config.deviceId}:hardware:workers`);
@@ -28,6 +30,8 @@ await runApp('hardware', async (ctx) => {
   return {
     async close() {
       await service.close();
+      // The counts of the last second (serial rejections, link changes) are not dropped at a restart.
+      await metrics.close();
       await Promise.all([producer.quit(), consumer.quit()]).catch(() => undefined);
     },
   };
