@@ -118,7 +118,7 @@ export async function startAgent(services: Services, extraEnv: Record<string, st
       const out: Record<string, number> = {};
       for (const p of await agent.stack.list()) out[p.name] = p.pid;
       out['pm2 daemon'] = Number(readFileSync(join(agent.stack.home, 'pm2.pid'), 'utf8').trim());
-      out.redis = services.redis.pid();
+      out.redis = services.redis.pid ?? 0;
       return out;
     },
     newPeer,

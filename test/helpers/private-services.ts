@@ -82,12 +82,18 @@ export interface PrivateRedis {
 
 const SHIPPED_CONF = join(ROOT, 'deploy', 'redis.conf');
 
-export async function privateRedis(dir: string): Promise<PrivateRedis> {
+export interface PrivateRedisOptions {
+  /** Overrides the shipped `appendfsync` (the benchmark measures what the fsync per write costs). */
+  appendfsync?: 'always' | 'everysec' | 'no' | undefined;
+}
+
+export async function privateRedis(dir: string, o: PrivateRedisOptions = {}): Promise<PrivateRedis> {
   const port = await freePort();
   // Only where it listens and where it keeps its files change; everything about persistence is as shipped.
   const overrides = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--supervised', 'no',
     '--logfile', join(dir, 'redis.log'), '--pidfile', join(dir, 'redis.pid'), '--unixsocket', join(dir, 'redis.sock'),
+    ...(o.appendfsync ? ['--appendfsync', o.appendfsync] : []),
   ];
   const args = [SHIPPED_CONF, ...overrides];
   let proc: ChildProcess | null = null;
