@@ -349,12 +349,16 @@ export interface SoakResult {
   apps: Record<string, { base_pss_mb: number | null; end_pss_mb: number | null; growth_pct: number | null }>;
   latency_p99_ms: number | null;
   exchanges: number;
+  /** PSS of every process after each minute, to tell a plateau from a slope. */
+  samples: { minute: number; pss_mb: Record<string, number | null> }[];
 }
 
-/** A steady run; PSS of each process after the warm-up and at the end. */
+/** A steady run; PSS of each process after the warm-up and at the end, and after every minute. */
 export async function soak(agent: Agent, rate: number, minutes: number, apps: readonly string[]): Promise<SoakResult> {
   const warmup = minutes >= 15 ? 5 : minutes / 3;
   const latencies: number[] = [];
+  const samples: SoakResult['samples'] = [];
+  let ranSeconds = 0;
   const runFor = async (seconds: number) => {
     // In chunks of a minute at most, so the hopper can be refilled in between.
     for (let left = seconds; left > 0.5; left -= 60) {
@@ -362,6 +366,9 @@ export async function soak(agent: Agent, rate: number, minutes: number, apps: re
       await agent.topUp(rate * chunk * COINS_PER_EXCHANGE + 1000);
       const r = await runExchanges(agent, { ratePerSecond: rate, seconds: chunk });
       latencies.push(...r.completed.map((c) => c.latencyMs));
+      ranSeconds += chunk;
+      const now = memoryOfAll(await agent.processes());
+      samples.push({ minute: round(ranSeconds / 60, 2)!, pss_mb: Object.fromEntries(Object.entries(now).map(([name, m]) => [name, round(m.pssMb)])) });
     }
   };
   await runFor(warmup * 60);
@@ -374,5 +381,5 @@ export async function soak(agent: Agent, rate: number, minutes: number, apps: re
   for (const name of Object.keys(end)) out[name] = { base_pss_mb: round(base[name]!.pssMb), end_pss_mb: round(end[name]!.pssMb), growth_pct: round(growth(name)) };
   const worst = Math.max(...apps.map(growth));
   log(`soak ${minutes} min: worst app PSS growth ${round(worst)} % after the first ${round(warmup, 2)} min`);
-  return { soak_pss_growth_pct: round(worst), minutes, warmup_minutes: round(warmup, 2)!, apps: out, latency_p99_ms: round(percentile(latencies, 99)), exchanges: latencies.length };
+  return { soak_pss_growth_pct: round(worst), minutes, warmup_minutes: round(warmup, 2)!, apps: out, latency_p99_ms: round(percentile(latencies, 99)), exchanges: latencies.length, samples };
 }
