@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { redisKeys } from '../../shared/keys.js';
 import { workerConnection } from '../../queue/redis.js';
-import { DeliveryStore, type AddInput } from '../../workers/mqtt/delivery-store.js';
+import { DeliveryStore, type AddInput, type SettleResult } from '../../workers/mqtt/delivery-store.js';
 import { cleanupRedis, REDIS_URL } from '../helpers/env.js';
 
 const redis = workerConnection(REDIS_URL, 'test-delivery-store');
@@ -22,7 +22,18 @@ function storeFor(limit = 100, gaps = [10_000, 30_000, 60_000, 60_000]) {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   prefixes.push(prefix);
   const keys = redisKeys(prefix, 'DEV');
-  return { keys, store: new DeliveryStore(redis, keys, gaps, limit) };
+  const store = new DeliveryStore(redis, keys, gaps, limit);
+  return {
+    keys,
+    store,
+    /** One ACK settled on its own. */
+    settle: async (id: string): Promise<SettleResult | null> => (await store.settleMany([id]))[0]!,
+    /** When the next in-flight message is due, from the schedule's sorted set. */
+    nextDueAt: async () => {
+      const r = await redis.zrange(keys.outDue, '0', '0', 'WITHSCORES');
+      return r[1] === undefined ? null : Number(r[1]);
+    },
+  };
 }
 
 const msg = (over: Partial<AddInput> = {}): AddInput => {
@@ -31,10 +42,10 @@ const msg = (over: Partial<AddInput> = {}): AddInput => {
 };
 
 test('connected: sent at once, resent after 10, 30, 60 s gaps, given up after the final 60 s with 4 sends', async (t) => {
-  const { keys, store } = storeFor();
+  const { keys, store, nextDueAt } = storeFor();
   const m = msg({ now: 1_000 });
   t.deepEqual(await store.add(m), { kind: 'sent', settled: [] });
-  t.is(await store.nextDueAt(), 11_000);
+  t.is(await nextDueAt(), 11_000);
   t.deepEqual((await store.due(10_999, 50)).resent, [], 'nothing before it is due');
   const sends = [1_000];
   for (const at of [11_000, 41_000, 101_000]) {
@@ -43,7 +54,7 @@ test('connected: sent at once, resent after 10, 30, 60 s gaps, given up after th
     sends.push(at);
   }
   t.deepEqual(sends, [1_000, 11_000, 41_000, 101_000]);
-  t.is(await store.nextDueAt(), 161_000);
+  t.is(await nextDueAt(), 161_000);
   const last = await store.due(161_000, 50);
   t.deepEqual(last.gaveUp, [{ id: m.id, type: 'transaction', attempts: 4 }]);
   t.is(last.nextDueAt, null);
@@ -99,28 +110,28 @@ test('offline: production order, overflow drops the oldest and counts it, newer 
 });
 
 test('ACKs settle wherever the message is; unknown and repeated ids are ignored; a settled id is never handed over again', async (t) => {
-  const { keys, store } = storeFor();
+  const { keys, store, settle, nextDueAt } = storeFor();
   const inFlight = msg({ now: 1_000 });
   const buffered = msg({ sent: false });
   await store.add(inFlight);
   await store.add(buffered);
-  t.like(await store.settle(inFlight.id), { sentAt: 1_000, attempts: 1, type: 'transaction' });
-  t.like(await store.settle(buffered.id), { sentAt: null, attempts: 0 });
-  t.is(await store.settle(inFlight.id), null);
-  t.is(await store.settle('unknown'), null);
+  t.like(await settle(inFlight.id), { sentAt: 1_000, attempts: 1, type: 'transaction' });
+  t.like(await settle(buffered.id), { sentAt: null, attempts: 0 });
+  t.is(await settle(inFlight.id), null);
+  t.is(await settle('unknown'), null);
   t.like(await store.add(inFlight), { kind: 'duplicate' });
   t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 0, acked: 2 });
-  t.is(await store.nextDueAt(), null);
+  t.is(await nextDueAt(), null);
 });
 
 test('a replay (transactions query) sends a settled or given-up message again, never one still pending', async (t) => {
-  const { keys, store } = storeFor(100, [1_000]);
+  const { keys, store, settle } = storeFor(100, [1_000]);
   const settled = msg({ now: 0 });
   const failed = msg({ now: 0 });
   const pending = msg({ now: 0 });
   await store.add(settled);
   await store.add(failed);
-  await store.settle(settled.id);
+  await settle(settled.id);
   t.deepEqual((await store.due(1_000, 50)).gaveUp.map((g) => g.id), [failed.id]);
   t.like(await store.add({ ...settled, now: 2_000 }), { kind: 'duplicate' }, 'a plain re-run is still a duplicate');
   await store.add({ ...pending, now: 2_000 });
@@ -131,7 +142,7 @@ test('a replay (transactions query) sends a settled or given-up message again, n
 });
 
 test('ACKs settle in one call, alone or riding along with the next message; a repeat or unknown id in the batch settles nothing', async (t) => {
-  const { keys, store } = storeFor();
+  const { keys, store, nextDueAt } = storeFor();
   const a = msg({ now: 1_000 });
   const b = msg({ now: 2_000 });
   const buffered = msg({ sent: false });
@@ -143,7 +154,7 @@ test('ACKs settle in one call, alone or riding along with the next message; a re
   const r = await store.add({ ...c, settle: [b.id, buffered.id, 'unknown'] });
   t.deepEqual(r, { kind: 'sent', settled: [{ sentAt: 2_000, attempts: 1, type: 'transaction' }, { sentAt: null, attempts: 0, type: 'transaction' }, null] });
   t.like(await readDeliveryStats(redis, keys), { pending: 1, buffered: 0, acked: 3 });
-  t.is(await store.nextDueAt(), 13_000, 'only the new message is in flight');
+  t.is(await nextDueAt(), 13_000, 'only the new message is in flight');
   t.like(await store.add({ ...msg({ sent: false }), settle: [c.id] }), { kind: 'buffered', buffered: 1, settled: [{ sentAt: 3_000 }] });
   t.like(await store.add({ ...a, settle: [c.id] }), { kind: 'duplicate', settled: [null] }, 'a settled id is neither revived nor settled twice');
   t.like(await readDeliveryStats(redis, keys), { pending: 0, buffered: 1, acked: 4 });

@@ -105,11 +105,6 @@ export class PendingEvents {
     this.sink = sink;
   }
 
-  /** Whether the list must be read again (`sync()`) before `recorded()` is trusted. */
-  get needsSync(): boolean {
-    return this.stale;
-  }
-
   /**
    * The events a commit of this process has just appended, in list order.
    * The caller commits one step at a time and calls this before the next.

@@ -329,15 +329,6 @@ export class DeliveryStore {
     return toSettled(await this.call('coinerexOutSettle', ...ids));
   }
 
-  async settle(id: string): Promise<SettleResult | null> {
-    return (await this.settleMany([id]))[0]!;
-  }
-
-  async nextDueAt(): Promise<number | null> {
-    const r = await this.redis.zrange(this.keys.outDue, '0', '0', 'WITHSCORES');
-    return r[1] === undefined ? null : Number(r[1]);
-  }
-
   /** A heartbeat, status or command result not sent because the link was down (never buffered, §4). */
   async countSkipped(kind: string): Promise<void> {
     await this.redis.hincrby(this.keys.outStats, `skipped_${kind}`, 1);

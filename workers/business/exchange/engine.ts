@@ -233,10 +233,6 @@ export class ExchangeEngine {
     if (accounting || v.unsent > 0) await this.d.publisher.drain();
   }
 
-  async gate(): Promise<LaneGate> {
-    return gateOf(await readStateView(this.d));
-  }
-
   /**
    * 42 while the hopper is empty (raised once no payout is out, so its
    * context carries the coins still owed), cleared when coins are back and
