@@ -14,16 +14,11 @@ import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { localDay } from '../../shared/clock.js';
 import { queueNames, type ControlJob } from '../../queue/index.js';
+import { queueCustomer } from '../helpers/customers.js';
 import { cleanupRedis, testEnv, waitFor, REDIS_URL } from '../helpers/env.js';
 import { startStack } from '../helpers/pm2.js';
 
 const CUSTOMERS = 200;
-const cash: ControlJob[] = [
-  { action: 'bill', amount: 100 },
-  { action: 'coin', amount: 50 },
-  { action: 'bill', amount: 500 },
-  { action: 'bill', amount: 1000 },
-];
 
 test('kill -9 of business and hardware during 200 exchanges: books equal physical truth', async (t) => {
   t.timeout(300_000);
@@ -41,7 +36,7 @@ test('kill -9 of business and hardware during 200 exchanges: books equal physica
     await cleanupRedis(env.prefix);
   });
 
-  for (let i = 0; i < CUSTOMERS; i++) await control.add('cash', cash[i % cash.length]!, { attempts: 20, backoff: { type: 'fixed', delay: 500 } });
+  for (let i = 0; i < CUSTOMERS; i++) await queueCustomer(control, i);
   const journalled = () => redis.zcard(keys.journal);
 
   // Kill each app while exchanges and payouts are under way.

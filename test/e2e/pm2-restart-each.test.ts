@@ -13,16 +13,11 @@ import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { localDay } from '../../shared/clock.js';
 import { queueNames, type ControlJob } from '../../queue/index.js';
+import { queueCustomer } from '../helpers/customers.js';
 import { testEnv, waitFor, REDIS_URL } from '../helpers/env.js';
 import { startAgent } from '../helpers/agent.js';
 
 const apps = ['hardware', 'business', 'mqtt', 'supervisor', 'dashboard'];
-const cash: ControlJob[] = [
-  { action: 'bill', amount: 100 },
-  { action: 'coin', amount: 50 },
-  { action: 'bill', amount: 500 },
-  { action: 'bill', amount: 1000 },
-];
 
 test('pm2 restart of each app in turn during exchanges loses and duplicates nothing', async (t) => {
   t.timeout(240_000);
@@ -43,7 +38,7 @@ test('pm2 restart of each app in turn during exchanges loses and duplicates noth
   let streaming = true;
   const stream = (async () => {
     while (streaming) {
-      await control.add('cash', cash[sent % cash.length]!, { attempts: 20, backoff: { type: 'fixed', delay: 500 } });
+      await queueCustomer(control, sent);
       sent++;
       await new Promise((r) => setTimeout(r, 100));
     }
