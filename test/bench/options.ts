@@ -1,9 +1,7 @@
 /** Command-line options of `npm run bench -- …`. */
 
-export const SECTIONS = ['latency', 'breakdown', 'flood', 'throughput', 'drain', 'memory', 'idle', 'soak', 'trace'] as const;
+export const SECTIONS = ['latency', 'breakdown', 'trace', 'flood', 'throughput', 'drain', 'memory', 'idle', 'sdcard', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
-/** `trace` (Redis MONITOR) slows Redis for its duration: only on request. */
-const DEFAULT_SECTIONS = SECTIONS.filter((s) => s !== 'trace');
 
 export interface BenchOptions {
   only: Set<Section>;
@@ -23,6 +21,10 @@ export interface BenchOptions {
   /** Exchanges per second during the soak. */
   soakRate: number;
   traceExchanges: number;
+  /** Seconds of idle agent over which the sdcard section counts fsyncs (scaled to an hour). */
+  sdcardIdleSeconds: number;
+  /** Exchanges (agent, then durable floor) over which the sdcard section counts fsyncs. */
+  sdcardExchanges: number;
   /**
    * Extra environment of `pm2 start` (so of the PM2 daemon and the apps):
    * try tuning such as NODE_OPTIONS or PM2_CONCURRENT_ACTIONS without editing ecosystem.config.js.
@@ -35,8 +37,10 @@ export interface BenchOptions {
 
 export const usage = `usage: npm run bench -- [options]
   --only <list>            sections, comma-separated: ${SECTIONS.join(',')}
-                           (default: all but trace; start → first heartbeat is always measured)
+                           (default: all; start → first heartbeat is always measured)
   --trace-exchanges <n>    exchanges traced with Redis MONITOR by the trace section (default 20)
+  --sdcard-idle-seconds <n>  idle window in which the sdcard section counts fsyncs (default 120)
+  --sdcard-exchanges <n>   exchanges over which the sdcard section counts fsyncs (default 50)
   --rate <n>               exchanges/s for latency, breakdown, flood, soak (default 10)
   --latency-seconds <n>    agent exchanges at --rate, alternating with the floor (default 30)
   --breakdown-seconds <n>  seconds of exchanges traced hop by hop (default 10)
@@ -56,7 +60,7 @@ export class UsageError extends Error {}
 
 export function parseOptions(args: readonly string[], defaultOut: string): BenchOptions {
   const o: BenchOptions = {
-    only: new Set(DEFAULT_SECTIONS),
+    only: new Set(SECTIONS),
     rate: 10,
     latencySeconds: 30,
     breakdownSeconds: 10,
@@ -68,6 +72,8 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     soakMinutes: 1,
     soakRate: 10,
     traceExchanges: 20,
+    sdcardIdleSeconds: 120,
+    sdcardExchanges: 50,
     env: {},
     out: defaultOut,
   };
@@ -83,6 +89,8 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     '--soak-minutes': 'soakMinutes',
     '--soak-rate': 'soakRate',
     '--trace-exchanges': 'traceExchanges',
+    '--sdcard-idle-seconds': 'sdcardIdleSeconds',
+    '--sdcard-exchanges': 'sdcardExchanges',
   };
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i]!.split('=', 2) as [string, string | undefined];

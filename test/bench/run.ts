@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cloudPeer } from '../helpers/cloud-peer.js';
+import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
 import { ROOT } from '../helpers/pm2.js';
 import { AGENT_APPS, startAgent, type Agent } from './agent.js';
 import { parseOptions, usage, UsageError, type BenchOptions } from './options.js';
 import { hopTable, table, TARGETS, verdict } from './report.js';
-import { drain, flood, idle, latency, log, memory, soak, throughput, traceHops } from './sections.js';
+import { drain, flood, idle, latency, log, memory, sdCard, soak, throughput, traceHops } from './sections.js';
 import { startServices, type Services } from './services.js';
 import { redisTrace } from './trace.js';
 
@@ -23,11 +23,14 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     options: { ...o, only: [...o.only] },
   };
   for (const t of TARGETS) results[t.key] = null;
-  results.floor_latency_p99_ms = null;
+  for (const key of ['floor_latency_p99_ms', 'durable_floor_latency_p99_ms', 'durable_floor_cpu_ms_per_exchange', 'durable_floor_fsyncs_per_exchange', 'durable_floor_aof_bytes_per_exchange']) results[key] = null;
   let services: Services | undefined;
   let agent: Agent | undefined;
+  let durablePeer: CloudPeer | undefined;
   const floorDevice = `FLOOR_${process.pid}`;
+  const durableDevice = `DFLOOR_${process.pid}`;
   const cleanup = async () => {
+    await durablePeer?.close().catch(() => undefined);
     await agent?.close().catch(() => undefined);
     await services?.close().catch(() => undefined);
   };
@@ -45,9 +48,10 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     log(`pm2 start → first heartbeat: ${agent.startToHeartbeatMs} ms (apps launched after ${JSON.stringify(agent.launchedAfterMs)} ms)`);
     results.memory_after_start = await memory(agent);
     const floorPeer = await cloudPeer(floorDevice, { url: services.broker.url });
+    durablePeer = await cloudPeer(durableDevice, { url: services.broker.url });
     let idleP99 = NaN;
     if (o.only.has('latency')) {
-      const l = await latency(agent, floorPeer, floorDevice, services, o.rate, o.latencySeconds);
+      const l = await latency(agent, { deviceId: floorDevice, peer: floorPeer }, { deviceId: durableDevice, peer: durablePeer }, services, o.rate, o.latencySeconds);
       Object.assign(results, l);
       results.latency = l;
       idleP99 = l.latency_p99_ms ?? NaN;
@@ -61,6 +65,8 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
     if (o.only.has('trace')) {
       const t = await redisTrace(agent, services.redis.url, o.traceExchanges);
       results.trace = t;
+      results.sequential_durable_round_trips = t.sequential_durable_round_trips;
+      log(`trace: durable round trips in sequence per exchange ${t.sequential_durable_round_trips} (${Object.entries(t.durable_round_trips).map(([a, n]) => `${a} ${n}`).join(', ')})`);
       log(`trace: per exchange ${Object.entries(t.apps).map(([a, v]) => `${a} ${v.round_trips} round trips (${v.commands} commands)`).join(', ')}; ${t.in_scripts} commands inside scripts`);
     }
     if (o.only.has('flood')) {
@@ -89,6 +95,11 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
       const i = await idle(agent, o.idleSeconds);
       results.idle = i;
       results.idle_cpu_pct = i.idle_cpu_pct;
+    }
+    if (o.only.has('sdcard')) {
+      const sd = await sdCard(agent, { deviceId: durableDevice, peer: durablePeer }, services, o.sdcardIdleSeconds, o.sdcardExchanges);
+      results.sdcard = sd;
+      for (const key of ['fsyncs_per_idle_hour', 'fsyncs_per_exchange', 'aof_bytes_per_exchange', 'durable_floor_fsyncs_per_exchange', 'durable_floor_aof_bytes_per_exchange'] as const) results[key] = sd[key];
     }
     if (o.only.has('soak')) {
       const s = await soak(agent, o.soakRate, o.soakMinutes, AGENT_APPS);

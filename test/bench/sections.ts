@@ -11,7 +11,9 @@ import { breakdown, JobRecorder, type Breakdown } from './breakdown.js';
 import { accumulate, costSample, perExchange, type CostPerExchange, type CostSample } from './cost.js';
 import { runExchanges, sleep, type Completed } from './exchanges.js';
 import { runFlood } from './flood.js';
+import { runDurableFloor } from './durable-floor.js';
 import { runFloor } from './floor.js';
+import { countSdCardWrites } from './sd-card.js';
 import { cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
 import type { Services } from './services.js';
 import type { CloudPeer } from '../helpers/cloud-peer.js';
@@ -29,30 +31,60 @@ export interface LatencyResult {
   floor_latency_p99_ms: number | null;
   latency_p50_ratio: number | null;
   latency_p99_ratio: number | null;
+  durable_floor_latency_p50_ms: number | null;
+  durable_floor_latency_p99_ms: number | null;
+  /** Agent p99 ÷ durable floor p99. */
+  latency_p99_durable_ratio: number | null;
+  /** CPU of the whole stack (apps, PM2, Redis) per exchange. */
+  cpu_ms_per_exchange: number | null;
+  /** CPU of the durable floor's process and Redis per exchange. */
+  durable_floor_cpu_ms_per_exchange: number | null;
+  cpu_per_exchange_durable_ratio: number | null;
   exchanges: number;
   unfinished: number;
   floor_exchanges: number;
   floor_unacked: number;
+  durable_floor_exchanges: number;
+  durable_floor_unacked: number;
   cost: CostPerExchange;
+  durable_floor_cost: CostPerExchange[];
   loadavg: (number | null)[];
 }
 
-/** Agent and floor at the same rate, in alternating blocks so both see the same machine load. */
-export async function latency(agent: Agent, floorPeer: CloudPeer, floorDeviceId: string, services: Services, rate: number, seconds: number): Promise<LatencyResult> {
+/** A peer ACKing for a floor's own device id. */
+export interface FloorPeer {
+  deviceId: string;
+  peer: CloudPeer;
+}
+
+/**
+ * Agent, mqtt.js floor and durable floor at the same rate, in alternating
+ * blocks so all three see the same machine load.
+ */
+export async function latency(agent: Agent, floor: FloorPeer, durable: FloorPeer, services: Services, rate: number, seconds: number): Promise<LatencyResult> {
   const blocks = 3;
   const agentDone: Completed[] = [];
   const floorMs: number[] = [];
+  const durableMs: number[] = [];
+  const durableCost: CostPerExchange[] = [];
   let injected = 0;
   let floorSent = 0;
   let floorAcked = 0;
+  let durableSent = 0;
+  let durableAcked = 0;
   let cost: CostSample | null = null;
   const pids = await agent.processes();
   for (let b = 0; b < blocks; b++) {
     const count = Math.round((rate * seconds) / blocks);
-    const f = await runFloor(services.broker.url, floorDeviceId, floorPeer, rate, count);
+    const f = await runFloor(services.broker.url, floor.deviceId, floor.peer, rate, count);
     floorMs.push(...f.latenciesMs);
     floorSent += count;
     floorAcked += f.acked;
+    const d = await runDurableFloor({ redis: agent.redis, redisPid: services.redis.pid ?? 0, redisUrl: services.redis.url, mqttUrl: services.broker.url, deviceId: durable.deviceId, peer: durable.peer, rate, count });
+    durableMs.push(...d.latenciesMs);
+    durableCost.push(d.cost);
+    durableSent += count;
+    durableAcked += d.acked;
     await agent.topUp(count * COINS_PER_EXCHANGE + 1000);
     await agent.settle();
     const before = await costSample(agent.redis, pids);
@@ -61,11 +93,15 @@ export async function latency(agent: Agent, floorPeer: CloudPeer, floorDeviceId:
     cost = accumulate(cost, before, await costSample(agent.redis, pids));
     agentDone.push(...r.completed);
     injected += r.injected;
-    log(`latency block ${b + 1}/${blocks}: floor p99 ${round(percentile(f.latenciesMs, 99))} ms, agent p99 ${round(percentile(r.completed.map((c) => c.latencyMs), 99))} ms`);
+    log(`latency block ${b + 1}/${blocks}: floor p99 ${round(percentile(f.latenciesMs, 99))} ms, durable floor p99 ${round(percentile(d.latenciesMs, 99))} ms, agent p99 ${round(percentile(r.completed.map((c) => c.latencyMs), 99))} ms`);
   }
   const ms = agentDone.map((c) => c.latencyMs);
   const p99 = percentile(ms, 99);
   const floorP99 = percentile(floorMs, 99);
+  const durableP99 = percentile(durableMs, 99);
+  const agentCost = perExchange(cost!, injected);
+  // Blocks are equal in size: the mean of their per-exchange figures is the run's.
+  const durableCpu = durableCost.reduce((s, c) => s + c.cpu_ms_total, 0) / durableCost.length;
   return {
     latency_p50_ms: round(percentile(ms, 50)),
     latency_p99_ms: round(p99),
@@ -73,11 +109,20 @@ export async function latency(agent: Agent, floorPeer: CloudPeer, floorDeviceId:
     floor_latency_p99_ms: round(floorP99),
     latency_p50_ratio: round(percentile(ms, 50) / percentile(floorMs, 50), 2),
     latency_p99_ratio: round(p99 / floorP99, 2),
+    durable_floor_latency_p50_ms: round(percentile(durableMs, 50)),
+    durable_floor_latency_p99_ms: round(durableP99),
+    latency_p99_durable_ratio: round(p99 / durableP99, 2),
+    cpu_ms_per_exchange: agentCost.cpu_ms_total,
+    durable_floor_cpu_ms_per_exchange: round(durableCpu),
+    cpu_per_exchange_durable_ratio: round(agentCost.cpu_ms_total / durableCpu, 2),
     exchanges: ms.length,
     unfinished: injected - ms.length,
     floor_exchanges: floorMs.length,
     floor_unacked: floorSent * 2 - floorAcked,
-    cost: perExchange(cost!, injected),
+    durable_floor_exchanges: durableMs.length,
+    durable_floor_unacked: durableSent * 2 - durableAcked,
+    cost: agentCost,
+    durable_floor_cost: durableCost,
     loadavg: load(),
   };
 }
@@ -382,4 +427,55 @@ export async function soak(agent: Agent, rate: number, minutes: number, apps: re
   const worst = Math.max(...apps.map(growth));
   log(`soak ${minutes} min: worst app PSS growth ${round(worst)} % after the first ${round(warmup, 2)} min`);
   return { soak_pss_growth_pct: round(worst), minutes, warmup_minutes: round(warmup, 2)!, apps: out, latency_p99_ms: round(percentile(latencies, 99)), exchanges: latencies.length, samples };
+}
+
+export interface SdCardResult {
+  fsyncs_per_idle_hour: number | null;
+  aof_bytes_per_idle_hour: number | null;
+  fsyncs_per_exchange: number | null;
+  aof_bytes_per_exchange: number | null;
+  durable_floor_fsyncs_per_exchange: number | null;
+  durable_floor_aof_bytes_per_exchange: number | null;
+  idle_seconds: number;
+  exchanges: number;
+  loadavg: (number | null)[];
+}
+
+/**
+ * SD-card cost: Redis fsyncs and AOF bytes of the idle agent (scaled to an
+ * hour), per agent exchange and per durable-floor exchange. Exchanges run one
+ * at a time here, so each one's writes are counted apart from a backlog's.
+ */
+export async function sdCard(agent: Agent, durable: FloorPeer, services: Services, idleSeconds: number, exchanges: number): Promise<SdCardResult> {
+  const redisPid = services.redis.pid ?? 0;
+  await agent.topUp(exchanges * COINS_PER_EXCHANGE + 1000);
+  await agent.settle();
+  await sleep(5_000);
+  const idleCount = await countSdCardWrites(agent.redis, redisPid);
+  await sleep(idleSeconds * 1000);
+  const idleWritten = await idleCount.stop();
+  const perHour = (n: number | null) => (n === null ? null : round((n * 3600) / idleSeconds, 0));
+  const busyCount = await countSdCardWrites(agent.redis, redisPid);
+  for (let i = 0; i < exchanges; i++) {
+    const before = agent.peer.of('transaction').length;
+    await agent.insertBill();
+    await agent.peer.waitFor(() => agent.peer.of('transaction').length > before, 30_000, 'exchange');
+  }
+  await agent.settle();
+  const busy = await busyCount.stop();
+  const floor = await runDurableFloor({ redis: agent.redis, redisPid, redisUrl: services.redis.url, mqttUrl: services.broker.url, deviceId: durable.deviceId, peer: durable.peer, rate: 10, count: exchanges, countFsyncs: true });
+  const per = (n: number | null) => (n === null ? null : round(n / exchanges));
+  const r: SdCardResult = {
+    fsyncs_per_idle_hour: perHour(idleWritten.fsyncs),
+    aof_bytes_per_idle_hour: perHour(idleWritten.aofBytes),
+    fsyncs_per_exchange: per(busy.fsyncs),
+    aof_bytes_per_exchange: per(busy.aofBytes),
+    durable_floor_fsyncs_per_exchange: per(floor.fsyncs),
+    durable_floor_aof_bytes_per_exchange: per(floor.aofBytes),
+    idle_seconds: idleSeconds,
+    exchanges,
+    loadavg: load(),
+  };
+  log(`SD card: idle ${r.fsyncs_per_idle_hour ?? 'n/a'} fsyncs and ${r.aof_bytes_per_idle_hour} AOF bytes per hour; per exchange ${r.fsyncs_per_exchange ?? 'n/a'} fsyncs, ${r.aof_bytes_per_exchange} bytes (durable floor ${r.durable_floor_fsyncs_per_exchange ?? 'n/a'}, ${r.durable_floor_aof_bytes_per_exchange} bytes)`);
+  return r;
 }
