@@ -133,7 +133,7 @@ test.serial('a lock refuses cash and dispense, survives a restart of every app, 
   const restartedFrom = Date.now();
   // All at once: no app can hand the lock to another, it must come back from Redis.
   await Promise.all(apps.map((app) => stack.restart(app)));
-  // The mqtt app sends a heartbeat right after it connects (PROTOCOL.md §5).
+  // The mqtt app sends a heartbeat right after it connects (docs/protocol.md#heartbeat).
   await peer.waitFor((r) => r.type === 'heartbeat' && r.at > restartedFrom, 20_000, 'agent back on the broker');
   t.true(Date.now() < unlockAt, 'restarts done before the unlock time (else the test proves nothing)');
   const s = await snapshot();
