@@ -1,6 +1,6 @@
 /**
- * Remote commands against the running agent under PM2 (issue 4 "Done
- * when"), driven over MQTT by a cloud peer: the guide's TEST_001 with no key,
+ * Remote commands against the running agent under PM2 (docs/protocol.md#7-commands,
+ * docs/architecture.md#invariant-3), driven over MQTT by a cloud peer: the guide's TEST_001 with no key,
  * a repeat paying nothing, query transactions re-publishing the original
  * messages, config changing the heartbeat live and for good (across restarts
  * of the mqtt and business apps) while rejecting invalid values by key, a lock

@@ -1,5 +1,5 @@
 /**
- * Hostile payloads (issue 4): over a hundred malformed, oversized, deeply
+ * Hostile payloads (docs/commands.md#limits): over a hundred malformed, oversized, deeply
  * nested or prototype-polluting commands crash nothing, pay nothing, change
  * nothing, and each gets a `failed` result exactly when its command_id is
  * readable and it did not opt out of the ACK. Invalid JSON never gets here
