@@ -220,10 +220,11 @@ export function findProblems(repo: RepoView, opts: CheckOptions = {}): Problem[]
     const text = citationText(file, src);
     const dir = posix.dirname(file);
 
-    // Code examples in documents included: nothing in the repository points outside it.
-    const whole = file.endsWith('.md') ? src : text;
-    for (const m of whole.matchAll(referenceNote)) problems.push({ file, line: lineAt(whole, m.index), cited: m[0], reason: 'cites a reference note outside the repository' });
-    for (const m of whole.matchAll(outsideShared)) problems.push({ file, line: lineAt(whole, m.index), cited: m[0], reason: 'cites a folder outside the repository' });
+    // The reference notes: anywhere, strings and code examples included. A folder beside the
+    // repository: in comments and documents (code imports the repository's own shared/).
+    for (const m of src.matchAll(referenceNote)) problems.push({ file, line: lineAt(src, m.index), cited: m[0], reason: 'cites a reference note outside the repository' });
+    const prose = file.endsWith('.md') ? src : text;
+    for (const m of prose.matchAll(outsideShared)) problems.push({ file, line: lineAt(prose, m.index), cited: m[0], reason: 'cites a folder outside the repository' });
 
     // Plain path citations: a repository path with an optional anchor, or a path relative to the file.
     for (const m of text.matchAll(pathCitation)) {

