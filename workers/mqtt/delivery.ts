@@ -75,8 +75,8 @@ export class Delivery {
    * flight, both started in the same tick so the broker gets it without
    * waiting for Redis's fsync. Safe because the outbox job completes only once
    * this resolves (the state is durable): a crash in between re-runs the job,
-   * which sends the same message_id again; the cloud de-duplicates (docs/protocol.md#3-envelope allows
-   * duplicates, never loss). Otherwise it goes into the buffer, in order.
+   * which sends the same message_id again; the cloud de-duplicates (duplicates
+   * are allowed, never loss: docs/protocol.md#3-envelope). Otherwise it goes into the buffer, in order.
    */
   async submit(topic: string, envelope: Envelope, replay = false): Promise<void> {
     const { store, clock, log } = this.d;
