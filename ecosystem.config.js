@@ -1,4 +1,4 @@
-// PM2 apps of the Coinerex agent (ARCHITECTURE.md "Processes").
+// PM2 apps of the Coinerex agent (docs/architecture.md#processes).
 // ESM: Node >= 20.19 lets PM2 require() this file; PM2 reads the `apps` export.
 //
 //   demo (default):  pm2 start ecosystem.config.js            (simulator + cloud-sim)
@@ -57,7 +57,7 @@ export const apps = [
   // First: PM2 starts two apps at a time and waits for them to be ready; the mqtt app needs no
   // other app and sends the heartbeat the cloud waits for (docs/performance.md, start → heartbeat).
   app('mqtt', 'workers/mqtt/main.js', 64),
-  // io_uring off: serial ports that never close on early Node 20 (PITFALLS.md §5).
+  // io_uring off: serial ports that never close on early Node 20 (docs/pitfalls.md#5-serialport).
   app('hardware', 'workers/hardware/main.js', 64, { env: { ...demo, UV_USE_IO_URING: '0' } }),
   app('business', 'workers/business/main.js', 96),
   app('supervisor', 'supervisor/main.js', 48),

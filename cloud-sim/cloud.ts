@@ -1,7 +1,7 @@
 /**
  * The cloud, simulated (demo profile): receives every device message,
  * prints one line for it, and ACKs the ACK-required ones on
- * `…/ack/{device}` with `ack_message_id` (PROTOCOL.md §4) according to the
+ * `…/ack/{device}` with `ack_message_id` (docs/protocol.md#4-ack-and-retransmission) according to the
  * policy in force.
  */
 import type { MqttClient } from 'mqtt';

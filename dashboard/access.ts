@@ -1,5 +1,5 @@
 /**
- * Who may see the dashboard (PITFALLS.md §6: bull-board has no auth and
+ * Who may see the dashboard (docs/pitfalls.md#6-bull-board: bull-board has no auth and
  * dashboard access equals Redis access). Rules:
  *  - without credentials the dashboard only binds to loopback; anything
  *    else refuses to start;

@@ -1,13 +1,13 @@
 /**
  * BullMQ queues and workers with the options BullMQ's production guide
- * requires (PITFALLS.md §1, §3), in one place. Connections: ./redis.ts.
+ * requires (docs/pitfalls.md#1-bullmq, docs/pitfalls.md#3-redis-durability-and-ioredis), in one place. Connections: ./redis.ts.
  */
 import type { Redis } from 'ioredis';
 import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { QueueName } from './names.js';
 
-/** Finished jobs are trimmed; failed ones kept for inspection a week (PITFALLS.md §1). */
+/** Finished jobs are trimmed; failed ones kept for inspection a week (docs/pitfalls.md#1-bullmq). */
 export const defaultJobOptions: JobsOptions = {
   removeOnComplete: { count: 200 },
   removeOnFail: { age: 7 * 86_400, count: 1000 },

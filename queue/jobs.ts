@@ -57,7 +57,7 @@ export type HwEventKind = HwEvent['kind'];
 /**
  * The `hw-events` job id of an event: BullMQ ignores an add whose job id
  * still exists, so a re-delivered event does not queue twice. Job ids must not
- * be all digits nor contain ':' (PITFALLS.md §1); the mapping is one-to-one.
+ * be all digits nor contain ':' (docs/pitfalls.md#1-bullmq); the mapping is one-to-one.
  */
 export function hwEventJobId(eventId: string): string {
   return `hw-${eventId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
@@ -78,13 +78,13 @@ export type HwCommand = z.infer<typeof hwCommandSchema>;
 
 // ---- outbox (business → mqtt) ----------------------------------------------
 export const outboxJobSchema = z.discriminatedUnion('kind', [
-  /** A device message in its envelope; ACK-required types are tracked (PROTOCOL.md §4). */
+  /** A device message in its envelope; ACK-required types are tracked (docs/protocol.md#4-ack-and-retransmission). */
   z.object({
     kind: z.literal('message'),
     envelope: envelopeSchema,
     /**
      * Re-published on the cloud's request (query `transactions`): send it even
-     * if this message_id was settled, given up or dropped before (PROTOCOL.md §4
+     * if this message_id was settled, given up or dropped before (docs/protocol.md#offline-buffer
      * "recoverable by a transactions query"). Absent on first publication.
      */
     replay: z.literal(true).optional(),

@@ -1,4 +1,4 @@
-/** Queue names (ARCHITECTURE.md "Queues"), defined once. */
+/** Queue names (docs/architecture.md#queues), defined once. */
 export const queueNames = {
   /** hardware → business: normalized hardware events. */
   hwEvents: 'hw-events',

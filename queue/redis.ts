@@ -1,6 +1,6 @@
 /**
- * Redis connections for workers, producers and app state (PITFALLS.md §1,
- * §3). Apart from queue/connection.ts so that an app without queues (the
+ * Redis connections for workers, producers and app state (docs/pitfalls.md#1-bullmq,
+ * docs/pitfalls.md#3-redis-durability-and-ioredis). Apart from queue/connection.ts so that an app without queues (the
  * supervisor) does not load BullMQ: ~10 MB of the board's memory.
  */
 import { Redis, type RedisOptions } from 'ioredis';

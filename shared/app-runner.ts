@@ -2,7 +2,7 @@
  * The shared life cycle of every PM2 app: load config, make the logger and
  * the app's Redis connection, start, write a liveness beat for the
  * supervisor, tell PM2 `ready`, and shut down in order on SIGINT/SIGTERM
- * (STYLE.md "Lifecycle"). A bad configuration exits 78 with the message.
+ * (docs/architecture.md#lifecycle). A bad configuration exits 78 with the message.
  */
 import type { Redis } from 'ioredis';
 import { loadConfig, ConfigError, type Config } from './config.js';

@@ -1,6 +1,6 @@
 /**
  * Time: an injectable clock, protocol timestamps and calendar fields in the
- * configured zone (PROTOCOL.md §3: the envelope carries the true epoch; only
+ * configured zone (docs/protocol.md#3-envelope: the envelope carries the true epoch; only
  * calendar fields use Asia/Taipei).
  */
 export interface Clock {

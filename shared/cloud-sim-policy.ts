@@ -7,7 +7,7 @@ import type { RedisKeys } from './keys.js';
 
 export type AckPolicy =
   | { kind: 'ack-all' }
-  /** Never ACK: the device retransmits, then gives up (PROTOCOL.md §4). */
+  /** Never ACK: the device retransmits, then gives up (docs/protocol.md#4-ack-and-retransmission). */
   | { kind: 'ack-none' }
   /** ACK with status `error`: the message stays pending and is retransmitted. */
   | { kind: 'error' }

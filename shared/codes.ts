@@ -1,5 +1,5 @@
 /**
- * Error, alarm and machine-status codes of PROTOCOL.md §6 and §1, as data.
+ * Error, alarm and machine-status codes of docs/protocol.md#6-error-and-alarm-codes and docs/protocol.md#1-money-and-machine-facts, as data.
  * Severity, recoverability and affected functions are looked up here, never
  * written inline.
  */
@@ -43,7 +43,7 @@ export const errorCodes: ReadonlyMap<number, ErrorCodeInfo> = new Map(
   ].map((x) => [x.code, x]),
 );
 
-/** What clears an auto-recoverable code by itself: the `recovery` block of its error message (PROTOCOL.md §5). */
+/** What clears an auto-recoverable code by itself: the `recovery` block of its error message (docs/protocol.md#error). */
 export const recoveryConditions: Readonly<Record<number, string>> = {
   13: '投幣器訊號恢復正常',
   21: '紙鈔機連線與電源恢復',
@@ -51,10 +51,10 @@ export const recoveryConditions: Readonly<Record<number, string>> = {
   44: '硬幣補充至低水位以上',
 };
 
-/** Codes that carry the `security` block (PROTOCOL.md §5). */
+/** Codes that carry the `security` block (docs/protocol.md#error). */
 export const securityCodes: ReadonlySet<number> = new Set([11, 12, 22, 43]);
 
-/** Functions a category puts out of service (PROTOCOL.md §6). */
+/** Functions a category puts out of service (docs/protocol.md#6-error-and-alarm-codes). */
 export const affectedFunctions: Readonly<Record<ErrorCategory, readonly string[]>> = {
   system: ['exchange', 'coin_dispense', 'coin_accept', 'bill_accept'],
   counter: ['accounting'],
@@ -66,7 +66,7 @@ export const affectedFunctions: Readonly<Record<ErrorCategory, readonly string[]
   security: ['exchange', 'coin_dispense'],
 };
 
-/** Critical codes make the service unavailable (PROTOCOL.md §6). */
+/** Critical codes make the service unavailable (docs/protocol.md#6-error-and-alarm-codes). */
 export const isCritical = (code: number): boolean => errorCodes.get(code)?.severity === 'critical';
 
 const severityRank: Record<Severity, number> = { critical: 3, high: 2, medium: 1 };
@@ -108,7 +108,7 @@ export function mostSevereAlarm(active: Iterable<number>): number {
   return list[0] ?? 0;
 }
 
-/** Machine status codes (PROTOCOL.md §1). */
+/** Machine status codes (docs/protocol.md#1-money-and-machine-facts). */
 export const machineStatus = {
   inquiry: 0,
   standby: 1,

@@ -1,5 +1,5 @@
 /**
- * Command authentication (PROTOCOL.md §7): an Ed25519 signature over the
+ * Command authentication (docs/protocol.md#command-authentication): an Ed25519 signature over the
  * UTF-8 bytes of `<topic>` + "\n" + the RFC 8785 (JCS) canonical JSON of the
  * command without its `signature` member. One implementation for the device
  * (verification), the CLI (`coinerex sign`) and the cloud simulator.

@@ -2,7 +2,7 @@
  * Configuration: defaults < JSON file (COINEREX_CONFIG) < environment.
  * One schema; every field names its environment variable, unit and default.
  * A bad value stops the process with a message naming the variable and the
- * expected form (ARCHITECTURE.md, "Interfaces the outside relies on").
+ * expected form (docs/architecture.md#interfaces-the-outside-relies-on).
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -18,7 +18,7 @@ const bonusTable = z.record(
   z.number().int().min(0).max(1000),
 );
 
-/** Settings the cloud may change at run time with a `config` command (PROTOCOL.md §7). */
+/** Settings the cloud may change at run time with a `config` command (docs/protocol.md#config). */
 export const runtimeSettingsSchema = z.object({
   /** COINEREX_HEARTBEAT_SECONDS: heartbeat interval, seconds. Default 300. */
   heartbeatSeconds: seconds(1, 86_400),

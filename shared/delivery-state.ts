@@ -1,5 +1,5 @@
 /**
- * Read-only view of the mqtt app's delivery state (PROTOCOL.md §4) for the
+ * Read-only view of the mqtt app's delivery state (docs/protocol.md#4-ack-and-retransmission) for the
  * CLI `status`, the dashboard and heartbeat diagnostics. Only the mqtt app
  * writes these keys (workers/mqtt/delivery-store.ts).
  */

@@ -1,4 +1,4 @@
-/** The envelope of every device message except command results (PROTOCOL.md §3). */
+/** The envelope of every device message except command results (docs/protocol.md#3-envelope). */
 import type { Redis } from 'ioredis';
 import { formatTimestamp, type Clock, type TimestampFormat } from './clock.js';
 import { newMessageId } from './ids.js';

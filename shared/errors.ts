@@ -1,5 +1,5 @@
 /**
- * Command error codes (PROTOCOL.md §7): errors are values with a code; code
+ * Command error codes (docs/protocol.md#command-error-codes): errors are values with a code; code
  * branches on the code, never on the text. The text is the Chinese shown to
  * the operator.
  */

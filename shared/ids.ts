@@ -3,13 +3,13 @@ import type { Redis } from 'ioredis';
 import { localParts, type Clock } from './clock.js';
 import type { RedisKeys } from './keys.js';
 
-/** A message id: UUID v4 (PROTOCOL.md §3). */
+/** A message id: UUID v4 (docs/protocol.md#3-envelope). */
 export const newMessageId = (): string => randomUUID();
 
 export type TransactionKind = 'TXN' | 'REMOTE';
 
 /**
- * `transaction_id` = {TYPE}_{YYYYMMDD}_{HHMMSS}_{SEQ} (PROTOCOL.md §5).
+ * `transaction_id` = {TYPE}_{YYYYMMDD}_{HHMMSS}_{SEQ} (docs/protocol.md#transaction).
  * SEQ is a per-type counter per local day, kept in Redis: INCR is atomic, so
  * two processes never share a number, and the counter survives restarts.
  * A new local day starts a new key (reset at local midnight); the key lives

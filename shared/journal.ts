@@ -1,5 +1,5 @@
 /**
- * The transaction journal (PROTOCOL.md §8), written by the business app in
+ * The transaction journal (docs/protocol.md#8-local-durability), written by the business app in
  * the same script as the counters (workers/business/store/plan.ts):
  *
  *  - `journal` zset: transaction id scored by the epoch ms the transaction finished;
@@ -8,7 +8,7 @@
  *
  * Entries are kept at least 30 days (JOURNAL_KEEP_MS). Readers get the
  * original envelope, message id and `seq` included, so a re-publication is
- * the same message (PROTOCOL.md §3).
+ * the same message (docs/protocol.md#3-envelope).
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from './keys.js';

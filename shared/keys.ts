@@ -1,6 +1,6 @@
 /**
- * Every Redis key the agent uses, in one place (STYLE.md: names live in one
- * place). All live under `{prefix}:{deviceId}:` so tests and several devices
+ * Every Redis key the agent uses, in one place (names live in one
+ * place, docs/architecture.md#names-live-in-one-place). All live under `{prefix}:{deviceId}:` so tests and several devices
  * can share a Redis without touching each other.
  */
 export function redisKeys(prefix: string, deviceId: string) {
@@ -10,9 +10,9 @@ export function redisKeys(prefix: string, deviceId: string) {
     /** BullMQ's prefix for this device's queues. */
     bullPrefix: `${base}:bull`,
     txnSeq: (kind: string, day: string) => `${base}:seq:${kind}:${day}`,
-    /** Durable `seq` extension counter (PROTOCOL.md §3). */
+    /** Durable `seq` extension counter (docs/protocol.md#the-seq-extension). */
     messageSeq: `${base}:seq:message`,
-    // Delivery state owned by the mqtt app (PROTOCOL.md §4).
+    // Delivery state owned by the mqtt app (docs/protocol.md#4-ack-and-retransmission).
     outMessage: (id: string) => `${base}:out:msg:${id}`,
     /** zset: unsettled ACK-required message ids scored by production order. */
     outOrder: `${base}:out:order`,
@@ -22,7 +22,7 @@ export function redisKeys(prefix: string, deviceId: string) {
     outFailed: `${base}:out:failed`,
     /** hash: delivery counters (acked, retransmits, giveups, dropped, superseded, skipped_<type>, ...). */
     outStats: `${base}:out:stats`,
-    /** zset: offline buffer, message ids waiting to be sent, scored by production order (PROTOCOL.md §4). */
+    /** zset: offline buffer, message ids waiting to be sent, scored by production order (docs/protocol.md#offline-buffer). */
     outBuffer: `${base}:out:buffer`,
     /** Production-order counter of ACK-required messages (the outOrder/outBuffer score). */
     outCounter: `${base}:out:counter`,
@@ -48,7 +48,7 @@ export function redisKeys(prefix: string, deviceId: string) {
     payoutIntent: (payoutId: string) => `${base}:payout:${payoutId}`,
     /** hash: a transaction from its credit (or remote command) until its payout settles. */
     openTransaction: (txnId: string) => `${base}:txn:${txnId}`,
-    /** hash: a remote dispense by command id (at most once, ever; PROTOCOL.md §7) and its outcome. */
+    /** hash: a remote dispense by command id (at most once, ever; docs/protocol.md#7-commands) and its outcome. */
     remoteDispense: (commandId: string) => `${base}:remote:${commandId}`,
     /** list: ACK-required messages committed with the state change, not yet on the outbox queue. */
     unsent: `${base}:unsent`,

@@ -1,5 +1,5 @@
 /**
- * Protocol message schemas (PROTOCOL.md §3–§7), one source for types and
+ * Protocol message schemas (docs/protocol.md#3-envelope to docs/protocol.md#7-commands), one source for types and
  * validation. Outbound `data` schemas are used by tests and by the cloud
  * simulator to check what the device sends; inbound ones guard every
  * boundary where MQTT hands over `unknown`.
@@ -85,7 +85,7 @@ export const heartbeatDataSchema = z.object({
 });
 export type HeartbeatData = z.infer<typeof heartbeatDataSchema>;
 
-/** Cloud → device ACK (PROTOCOL.md §4). `message_id` is accepted when `ack_message_id` is absent. */
+/** Cloud → device ACK (docs/protocol.md#cloud-ack). `message_id` is accepted when `ack_message_id` is absent. */
 export const cloudAckSchema = z
   .object({
     timestamp: z.unknown().optional(),
@@ -98,7 +98,7 @@ export const cloudAckSchema = z
   .refine((a) => a.ack_message_id !== undefined || a.message_id !== undefined, { message: 'ack_message_id is required' });
 export type CloudAck = z.infer<typeof cloudAckSchema>;
 
-/** Device → cloud command result on `…/commands/{id}/ack` (PROTOCOL.md §7); no envelope. */
+/** Device → cloud command result on `…/commands/{id}/ack` (docs/protocol.md#command-result); no envelope. */
 export const commandResultSchema = z.object({
   timestamp: timestampSchema,
   device_id: z.string(),

@@ -2,7 +2,7 @@
  * The simulator's physical truth: what really happened in the (simulated)
  * machine, kept by the hardware app in Redis, independent of the business
  * app's books. Tests, the chaos run and the CLI compare the books against it
- * (ARCHITECTURE.md invariant 4). Only the simulator writes these keys; the
+ * (docs/architecture.md#invariant-4). Only the simulator writes these keys; the
  * layout is defined here so writer and readers agree.
  *
  *  - `sim:truth` hash (`truthFields`): hopper inventory, coins that left the

@@ -1,5 +1,5 @@
 /**
- * Restart requests: the business app's `restart` command (PROTOCOL.md §7)
+ * Restart requests: the business app's `restart` command (docs/protocol.md#restart)
  * pushes one onto `keys.restartRequests` after publishing its result; the
  * supervisor pops and carries it out through PM2 (soft) or systemd (hard).
  */

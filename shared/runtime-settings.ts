@@ -1,5 +1,5 @@
 /**
- * Runtime settings (PROTOCOL.md §7 `config`): the configured values
+ * Runtime settings (docs/protocol.md#config): the configured values
  * (shared/config.ts) overridden by what the cloud set, which is persisted in
  * the Redis hash `keys.settings` (field = setting name as in
  * `runtimeSettingsSchema`, value = JSON) and announced on

@@ -1,5 +1,5 @@
 /**
- * The `status` message's data (PROTOCOL.md §5): machine status and its
+ * The `status` message's data (docs/protocol.md#status): machine status and its
  * Chinese description, lock and door state, coin inventory against its
  * thresholds, active error and alarm codes, and whether the service is
  * available. A pure function of the machine snapshot, shared by the business
@@ -15,7 +15,7 @@ import { timestampSchema } from './messages.js';
 export interface StatusThresholds {
   lowCoinWarning: number;
   lowCoinCritical: number;
-  /** Format of `lock.until`; default `unix` (PROTOCOL.md §3). */
+  /** Format of `lock.until`; default `unix` (docs/protocol.md#3-envelope). */
   timestampFormat?: TimestampFormat;
 }
 
@@ -52,7 +52,7 @@ export function inventoryLevel(coins: number, t: StatusThresholds): (typeof inve
 
 /**
  * The service is unavailable while locked, in fault, with a critical error
- * (PROTOCOL.md §6), with the door open, or with an alarm that stops service (§6 alarm table).
+ * (docs/protocol.md#6-error-and-alarm-codes), with the door open, or with an alarm that stops service (docs/protocol.md#alarm-codes).
  */
 export function serviceAvailable(s: MachineSnapshot): boolean {
   return (

@@ -1,5 +1,5 @@
 /**
- * The heartbeat's `system_health` (PROTOCOL.md §5) read from the OS:
+ * The heartbeat's `system_health` (docs/protocol.md#heartbeat) read from the OS:
  * CPU from /proc/stat deltas between two readings, memory from
  * /proc/meminfo (MemAvailable), storage from statfs of the data directory,
  * temperature from the first thermal zone (null when the board has none).

@@ -1,10 +1,10 @@
-/** Topic builders and parsers (PROTOCOL.md §2). */
+/** Topic builders and parsers (docs/protocol.md#2-topics). */
 
 /** Device → cloud message types that travel in an envelope. */
 export const outboundTypes = ['accounting', 'transaction', 'error', 'alarm', 'heartbeat', 'status'] as const;
 export type OutboundType = (typeof outboundTypes)[number];
 
-/** Types the cloud must ACK (PROTOCOL.md §2 table). */
+/** Types the cloud must ACK (docs/protocol.md#2-topics). */
 export const ackRequired: ReadonlySet<string> = new Set(['accounting', 'transaction', 'error', 'alarm']);
 
 export const commandTypes = ['coin_dispense', 'restart', 'lock', 'query', 'config'] as const;

@@ -1,6 +1,6 @@
 /**
  * The supervisor app: watchdog over the other PM2 apps, per-app health in
- * Redis, and the executor of soft/hard restart requests (ARCHITECTURE.md).
+ * Redis, and the executor of soft/hard restart requests (docs/architecture.md#processes).
  */
 import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';

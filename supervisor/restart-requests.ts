@@ -1,6 +1,6 @@
 /**
  * Restart requests pushed by the business app's `restart` command
- * (PROTOCOL.md §7, shared/restart-request.ts): soft restarts the agent's
+ * (docs/protocol.md#7-commands, shared/restart-request.ts): soft restarts the agent's
  * apps through PM2, the supervisor itself last; hard reboots the board.
  */
 import type { Redis } from 'ioredis';

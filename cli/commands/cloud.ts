@@ -1,6 +1,6 @@
 /**
  * `coinerex cloud …`: play the cloud by hand (demo and bench work). Builds a
- * command (PROTOCOL.md §7), signs it when a private key is given, publishes
+ * command (docs/protocol.md#7-commands), signs it when a private key is given, publishes
  * it on the configured broker and prints the device's result; or switches
  * the cloud simulator's ACK policy. Exit codes: 0 success (or sent with
  * --no-wait), 1 the device answered `failed`, 2 bad arguments, 69 broker or
@@ -165,7 +165,7 @@ export function parseCloudArgs(args: readonly string[]): { action: CloudAction; 
   }
 }
 
-/** A command as the cloud sends it (PROTOCOL.md §7), signed for `topic` when a key is given. */
+/** A command as the cloud sends it (docs/protocol.md#7-commands), signed for `topic` when a key is given. */
 export function buildCommand(type: CommandType, data: Record<string, unknown>, now: number, timeZone: string, topic: string, key?: KeyObject): Record<string, unknown> {
   const p = localParts(now, timeZone);
   const command: Record<string, unknown> = {

@@ -1,6 +1,6 @@
 /**
  * `coinerex journal [--since <iso|unix>] [--until <iso|unix>] [--limit N] [--json]`:
- * the transaction journal (PROTOCOL.md §8), oldest first — one line per
+ * the transaction journal (docs/protocol.md#8-local-durability), oldest first — one line per
  * transaction, or the original envelopes as JSON lines with `--json`. The
  * limit (default 50) keeps the latest entries, or the first ones from --since on.
  * Exit codes: 0 shown, 2 bad arguments, 69 Redis unreachable, 78 bad configuration.

@@ -1,6 +1,6 @@
 /**
  * `coinerex keygen [--out <dir>] [--force]`: writes an Ed25519 key pair for
- * remote commands (PROTOCOL.md §7). The public key goes on the device
+ * remote commands (docs/protocol.md#7-commands). The public key goes on the device
  * (COINEREX_COMMAND_PUBLIC_KEY); the private key stays with whoever signs
  * commands (the cloud, or `coinerex sign`).
  */

@@ -1,6 +1,6 @@
 /**
  * `coinerex sign --key <private.pem> --device <id> [--prefix coinerex]
- * <command.json|->`: signs a command for one device (PROTOCOL.md §7) and
+ * <command.json|->`: signs a command for one device (docs/protocol.md#command-authentication) and
  * prints two lines, the topic and the signed JSON, ready for mosquitto_pub:
  *
  *   coinerex sign --key k.pem --device CCM_001 cmd.json | { read -r t; read -r m; mosquitto_pub -t "$t" -m "$m"; }

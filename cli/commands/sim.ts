@@ -1,7 +1,6 @@
 /**
  * `coinerex sim <action>`: acts on the simulated machine through the
- * `control` queue, which the hardware app consumes (ARCHITECTURE.md
- * "Interfaces the outside relies on"). Exit codes: 0 queued, 2 bad
+ * `control` queue, which the hardware app consumes (docs/architecture.md#interfaces-the-outside-relies-on). Exit codes: 0 queued, 2 bad
  * arguments, 78 bad configuration, 69 Redis unreachable.
  */
 import { loadConfig, ConfigError } from '../../shared/config.js';

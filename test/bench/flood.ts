@@ -1,7 +1,7 @@
 /**
  * Forged commands: `coin_dispense` commands with a well-formed Ed25519
  * signature made by the wrong key, so each one costs the device a real
- * verification (PROTOCOL.md §7) and is refused UNAUTHENTICATED. They ask for
+ * verification (docs/protocol.md#command-authentication) and is refused UNAUTHENTICATED. They ask for
  * an ACK, so every refusal is also published: the worst case.
  *
  * The flood runs in its own process (this file, spawned by `runFlood`) so

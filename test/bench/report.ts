@@ -1,4 +1,4 @@
-/** The results table and the targets (docs/performance.md; this 2-core x86 machine). */
+/** The results table and the performance targets of docs/performance.md (this 2-core x86 machine). */
 
 export interface Target {
   key: string;

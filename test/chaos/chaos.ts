@@ -1,5 +1,5 @@
 /**
- * One chaos run (issue 6): plan from the seed, start the rig, play the
+ * One chaos run (all five docs/architecture.md#money-safety-invariants under injected faults): plan from the seed, start the rig, play the
  * workload while injecting faults, let the system settle, recover what the
  * cloud missed with transactions queries, gather the evidence and check
  * every money-safety invariant. Returns the report; the caller prints it.

@@ -1,5 +1,5 @@
 /**
- * The cloud's side of remote commands (PROTOCOL.md §7) in a chaos run:
+ * The cloud's side of remote commands (docs/protocol.md#7-commands) in a chaos run:
  * builds and signs each command with the run's Ed25519 key, publishes it
  * through the cloud peer, keeps every command exactly as sent (a repeat is
  * the same bytes), and reads the device's results.

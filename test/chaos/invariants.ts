@@ -1,5 +1,5 @@
 /**
- * The money-safety invariants of ARCHITECTURE.md (1–5), checked on the
+ * The money-safety invariants of docs/architecture.md#money-safety-invariants (1–5), checked on the
  * evidence gathered after a chaos run: the simulator's physical truth, the
  * business app's counters and journal, the cloud's receipts (de-duplicated
  * by message_id) and the commands the cloud sent. Pure, so it is tested on

@@ -1,5 +1,5 @@
 /**
- * The cloud's recovery of what it missed (PROTOCOL.md §4, §7): journal
+ * The cloud's recovery of what it missed (docs/protocol.md#4-ack-and-retransmission, docs/protocol.md#7-commands): journal
  * entries whose message never reached the cloud are asked for again with
  * signed `query` `transactions` commands, at most 100 entries per query, and
  * must then arrive with their original message_id.
@@ -18,7 +18,7 @@ export interface ReplayOutcome {
   queries: Array<{ id: string; since: number; until: number; status: string; count: number | null }>;
 }
 
-/** The query's own limit (PROTOCOL.md §7). */
+/** The query's own limit (docs/protocol.md#7-commands). */
 const QUERY_LIMIT = 100;
 
 export function cloudTransactionIds(rig: Rig): Set<string> {

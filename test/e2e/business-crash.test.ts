@@ -1,5 +1,5 @@
 /**
- * Money safety across kill -9 under PM2 (ARCHITECTURE.md invariants 1, 2, 4):
+ * Money safety across kill -9 under PM2 (docs/architecture.md#invariant-1, docs/architecture.md#invariant-2, docs/architecture.md#invariant-4):
  * 200 customers insert cash through the real simulator while the business
  * and hardware apps are killed with SIGKILL mid-run. In the end no credit is
  * lost, no coin is paid twice, no event is counted twice:

@@ -1,9 +1,9 @@
 /**
- * The chaos suite, CI-sized (issue 6): one minute of random exchanges,
+ * The chaos suite, CI-sized (docs/architecture.md#invariant-1 to docs/architecture.md#invariant-5): one minute of random exchanges,
  * remote dispenses, locks and faults while every kind of fault is injected
  * (kill -9, pm2 restart, broker outage with an overflowing crowd, Redis
  * kill -9 with AOF restart, soft-restart command); then every money-safety
- * invariant of ARCHITECTURE.md must hold. The seed is random unless
+ * invariant of docs/architecture.md#money-safety-invariants must hold. The seed is random unless
  * COINEREX_CHAOS_SEED is set; a failure prints it (reproduce with
  * `npm run chaos -- --seed S --minutes 1 --faults-per-minute 6`).
  */

@@ -1,6 +1,6 @@
 /**
- * Signed remote commands against the running agent under PM2 (issue 4 "Done
- * when"), over MQTT: with a command public key configured, every forged,
+ * Signed remote commands against the running agent under PM2
+ * (docs/protocol.md#command-authentication, docs/architecture.md#invariant-3), over MQTT: with a command public key configured, every forged,
  * misrouted or stale command is refused with its error code and moves no
  * coin (the simulator's physical truth and the books stay put); a genuine
  * signed dispense published five times pays once and answers five times with

@@ -1,6 +1,6 @@
 /**
- * Remote commands against the running agent under PM2 (issue 4 "Done
- * when"), driven over MQTT by a cloud peer: the guide's TEST_001 with no key,
+ * Remote commands against the running agent under PM2 (docs/protocol.md#7-commands,
+ * docs/architecture.md#invariant-3), driven over MQTT by a cloud peer: the guide's TEST_001 with no key,
  * a repeat paying nothing, query transactions re-publishing the original
  * messages, config changing the heartbeat live and for good (across restarts
  * of the mqtt and business apps) while rejecting invalid values by key, a lock
@@ -133,7 +133,7 @@ test.serial('a lock refuses cash and dispense, survives a restart of every app, 
   const restartedFrom = Date.now();
   // All at once: no app can hand the lock to another, it must come back from Redis.
   await Promise.all(apps.map((app) => stack.restart(app)));
-  // The mqtt app sends a heartbeat right after it connects (PROTOCOL.md §5).
+  // The mqtt app sends a heartbeat right after it connects (docs/protocol.md#heartbeat).
   await peer.waitFor((r) => r.type === 'heartbeat' && r.at > restartedFrom, 20_000, 'agent back on the broker');
   t.true(Date.now() < unlockAt, 'restarts done before the unlock time (else the test proves nothing)');
   const s = await snapshot();

@@ -1,5 +1,5 @@
 /**
- * kill -9 of the `mqtt` PM2 app while messages await ACKs (PROTOCOL.md §4):
+ * kill -9 of the `mqtt` PM2 app while messages await ACKs (docs/protocol.md#4-ack-and-retransmission):
  * PM2 restarts it and every message continues its schedule where it was;
  * none is lost, none starts over.
  */

@@ -1,6 +1,7 @@
 /**
  * `pm2 restart <app>` of each app in turn while customers keep coming
- * (issue 5): nothing lost, nothing duplicated — checked against the
+ * (docs/architecture.md#invariant-1, docs/architecture.md#invariant-2,
+ * docs/architecture.md#invariant-4, docs/architecture.md#invariant-5): nothing lost, nothing duplicated — checked against the
  * simulator's physical truth and the cloud's receipts (de-duplicated by
  * message_id, as the cloud does).
  */

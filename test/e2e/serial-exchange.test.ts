@@ -5,7 +5,7 @@
  * Then the cable is pulled and the board's power cut in the middle of a
  * payout, and both come back: the link fault is raised and cleared, PM2
  * never restarts the `hardware` app, and only the rest of the payout is paid
- * (ARCHITECTURE.md invariants 2 and 4; docs/board-link.md §6–§7).
+ * (docs/architecture.md#invariant-2 and docs/architecture.md#invariant-4; docs/board-link.md §6–§7).
  */
 import test, { type ExecutionContext } from 'ava';
 import { readFile, readdir } from 'node:fs/promises';

@@ -1,7 +1,7 @@
 /**
  * The hardware driver contract (workers/hardware/driver.ts): one suite that
  * every driver must pass, run against the simulator and against the serial
- * driver over a pty (STYLE.md "Contract suites"). A fixture gives the suite a
+ * driver over a pty (docs/architecture.md#contract-suites). A fixture gives the suite a
  * fresh driver and the physical side of its machine.
  */
 import type { TestFn, ExecutionContext } from 'ava';

@@ -1,5 +1,5 @@
 /**
- * Test isolation (STYLE.md): every test gets its own device id and Redis key
+ * Test isolation (docs/architecture.md#test-isolation): every test gets its own device id and Redis key
  * prefix, so test files running side by side never see each other's state.
  */
 import { randomUUID } from 'node:crypto';

@@ -39,7 +39,7 @@ export interface PrivateBroker {
 export async function privateBroker(dir: string): Promise<PrivateBroker> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  // A tuned cloud broker sends small packets at once (PITFALLS.md §9); nothing persists across a restart.
+  // A tuned cloud broker sends small packets at once (docs/pitfalls.md#nagles-algorithm); nothing persists across a restart.
   await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n`);
   let proc: ChildProcess | null = null;
   const broker: PrivateBroker = {

@@ -1,6 +1,6 @@
 /**
  * A virtual serial cable: socat joins two ptys and links them as
- * `<dir>/agent` and `<dir>/board` (PITFALLS.md §5). Killing socat is pulling
+ * `<dir>/agent` and `<dir>/board` (docs/pitfalls.md#5-serialport). Killing socat is pulling
  * the cable: both ends see their port close (`disconnected`). `start()`
  * plugs a new cable in at the same paths.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile cloud ACKs (PROTOCOL.md §4) against the mqtt app in-process, on the
+ * Hostile cloud ACKs (docs/protocol.md#cloud-ack) against the mqtt app in-process, on the
  * real broker: malformed JSON, wrong types, statuses outside the enum, huge
  * and deeply nested payloads, prototype keys, ids that are unknown or already
  * settled, and valid ACKs on other topics. None may crash the app or drop the

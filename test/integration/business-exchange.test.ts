@@ -65,7 +65,7 @@ test('four exchanges pay 10, 5, 50 and 100 coins with exact transaction and acco
     rig.of('transaction'),
   );
 
-  // Books against physical truth (ARCHITECTURE.md invariant 4).
+  // Books against physical truth (docs/architecture.md#invariant-4).
   const truth = await rig.truth();
   const snap = await rig.snapshot();
   t.is(snap.counters.total_bills, truth.billsNtd);

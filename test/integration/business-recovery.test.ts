@@ -1,6 +1,6 @@
 /**
  * A payout whose end was never heard of is never re-sent blindly
- * (ARCHITECTURE.md invariant 2). The test plays the hardware: it records
+ * (docs/architecture.md#invariant-2). The test plays the hardware: it records
  * `hw-commands` and answers `report_status` with the status report of its
  * choice, then checks what the engine decided.
  */

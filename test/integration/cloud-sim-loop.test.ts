@@ -133,7 +133,7 @@ test.serial('`coinerex cloud dispense` sends a signed command and prints the dev
       if (topic !== commandTopic) return;
       const cmd = JSON.parse(buf.toString());
       resolve(cmd);
-      // The device answers as PROTOCOL.md §7 says.
+      // The device answers as docs/protocol.md#7-commands says.
       void device.publishAsync(
         t0.commandResult,
         JSON.stringify({ timestamp: Math.floor(Date.now() / 1000), device_id: env.deviceId, ack_command_id: cmd.command_id, command_type: 'coin_dispense', status: 'success', result: { coins_dispensed: 5 } }),

@@ -1,5 +1,5 @@
 /**
- * Command authentication (PROTOCOL.md §7): with a key configured, anything
+ * Command authentication (docs/protocol.md#command-authentication): with a key configured, anything
  * not signed for exactly this topic and content is refused UNAUTHENTICATED
  * and nothing executes; a valid command delivered many times pays once and
  * every delivery gets the original result.

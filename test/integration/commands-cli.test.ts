@@ -1,5 +1,5 @@
 /**
- * `coinerex keygen` and `coinerex sign` (PROTOCOL.md §7): a command signed
+ * `coinerex keygen` and `coinerex sign` (docs/protocol.md#command-authentication): a command signed
  * by the CLI verifies in the pipeline; the private key is written 0600 and
  * never overwritten silently.
  */

@@ -1,5 +1,5 @@
 /**
- * The five command types against real Redis (PROTOCOL.md §7): limits and
+ * The five command types against real Redis (docs/protocol.md#7-commands): limits and
  * preconditions of coin_dispense, restart ordering, lock, query and config,
  * results and the state they leave behind.
  */

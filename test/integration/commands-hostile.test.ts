@@ -1,5 +1,5 @@
 /**
- * Hostile payloads (issue 4): over a hundred malformed, oversized, deeply
+ * Hostile payloads (docs/commands.md#limits): over a hundred malformed, oversized, deeply
  * nested or prototype-polluting commands crash nothing, pay nothing, change
  * nothing, and each gets a `failed` result exactly when its command_id is
  * readable and it did not opt out of the ACK. Invalid JSON never gets here
@@ -148,7 +148,7 @@ const cases: Case[] = [
 ];
 
 const knownCodes = new Set(Object.keys(commandErrorCodes));
-/** The test's own statement of PROTOCOL.md §7: a readable id and no opt-out of the ACK means an answer. */
+/** The test's own statement of docs/protocol.md#command-result: a readable id and no opt-out of the ACK means an answer. */
 function expectsResult(body: unknown): string | null {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const b = body as Record<string, unknown>;

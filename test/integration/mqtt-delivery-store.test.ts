@@ -1,5 +1,5 @@
 /**
- * The delivery state's transitions (PROTOCOL.md §4) against the real Redis,
+ * The delivery state's transitions (docs/protocol.md#4-ack-and-retransmission) against the real Redis,
  * driven with explicit times: schedule, link drop and resume, overflow,
  * supersession, settlement, give-up, and hand-off idempotency.
  */

@@ -1,5 +1,5 @@
 /**
- * The mqtt app against the real Redis and Mosquitto (PROTOCOL.md §2–§5):
+ * The mqtt app against the real Redis and Mosquitto (docs/protocol.md#2-topics to docs/protocol.md#5-device-messages):
  * envelopes on the wire, the retransmission schedule and ACK handling,
  * command results never read back, inbound commands to the `commands` queue.
  */

@@ -1,5 +1,5 @@
 /**
- * Heartbeat (PROTOCOL.md §5, §7): machine state read from the business
+ * Heartbeat (docs/protocol.md#5-device-messages, docs/protocol.md#7-commands): machine state read from the business
  * app's keys, the interval changed live by a `config` setting, diagnostics
  * on request, and an `offline` heartbeat when the app stops.
  */

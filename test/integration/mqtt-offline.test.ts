@@ -1,5 +1,5 @@
 /**
- * Offline buffer end to end (PROTOCOL.md §4): a private Mosquitto is stopped,
+ * Offline buffer end to end (docs/protocol.md#offline-buffer): a private Mosquitto is stopped,
  * 150 ACK-required messages are produced, the broker returns, and the cloud
  * receives exactly the newest 100 in production order after a fresh
  * heartbeat and status; the 50 dropped are counted.

@@ -1,6 +1,6 @@
 /**
  * A restart of the mqtt app continues every retransmission schedule where it
- * was (PROTOCOL.md §4): the delivery state in Redis carries absolute due
+ * was (docs/protocol.md#4-ack-and-retransmission): the delivery state in Redis carries absolute due
  * times, so a second instance resends on time, resends at once what fell
  * due while it was down, and never starts a schedule over.
  */

@@ -1,5 +1,5 @@
 /**
- * The command parser and the shape gate (PROTOCOL.md §7), including
+ * The command parser and the shape gate (docs/protocol.md#7-commands), including
  * fast-check properties: no input makes them throw, anything accepted is
  * well-typed, and a coin count is accepted only as an integer in range.
  */

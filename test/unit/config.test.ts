@@ -38,7 +38,7 @@ test('environment overrides the file, the file overrides defaults', (t) => {
   t.deepEqual(c.bonusTable, { '1000': 5 });
 });
 
-// Every variable ARCHITECTURE.md names, with a bad value: the message must name the variable.
+// Every variable docs/architecture.md#interfaces-the-outside-relies-on names, with a bad value: the message must name the variable.
 const bad: Record<string, string> = {
   COINEREX_DEVICE_ID: 'bad/id',
   COINEREX_MQTT_URL: 'http://broker',

@@ -1,5 +1,5 @@
 /**
- * The order of the mqtt app's delivery steps (PROTOCOL.md §4), against a
+ * The order of the mqtt app's delivery steps (docs/protocol.md#4-ack-and-retransmission), against a
  * recording fake store and link: a message goes to the broker before its
  * state call returns, never ahead of older buffered ones; ACKs ride along
  * with the next state call and are settled before anything could resend.

@@ -5,7 +5,7 @@ import { buildEnvelope } from '../../shared/envelope.js';
 import { envelopeSchema } from '../../shared/messages.js';
 import { errorCodes, alarmCodes, isCritical, mostSevereError, mostSevereAlarm } from '../../shared/codes.js';
 
-test('topics follow PROTOCOL §2 with a configurable prefix', (t) => {
+test('topics follow docs/protocol.md#2-topics with a configurable prefix', (t) => {
   const tp = topics('acme', 'CCM_001');
   t.is(tp.outbound('transaction'), 'acme/transaction/CCM_001');
   t.is(tp.ack, 'acme/ack/CCM_001');
@@ -57,7 +57,7 @@ test('envelope is complete and valid', async (t) => {
   t.not(e.message_id, e2.message_id);
 });
 
-test('code tables match PROTOCOL §6', (t) => {
+test('code tables match docs/protocol.md#6-error-and-alarm-codes', (t) => {
   t.is(errorCodes.size, 19);
   t.is(errorCodes.get(42)?.description, '退幣器已無硬幣');
   t.is(errorCodes.get(12)?.autoRecoverable, false);

@@ -27,7 +27,7 @@ export interface MachineOptions {
   now(): number;
 }
 
-/** Dispenser fault (PROTOCOL.md §6, 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
+/** Dispenser fault (docs/protocol.md#error-codes, 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
 const DISPENSER_FAULT = 41;
 const BILLS = new Set([100, 500, 1000]);
 const COINS = new Set([50]);

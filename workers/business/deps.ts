@@ -1,6 +1,5 @@
 /**
- * What every part of the machine core is built with (STYLE.md "Inject I/O
- * with defaults"): main.ts makes the real ones, tests pass real-but-local ones.
+ * What every part of the machine core is built with (docs/architecture.md#injected-io): main.ts makes the real ones, tests pass real-but-local ones.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -21,7 +20,7 @@ export interface BusinessDeps {
   metrics: Metrics;
   publisher: Publisher;
   hardware: HardwareLink;
-  /** Live runtime settings (PROTOCOL.md §7 `config`); replaced by applySettings. */
+  /** Live runtime settings (docs/protocol.md#config); replaced by applySettings. */
   settings: { current: RuntimeSettings };
 }
 

@@ -63,7 +63,7 @@ export interface MachinePort {
   /** Apply changed runtime settings live (config command); already validated and persisted. */
   applySettings(settings: RuntimeSettings): Promise<void>;
   /**
-   * Journal entries (the full original `transaction` envelopes, PROTOCOL.md §8)
+   * Journal entries (the full original `transaction` envelopes, docs/protocol.md#8-local-durability)
    * whose transaction time lies in [since, until], oldest first, at most
    * `limit` (query `transactions`: re-published with their original message_id).
    */

@@ -1,5 +1,5 @@
 /**
- * The `business` app (ARCHITECTURE.md "Processes"): the machine's truth —
+ * The `business` app (docs/architecture.md#processes): the machine's truth —
  * exchange engine, books and journal, faults and alarms, accounting and
  * status — plus the remote-command pipeline working on it.
  */

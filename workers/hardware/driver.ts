@@ -3,7 +3,7 @@
  * machine link, whatever carries it (simulator, serial board). Drivers emit
  * normalized events (queue/jobs.ts `HwEvent`, minus the app-assigned fields
  * they already carry) and execute commands. One contract suite runs against
- * every driver (STYLE.md "Contract suites").
+ * every driver (docs/architecture.md#contract-suites).
  */
 import type { HwCommand, HwEvent } from '../../queue/jobs.js';
 
@@ -21,7 +21,7 @@ export interface HardwareDriver {
   execute(cmd: HwCommand): Promise<void>;
   /**
    * Register the one event sink, before `start()`. Every event carries a
-   * unique, stable `eventId`. Money safety (ARCHITECTURE.md invariant 1): the
+   * unique, stable `eventId`. Money safety (docs/architecture.md#invariant-1): the
    * driver records each event durably (pending-events.ts) before the sink
    * sees it and forgets it only when the sink resolved, so a sink that rejects
    * or a crash before it resolved means the same event (same `eventId`) is

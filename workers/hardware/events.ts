@@ -1,7 +1,6 @@
 /**
  * Event ids and stamps shared by the drivers. An event id names one physical
- * fact for ever: the business app applies each id once (ARCHITECTURE.md
- * invariant 1), so a re-delivery must reuse it and a new fact must not.
+ * fact for ever: the business app applies each id once (docs/architecture.md#invariant-1), so a re-delivery must reuse it and a new fact must not.
  */
 import { randomUUID } from 'node:crypto';
 import type { HwEvent } from '../../queue/jobs.js';

@@ -1,5 +1,5 @@
 /**
- * The durable hand-over of hardware events (ARCHITECTURE.md invariant 1).
+ * The durable hand-over of hardware events (docs/architecture.md#invariant-1).
  * The simulator appends each event to a Redis list in the same atomic step
  * that records the physical fact (truth-store.ts). One delivery loop then
  * hands the list to the sink in order, several events at a time, and removes

@@ -102,7 +102,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   });
   const delivery = new Delivery({ store, link, clock, log, metrics, onAckLatency: (ms) => quality.recordAck(ms) });
 
-  /** Heartbeat, status and command results: sent if the link is up, otherwise counted and dropped (§4). */
+  /** Heartbeat, status and command results: sent if the link is up, otherwise counted and dropped (docs/protocol.md#offline-buffer). */
   const sendDirect = async (kind: string, topic: string, payload: string): Promise<void> => {
     if (link.up) {
       try {
@@ -139,7 +139,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     }, settings.heartbeatSeconds * 1000);
   };
 
-  // PROTOCOL.md §4: after every (re)connect a fresh heartbeat and status, then the buffer oldest first.
+  // docs/protocol.md#offline-buffer: after every (re)connect a fresh heartbeat and status, then the buffer oldest first.
   // The dashboard's /health reads the broker link from here.
   const reportLink = (connected: boolean) =>
     setMqttLink(redis, keys, connected, clock.now()).catch((err) => log.warn({ err }, 'writing the link state failed'));

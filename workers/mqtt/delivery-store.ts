@@ -1,5 +1,5 @@
 /**
- * Durable delivery state of ACK-required messages (PROTOCOL.md §4), one
+ * Durable delivery state of ACK-required messages (docs/protocol.md#4-ack-and-retransmission), one
  * atomic Lua script per transition so a crash at any point (kill -9
  * included) leaves a consistent state that the next process continues.
  *
@@ -33,7 +33,7 @@ local function retire(id)
   redis.call('DEL', msgp .. id)
   redis.call('SET', donep .. id, '1', 'EX', doneTtl)
 end
--- PROTOCOL.md §4: at overflow the oldest buffered message is dropped and counted.
+-- docs/protocol.md#offline-buffer: at overflow the oldest buffered message is dropped and counted.
 local function overflow(limit)
   local dropped = {}
   local extra = redis.call('ZCARD', buffer) - limit
@@ -68,7 +68,7 @@ end
 const scripts = {
   // ARGV: 4 id, 5 topic, 6 payload, 7 type, 8 sup, 9 now, 10 sent, 11 first wait ms, 12 limit, 13 replay, 14… ACKed ids to settle first.
   // sent = '1': the caller has already published it (the buffer was empty and the link up): record it in flight.
-  // sent = '0': into the offline buffer (§4), oldest dropped at overflow.
+  // sent = '0': into the offline buffer (docs/protocol.md#offline-buffer), oldest dropped at overflow.
   coinerexOutAdd: `${header}
 local settled = settle(14)
 local id = ARGV[4]
@@ -229,7 +229,7 @@ export interface SettleResult {
 
 export interface AddInput extends Outgoing {
   type: string;
-  /** A post-transaction accounting snapshot: a newer one replaces it while unsent (§4). */
+  /** A post-transaction accounting snapshot: a newer one replaces it while unsent (docs/protocol.md#offline-buffer). */
   supersedable: boolean;
   now: number;
   /**
@@ -257,7 +257,7 @@ const toNext = (raw: unknown): number | null => (raw === '' || raw === null || r
  * One Redis connection, one Lua call per transition (ACK settlements ride
  * along with a new message's call when one is made). `gapsMs` is the
  * retransmission schedule: the wait after send 1, 2, …; its length is the
- * number of sends (PROTOCOL.md §4, PITFALLS.md §9 "Retransmission spacing").
+ * number of sends (docs/protocol.md#4-ack-and-retransmission, docs/pitfalls.md#retransmission-spacing).
  */
 export class DeliveryStore {
   private readonly keyList: string[];
@@ -329,7 +329,7 @@ export class DeliveryStore {
     return toSettled(await this.call('coinerexOutSettle', ...ids));
   }
 
-  /** A heartbeat, status or command result not sent because the link was down (never buffered, §4). */
+  /** A heartbeat, status or command result not sent because the link was down (never buffered, docs/protocol.md#offline-buffer). */
   async countSkipped(kind: string): Promise<void> {
     await this.redis.hincrby(this.keys.outStats, `skipped_${kind}`, 1);
   }

@@ -1,5 +1,5 @@
 /**
- * ACK-driven delivery of ACK-required messages (PROTOCOL.md §4): durable
+ * ACK-driven delivery of ACK-required messages (docs/protocol.md#4-ack-and-retransmission): durable
  * hand-off, send, one precise timer for the earliest retransmission or
  * give-up, offline buffer flushed oldest first on every (re)connect.
  *
@@ -41,7 +41,7 @@ const BATCH = 50;
  * How long an ACK may wait in memory for a Redis call it can ride along with
  * (the next message's `add`, or other ACKs). Settling is bookkeeping: a crash
  * before it only means the message is sent once more and ACKed again
- * (duplicates are allowed, PROTOCOL.md §4). Pending ACKs are settled before
+ * (duplicates are allowed, docs/protocol.md#4-ack-and-retransmission). Pending ACKs are settled before
  * any take, retransmission pass or suspension, so they never cause a resend.
  */
 const ACK_SETTLE_MS = 200;
@@ -75,8 +75,8 @@ export class Delivery {
    * flight, both started in the same tick so the broker gets it without
    * waiting for Redis's fsync. Safe because the outbox job completes only once
    * this resolves (the state is durable): a crash in between re-runs the job,
-   * which sends the same message_id again; the cloud de-duplicates (§4 allows
-   * duplicates, never loss). Otherwise it goes into the buffer, in order.
+   * which sends the same message_id again; the cloud de-duplicates (duplicates
+   * are allowed, never loss: docs/protocol.md#3-envelope). Otherwise it goes into the buffer, in order.
    */
   async submit(topic: string, envelope: Envelope, replay = false): Promise<void> {
     const { store, clock, log } = this.d;
@@ -129,7 +129,7 @@ export class Delivery {
   }
 
   /**
-   * PROTOCOL.md §4: `received`/`processed` settle; `error` leaves the message
+   * docs/protocol.md#cloud-ack: `received`/`processed` settle; `error` leaves the message
    * on its schedule. Settled in batches (ACK_SETTLE_MS), no Redis call of its own
    * when a new message's call comes first.
    */

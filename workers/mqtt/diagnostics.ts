@@ -1,5 +1,5 @@
 /**
- * Heartbeat diagnostics (`query` with `include_diagnostics`, PROTOCOL.md §7):
+ * Heartbeat diagnostics (`query` with `include_diagnostics`, docs/protocol.md#query):
  * queue depths, the delivery state, and per app its liveness, uptime,
  * restarts and memory as the supervisor last saw them.
  */

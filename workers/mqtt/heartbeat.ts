@@ -1,5 +1,5 @@
 /**
- * The heartbeat's data (PROTOCOL.md §5): device health from the OS, machine
+ * The heartbeat's data (docs/protocol.md#heartbeat): device health from the OS, machine
  * health from the business app's state (read only), and, on a `query` with
  * `include_diagnostics`, the agent's queues and delivery state.
  *

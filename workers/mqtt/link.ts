@@ -1,8 +1,8 @@
 /**
  * The broker connection (mqtt.js 5): exact subscriptions on every connect,
  * TCP no-delay, our own capped exponential back-off with jitter (mqtt.js only
- * has a fixed interval; PITFALLS.md §2), QoS 0 everywhere and no client-side
- * offline queue (the delivery state is the only buffer, PROTOCOL.md §4).
+ * has a fixed interval; docs/pitfalls.md#2-mqttjs), QoS 0 everywhere and no client-side
+ * offline queue (the delivery state is the only buffer, docs/protocol.md#the-mqtt-session).
  */
 import { EventEmitter } from 'node:events';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -107,7 +107,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   }
 
   private onConnect(client: MqttClient): void {
-    // PITFALLS.md §9: without no-delay a transaction and its accounting wait for the peer's delayed ACK.
+    // docs/pitfalls.md#nagles-algorithm: without no-delay a transaction and its accounting wait for the peer's delayed ACK.
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
     client.subscribe([...this.o.subscriptions], { qos: 0 }, (err) => {
       if (err) {

@@ -1,6 +1,6 @@
 /**
  * The `mqtt` PM2 app: broker connection, ACK tracking and retransmission,
- * offline buffer, inbound ACKs and commands, heartbeat (ARCHITECTURE.md).
+ * offline buffer, inbound ACKs and commands, heartbeat (docs/architecture.md#processes).
  * Composition root: real adapters in, everything else in ./app.ts.
  */
 import { readFileSync } from 'node:fs';

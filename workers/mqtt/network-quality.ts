@@ -1,5 +1,5 @@
 /**
- * The heartbeat's `network_quality` (PROTOCOL.md §5), judged from what this
+ * The heartbeat's `network_quality` (docs/protocol.md#heartbeat), judged from what this
  * process sees: the cloud's ACK round trip (smoothed) and how often the link
  * dropped in the last hour.
  */

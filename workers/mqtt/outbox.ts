@@ -2,7 +2,7 @@
  * The `outbox` queue's processor (business → mqtt). A job completes once its
  * message is durably in the delivery state (ACK-required types) or has been
  * published or counted as skipped (heartbeat, status, command results:
- * never buffered, PROTOCOL.md §4).
+ * never buffered, docs/protocol.md#offline-buffer).
  */
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { CommandResult, Envelope } from '../../shared/messages.js';

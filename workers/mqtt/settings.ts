@@ -1,5 +1,5 @@
 /**
- * Follows runtime-setting changes (PROTOCOL.md §7 `config`): the business
+ * Follows runtime-setting changes (docs/protocol.md#config): the business
  * app persists them in `keys.settings` and announces them on
  * `keys.settingsChannel` (shared/runtime-settings.ts). The caller re-reads
  * the settings on each announcement.

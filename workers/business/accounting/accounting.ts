@@ -1,5 +1,5 @@
 /**
- * `accounting` messages (PROTOCOL.md §5): after every transaction and
+ * `accounting` messages (docs/protocol.md#accounting): after every transaction and
  * remote dispense, on request, and the daily close at 23:59 local time with
  * that day's summary. Accounting is cumulative, so a lost one is superseded
  * by the next; the daily close is committed at most once per local day.

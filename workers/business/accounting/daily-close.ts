@@ -1,9 +1,9 @@
 /**
- * The daily close at 23:59 local time (PROTOCOL.md §5), from a BullMQ job
+ * The daily close at 23:59 local time (docs/protocol.md#accounting), from a BullMQ job
  * scheduler with the configured time zone on a business-internal queue.
  * The job closes the day it was scheduled for (its `prevMillis`), so a
  * board that was off at 23:59 and runs the overdue job after midnight still
- * reports the right day (PITFALLS.md §1: no backfill, one overdue run).
+ * reports the right day (docs/pitfalls.md#1-bullmq: no backfill, one overdue run).
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';

@@ -1,5 +1,5 @@
 /**
- * Validation then authentication of one command (PROTOCOL.md §7), the CPU
+ * Validation then authentication of one command (docs/protocol.md#command-authentication), the CPU
  * work the verification pool runs off the main thread. Pure apart from the
  * key, so tests call it directly.
  */

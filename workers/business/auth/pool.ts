@@ -1,7 +1,7 @@
 /**
  * The verification pool: runs validation and signature checks of commands in
  * a small piscina pool so a flood of commands never occupies the business
- * app's event loop (ARCHITECTURE.md; sizing per PITFALLS.md §7). When the
+ * app's event loop (docs/architecture.md#processes; sizing per docs/pitfalls.md#7-piscina). When the
  * pool is saturated or a check hangs, the command is refused with BUSY and
  * nothing is executed.
  */

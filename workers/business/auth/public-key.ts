@@ -1,4 +1,4 @@
-/** The command-verification key (PROTOCOL.md §7), read once at start; an unusable key stops the start with a clear message. */
+/** The command-verification key (docs/protocol.md#command-authentication), read once at start; an unusable key stops the start with a clear message. */
 import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 

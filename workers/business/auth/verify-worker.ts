@@ -1,7 +1,7 @@
 /**
- * Piscina worker of the command verification pool (ARCHITECTURE.md: CPU work
+ * Piscina worker of the command verification pool (docs/architecture.md#processes: CPU work
  * off the business app's event path). Loaded from its compiled .js
- * (PITFALLS.md §7). workerData: { publicKeyPem: string | null }.
+ * (docs/pitfalls.md#7-piscina). workerData: { publicKeyPem: string | null }.
  */
 import { createPublicKey } from 'node:crypto';
 import { workerData } from 'node:worker_threads';

@@ -1,5 +1,5 @@
 /**
- * The remote-dispense limit per local day (PROTOCOL.md §7, default 1000
+ * The remote-dispense limit per local day (docs/protocol.md#coin_dispense, default 1000
  * coins): coins are reserved per command before paying and settled to what
  * was actually paid after. Both steps are Lua scripts keyed by command id, so
  * a re-run (ioredis resends an unanswered command after a reconnect, BullMQ

@@ -1,5 +1,5 @@
 /**
- * Command expiry (PROTOCOL.md §7): a command older than the configured age
+ * Command expiry (docs/protocol.md#repeats-and-expiry): a command older than the configured age
  * (default 300 s) or past its `data.timeout_seconds` is not executed. Age
  * counts from the command's `timestamp`, or, for an unsigned command without
  * one, from when the device received it (so a command that waited in the

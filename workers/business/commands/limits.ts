@@ -56,7 +56,7 @@ export function readableCommandId(body: unknown): string | null {
   return typeof id === 'string' && id.length > 0 && id.length <= commandLimits.maxEchoedIdLength ? id : null;
 }
 
-/** PROTOCOL.md §7 publishes a result "when requires_ack is true"; absent (the guide's test command) counts as true. */
+/** docs/protocol.md#command-result publishes a result "when requires_ack is true"; absent (the guide's test command) counts as true. */
 export function wantsResult(body: unknown): boolean {
   return !(isPlainObject(body) && Object.hasOwn(body, 'requires_ack') && body.requires_ack === false);
 }

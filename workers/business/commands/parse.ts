@@ -1,5 +1,5 @@
 /**
- * Command validation (PROTOCOL.md §7): one zod schema per command type. The
+ * Command validation (docs/protocol.md#7-commands): one zod schema per command type. The
  * input has passed the shape limits (limits.ts); the output is a typed
  * command or a refusal naming the offending field. Runs in the verification
  * pool (auth/verify-worker.ts) and is pure, so tests call it directly too.
@@ -10,7 +10,7 @@ import { commandTypes, type CommandType } from '../../../shared/topics.js';
 
 /** printable ASCII, no spaces: it becomes part of a Redis key and is echoed in results. */
 const commandId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'expected 1 to 128 printable ASCII characters without spaces');
-/** Unix seconds or ISO 8601, either form (PROTOCOL.md §3). */
+/** Unix seconds or ISO 8601, either form (docs/protocol.md#3-envelope). */
 const timestamp = z
   .union([z.number().nonnegative(), z.string().max(64)])
   .refine((v) => parseTimestamp(v) !== null, 'expected Unix seconds or an ISO 8601 date-time');

@@ -1,5 +1,5 @@
 /**
- * The command pipeline for one command job (PROTOCOL.md §7), in order:
+ * The command pipeline for one command job (docs/protocol.md#7-commands), in order:
  * size/shape limits → validation and authentication (verification pool) →
  * repeat check → expiry → atomic claim of the command_id → preconditions and
  * execution (one handler per type) → stored result → result published when

@@ -1,5 +1,5 @@
 /**
- * Handled command ids (PROTOCOL.md §7, ARCHITECTURE.md invariant 3): a
+ * Handled command ids (docs/protocol.md#repeats-and-expiry, docs/architecture.md#invariant-3): a
  * command_id executes at most once, ever (kept 35 days, beyond the
  * protocol's 30), and a repeat gets the original result.
  *

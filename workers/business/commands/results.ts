@@ -1,5 +1,5 @@
 /**
- * Command results (PROTOCOL.md §7): the message on `…/commands/{id}/ack`,
+ * Command results (docs/protocol.md#command-result): the message on `…/commands/{id}/ack`,
  * handed to the mqtt app through the outbox queue.
  */
 import type { Job, Queue } from 'bullmq';

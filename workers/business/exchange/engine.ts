@@ -5,7 +5,7 @@
  * alarm 1), machine status and acceptors, the next payout — so a crash
  * between two steps is repaired by the next event or the next start.
  *
- * Event → effect (PROTOCOL.md §5, §6):
+ * Event → effect (docs/protocol.md#5-device-messages, docs/protocol.md#6-error-and-alarm-codes):
  *  - bill/coin accepted → counted, transaction opened, payout queued
  *  - payout_done → attempt settled; transaction + accounting; 42 when the hopper ran dry
  *  - fault_raised / fault_cleared → that error code (41 from a jam, 21 from the bill acceptor…)

@@ -1,5 +1,5 @@
 /**
- * The one payout lane (ARCHITECTURE.md invariant 2): exchanges, debt and
+ * The one payout lane (docs/architecture.md#invariant-2): exchanges, debt and
  * remote dispenses queue as payout intents and are paid one at a time, never
  * overlapping. An intent is recorded durably (queued) before anything is
  * sent, marked `sent` before the `payout` command leaves, and settled once
@@ -197,7 +197,7 @@ export class PayoutLane {
   /**
    * Puts a debt payout at the head of the lane when debt is owed and may be
    * paid now. Not while error 51 is active: then the owed amount is in doubt
-   * and a person decides (PROTOCOL.md §6 "進設定清除上一筆交易內容").
+   * and a person decides (docs/protocol.md#error-codes "進設定清除上一筆交易內容").
    */
   private async headDebt(gate: LaneGate): Promise<boolean> {
     if (gate.debt <= 0 || !this.mayPay(gate) || gate.errors.includes(51)) return false;

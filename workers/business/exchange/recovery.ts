@@ -1,7 +1,7 @@
 /**
  * Finding out what happened to a payout whose end was never heard of (a
  * crash of any process, a lost event, a stuck hopper). A payout is NEVER
- * re-sent blindly (ARCHITECTURE.md invariant 2): the engine asks the
+ * re-sent blindly (docs/architecture.md#invariant-2): the engine asks the
  * hardware for a `status_report` and decides from what it says about the
  * payout id —
  *

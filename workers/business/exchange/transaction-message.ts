@@ -1,4 +1,4 @@
-/** `transaction` message data (PROTOCOL.md §5) of a finished transaction. */
+/** `transaction` message data (docs/protocol.md#transaction) of a finished transaction. */
 import { formatTimestamp, type TimestampFormat } from '../../../shared/clock.js';
 import type { TransactionData } from '../../../shared/messages.js';
 import type { OpenTransaction } from './records.js';
@@ -37,7 +37,7 @@ export function transactionData(t: OpenTransaction, f: Finish, format: Timestamp
     data.command_id = t.commandId;
     data.remote_details = { operator_account: t.operator, coins_dispensed: f.paid, reason: t.reason };
   } else if (unpaid > 0) {
-    // The coins this transaction still owes the customer (PROTOCOL.md §5).
+    // The coins this transaction still owes the customer (docs/protocol.md#transaction).
     data.debt_coins = unpaid;
   }
   return data;

@@ -35,7 +35,7 @@ export interface ActiveCodes {
   alarms: number[];
 }
 
-/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (PROTOCOL.md §6). */
+/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (docs/protocol.md#6-error-and-alarm-codes). */
 export function serviceAvailable(active: ActiveCodes): boolean {
   return !active.errors.some(isCritical) && !active.alarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false);
 }

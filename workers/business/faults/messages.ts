@@ -1,5 +1,5 @@
 /**
- * `error` and `alarm` message data (PROTOCOL.md §5), built from the code
+ * `error` and `alarm` message data (docs/protocol.md#error), built from the code
  * tables in shared/codes.ts: nothing about a code is written here.
  */
 import {
@@ -27,7 +27,7 @@ export function errorData(code: number, state: CodeState, context: Record<string
     context,
     impact: {
       service_available: serviceAvailable,
-      // Minutes; null = unknown: a critical code waits for a person (PROTOCOL.md §6).
+      // Minutes; null = unknown: a critical code waits for a person (docs/protocol.md#6-error-and-alarm-codes).
       estimated_downtime: state === 'cleared' || !isCritical(code) ? 0 : null,
     },
     state,

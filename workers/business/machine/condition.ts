@@ -1,5 +1,5 @@
 /**
- * The machine's derived condition: status code (PROTOCOL.md §1), acceptors,
+ * The machine's derived condition: status code (docs/protocol.md#1-money-and-machine-facts), acceptors,
  * per-function service status, and the `status` message on every status
  * change and every `statusSeconds`.
  *

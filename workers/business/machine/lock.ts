@@ -1,5 +1,5 @@
 /**
- * The remote lock (PROTOCOL.md §7 `lock`): persisted in Redis so it
+ * The remote lock (docs/protocol.md#lock): persisted in Redis so it
  * survives restarts, raises alarm 3 while locked, shows its message, and
  * unlocks itself at `until` — also when `until` passed while the app was
  * down. Acceptors follow from the lock through Condition.refresh().

@@ -4,7 +4,7 @@
  * `drain()` moves them onto the `outbox` queue in order, with the message id
  * as the BullMQ job id, and removes each only after the queue has it. A crash
  * in between re-adds it on the next drain: the same message id, which the
- * cloud de-duplicates (PROTOCOL.md §3). Status messages (no ACK) go straight
+ * cloud de-duplicates (docs/protocol.md#3-envelope). Status messages (no ACK) go straight
  * to the queue.
  */
 import type { Queue } from 'bullmq';

@@ -1,11 +1,10 @@
 /**
  * A guarded atomic write: every state change of the business app is a Plan
- * that one Lua script applies all at once or not at all (ARCHITECTURE.md
- * invariants 1 and 2). The script first checks the guards (keys that must
+ * that one Lua script applies all at once or not at all (docs/architecture.md#invariant-1 and docs/architecture.md#invariant-2). The script first checks the guards (keys that must
  * be absent, e.g. `applied:<eventId>`) and expectations (hash fields that
  * must hold a value, e.g. an intent still `sent`), then writes. A replay —
  * a BullMQ job re-run after a stall, or ioredis resending a command whose
- * reply was lost (PITFALLS.md §1, §3) — finds its guard set and changes
+ * reply was lost (docs/pitfalls.md#1-bullmq, docs/pitfalls.md#3-redis-durability-and-ioredis) — finds its guard set and changes
  * nothing. Messages committed by a plan go to the `unsent` list in the same
  * script (a transactional outbox) and optionally into the journal.
  */

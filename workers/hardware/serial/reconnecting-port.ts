@@ -1,6 +1,6 @@
 /**
  * Keeps a serial port open: serialport 13 never reconnects by itself, and an
- * unplugged port object is dead (PITFALLS.md §5). So each (re)open creates a
+ * unplugged port object is dead (docs/pitfalls.md#5-serialport). So each (re)open creates a
  * NEW port object, after a back-off that doubles up to a cap (with jitter) and
  * is reset once the board answered. Writes go only to an open port: a write
  * to a closed one would be queued and sent late (a payout command minutes

@@ -12,7 +12,7 @@ import { hopperLevel, hopperReading, type Outcome, type Stamp } from './actions.
 
 type HopperReading = ReturnType<typeof hopperReading>;
 
-/** The hopper fault (PROTOCOL.md §6: 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
+/** The hopper fault (docs/protocol.md#error-codes: 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
 export const HOPPER_FAULT = 41;
 
 export interface HopperSettings {

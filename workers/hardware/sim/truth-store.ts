@@ -4,7 +4,7 @@
  * Lua script that checks the snapshot's version, writes the truth and the
  * payout, and appends the change's events to the pending list: the fact and
  * its event are recorded in ONE atomic step, so a crash can never keep one
- * without the other (ARCHITECTURE.md invariant 1).
+ * without the other (docs/architecture.md#invariant-1).
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -57,7 +57,7 @@ const PAYOUTS_REMEMBERED = 64;
 // KEYS: truth, pending, recent payouts zset, open payouts set, payout hash.
 // ARGV: expected version, op id, truth fields JSON, payout JSON or '', events...
 // `already`: ioredis re-sends an unanswered command after a reconnect
-// (PITFALLS.md §3); the op id recognises a change that was in fact applied.
+// (docs/pitfalls.md#3-redis-durability-and-ioredis); the op id recognises a change that was in fact applied.
 // `p.new`: the step assumed the payout unknown without reading it; if it
 // exists after all, nothing is written and the step is computed again.
 const commitLua = `

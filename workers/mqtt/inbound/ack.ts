@@ -1,4 +1,4 @@
-/** Cloud ACKs on `{prefix}/ack/{device_id}` (PROTOCOL.md §4). */
+/** Cloud ACKs on `{prefix}/ack/{device_id}` (docs/protocol.md#cloud-ack). */
 import { cloudAckSchema, type CloudAck } from '../../../shared/messages.js';
 
 export type AckParse = { ok: true; ack: CloudAck } | { ok: false; reason: string };

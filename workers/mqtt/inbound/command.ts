@@ -1,5 +1,5 @@
 /**
- * Cloud commands on `{prefix}/commands/{device_id}/{type}` (PROTOCOL.md §7).
+ * Cloud commands on `{prefix}/commands/{device_id}/{type}` (docs/protocol.md#7-commands).
  * Only JSON is checked here; the business app validates, authenticates and
  * answers (a payload over its size limit is still handed over so the
  * business app can refuse it with a result).

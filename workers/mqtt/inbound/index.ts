@@ -1,5 +1,5 @@
 /**
- * Routes every inbound MQTT message by topic (PROTOCOL.md §2). The device's
+ * Routes every inbound MQTT message by topic (docs/protocol.md#2-topics). The device's
  * own command results (`…/commands/{id}/ack`) are ignored defensively: they
  * are neither commands nor ACKs, even if a broker or a future wildcard
  * subscription delivers them back.

@@ -3,7 +3,7 @@
  * minute; a flood (forged or runaway) is cut here, before it costs a queue
  * job, a signature check and a result each, so it cannot starve the exchange
  * path. A command dropped here gets no answer; the cloud's retry with the same
- * command_id is safe (PROTOCOL.md §7: a command_id executes at most once).
+ * command_id is safe (docs/protocol.md#repeats-and-expiry: a command_id executes at most once).
  */
 import type { Clock } from '../../../shared/clock.js';
 

@@ -1,5 +1,5 @@
 /**
- * `coin_dispense` (PROTOCOL.md §7): pays coins on the cloud's order, within
+ * `coin_dispense` (docs/protocol.md#coin_dispense): pays coins on the cloud's order, within
  * the per-command and per-day limits, never when locked, faulted, open or
  * short of coins. The payout itself (serialised with exchange payouts,
  * status 3, the remote_dispense transaction and accounting) is the

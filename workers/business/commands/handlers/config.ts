@@ -1,5 +1,5 @@
 /**
- * `config` (PROTOCOL.md §7): change runtime settings. Each setting is
+ * `config` (docs/protocol.md#config): change runtime settings. Each setting is
  * validated on its own, so one bad value does not block the rest; accepted
  * ones are persisted in `keys.settings`, announced on `keys.settingsChannel`
  * (the mqtt app reschedules its heartbeat) and applied by the machine. The

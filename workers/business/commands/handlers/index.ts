@@ -1,4 +1,4 @@
-/** The command dispatcher: one handler per command type (STYLE.md, as MQTT.js `handlers/index.ts`). */
+/** The command dispatcher: one handler per command type (docs/architecture.md#one-handler-per-message-type, as MQTT.js `handlers/index.ts`). */
 import type { Command } from '../parse.js';
 import { coinDispense } from './coin-dispense.js';
 import { config } from './config.js';

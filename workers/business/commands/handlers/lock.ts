@@ -1,12 +1,12 @@
 /**
- * `lock` (PROTOCOL.md §7): lock or unlock the machine. The machine persists
+ * `lock` (docs/protocol.md#lock): lock or unlock the machine. The machine persists
  * the lock (it survives restarts), turns the acceptors off, shows the
  * message, raises alarm 3, and unlocks itself at `duration_minutes`.
  */
 import type { LockCommand } from '../parse.js';
 import type { Handler } from './context.js';
 
-/** What a lock puts out of service (PROTOCOL.md §7: bills, coins and remote dispense are refused). */
+/** What a lock puts out of service (docs/protocol.md#lock: bills, coins and remote dispense are refused). */
 export const lockedServices = ['bill_accept', 'coin_accept', 'exchange', 'coin_dispense'] as const;
 
 export const lock: Handler<LockCommand> = async (command, ctx) => {

@@ -1,7 +1,7 @@
 /**
- * `query` (PROTOCOL.md §7): publish accounting, heartbeat and/or status now,
+ * `query` (docs/protocol.md#query): publish accounting, heartbeat and/or status now,
  * or re-publish journal entries as transaction messages with their original
- * message_id (the cloud's way to recover what it missed, PROTOCOL.md §3 `seq`).
+ * message_id (the cloud's way to recover what it missed, docs/protocol.md#the-seq-extension).
  */
 import { parseTimestamp } from '../../../../shared/clock.js';
 import type { QueryCommand } from '../parse.js';

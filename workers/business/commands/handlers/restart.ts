@@ -1,5 +1,5 @@
 /**
- * `restart` (PROTOCOL.md §7). The result goes out first; the restart itself
+ * `restart` (docs/protocol.md#restart). The result goes out first; the restart itself
  * (pipeline `after`) waits for any exchange in progress, then the
  * `delay_seconds`, then asks the supervisor app through the Redis list
  * `keys.restartRequests`: `soft` restarts every agent process through PM2,
