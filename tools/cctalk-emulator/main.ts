@@ -1,0 +1,90 @@
+/**
+ * ccTalk emulator: a coin acceptor (address 2), a hopper (3) and a bill
+ * validator with escrow (40) on one serial device, e.g. one end of
+ * `socat pty,raw,echo=0,link=A pty,raw,echo=0,link=B`.
+ *
+ *   npm run cctalk-emulator -- --device B [--control cctalk.sock] [--stdin] \
+ *     [--inventory 100] [--coin-ms 5] [--bill-checksum crc16] [--dispense serial] \
+ *     [--no-echo] [--baud 9600]
+ *
+ * Control commands (emulator.ts, `help`) come as lines on stdin or on the
+ * UNIX socket. It exits 3 when the port closes (cable pulled).
+ */
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+import { rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { SerialPort } from 'serialport';
+import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import { CctalkEmulator } from './emulator.js';
+
+const { values: a } = parseArgs({
+  options: {
+    device: { type: 'string' },
+    control: { type: 'string' },
+    stdin: { type: 'boolean', default: false },
+    inventory: { type: 'string', default: '100' },
+    'coin-ms': { type: 'string', default: '50' },
+    'coin-checksum': { type: 'string', default: 'simple' },
+    'bill-checksum': { type: 'string', default: 'simple' },
+    'hopper-checksum': { type: 'string', default: 'simple' },
+    dispense: { type: 'string', default: 'plain' },
+    'no-echo': { type: 'boolean', default: false },
+    baud: { type: 'string', default: '9600' },
+  },
+});
+const log = (line: string): void => void process.stderr.write(`[cctalk-emulator ${new Date().toISOString()}] ${line}\n`);
+const checksum = (v: string | undefined): ChecksumKind => (v === 'crc16' ? 'crc16' : 'simple');
+if (!a.device) {
+  log('usage: main.js --device PATH [--control SOCKET] [--stdin] [--inventory N] [--coin-ms N] [--bill-checksum simple|crc16] [--dispense plain|serial] [--no-echo]');
+  process.exit(64);
+}
+
+const port = new SerialPort({ path: a.device, baudRate: Number(a.baud), autoOpen: false, lock: true });
+const emulator = new CctalkEmulator((bytes) => void (port.isOpen && port.write(bytes)), {
+  inventory: Number(a.inventory),
+  coinMs: Number(a['coin-ms']),
+  coinChecksum: checksum(a['coin-checksum']),
+  billChecksum: checksum(a['bill-checksum']),
+  hopperChecksum: checksum(a['hopper-checksum']),
+  dispense: a.dispense === 'serial' ? 'serial' : 'plain',
+  echo: !a['no-echo'],
+});
+
+port.on('error', (err) => log(`port error: ${err.message}`));
+port.on('data', (chunk: Buffer) => emulator.receive(chunk));
+port.on('close', () => {
+  log('port closed; exiting');
+  process.exit(3);
+});
+port.open((err) => {
+  if (err) {
+    log(`cannot open ${a.device}: ${err.message}`);
+    process.exit(2);
+  }
+  log(`coin acceptor 2, hopper 3, bill validator 40 on ${a.device}`);
+  serveControl();
+});
+
+function serveControl(): void {
+  const handle = (line: string): string => JSON.stringify(emulator.control(line));
+  if (a.stdin) createInterface({ input: process.stdin }).on('line', (line) => line.trim() && process.stdout.write(`${handle(line)}\n`));
+  if (a.control) {
+    rmSync(a.control, { force: true });
+    const server = createServer((sock) => {
+      sock.on('error', () => undefined);
+      createInterface({ input: sock }).on('line', (line) => line.trim() && sock.write(`${handle(line)}\n`));
+    });
+    server.on('error', (err) => log(`control socket error: ${err.message}`));
+    server.listen(a.control);
+  }
+}
+
+const stop = (): void => {
+  emulator.stop();
+  port.removeAllListeners('close');
+  if (port.isOpen) port.close(() => process.exit(0));
+  else process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
