@@ -44,7 +44,15 @@ interface Pending {
   reject(err: Error): void;
 }
 
+/** What the bus saw since it was created: replies taken, frames dropped by kind, requests unanswered. */
+export interface BusCounters {
+  replies: number;
+  timeouts: number;
+  dropped: Record<string, number>;
+}
+
 export class CctalkBus {
+  readonly counters: BusCounters = { replies: 0, timeouts: 0, dropped: {} };
   private readonly port: ReconnectingPort;
   private chain: Promise<unknown> = Promise.resolve();
   private pending: Pending | undefined;
@@ -91,7 +99,7 @@ export class CctalkBus {
         try {
           return await this.once(address, header, Uint8Array.from(data), kind);
         } catch (err) {
-          const again = err instanceof DriverError && (err.code === 'TIMEOUT' || err.message.includes('BUSY'));
+          const again = err instanceof DriverError && err.code === 'TIMEOUT';
           if (!again || attempt >= (opts.retries ?? 0) || this.closed) throw err;
           attempt += 1;
         }
@@ -111,7 +119,10 @@ export class CctalkBus {
     if (this.closed) return Promise.reject(new DriverError('LINK_DOWN', 'ccTalk bus closed'));
     const sent = encodeFrame({ destination: address, source: HOST_ADDRESS, header, data }, kind);
     return new Promise<Uint8Array>((resolve, reject) => {
-      const timer = setTimeout(() => settle(new DriverError('TIMEOUT', `ccTalk: no reply from address ${address} to header ${header}`)), this.o.timeoutMs);
+      const timer = setTimeout(() => {
+        this.counters.timeouts += 1;
+        settle(new DriverError('TIMEOUT', `ccTalk: no reply from address ${address} to header ${header}`));
+      }, this.o.timeoutMs);
       const settle = (outcome: Uint8Array | Error): void => {
         clearTimeout(timer);
         if (this.pending !== p) return;
@@ -130,7 +141,7 @@ export class CctalkBus {
 
   private onFrame(p: Pending, bytes: Buffer): void {
     if (this.pending !== p) {
-      this.o.onReject?.('late');
+      this.reject('late');
       return;
     }
     if (!p.echoSeen && bytes.equals(p.sent)) {
@@ -141,17 +152,23 @@ export class CctalkBus {
     try {
       frame = decodeFrame(bytes, p.kind, p.address);
     } catch (err) {
-      this.o.onReject?.(err instanceof FrameError ? err.kind : 'frame');
+      this.reject(err instanceof FrameError ? err.kind : 'frame');
       return;
     }
     if (frame.destination !== HOST_ADDRESS || frame.source !== p.address) {
-      this.o.onReject?.('stray');
+      this.reject('stray');
       return;
     }
+    this.counters.replies += 1;
     if (frame.header === ACK) p.resolve(frame.data);
     else if (frame.header === NAK) p.reject(new DriverError('REFUSED', `ccTalk: address ${p.address} answered NAK`));
     else if (frame.header === BUSY) p.reject(new DriverError('TIMEOUT', `ccTalk: address ${p.address} answered BUSY`));
-    else this.o.onReject?.('header');
+    else this.reject('header');
+  }
+
+  private reject(kind: string): void {
+    this.counters.dropped[kind] = (this.counters.dropped[kind] ?? 0) + 1;
+    this.o.onReject?.(kind);
   }
 
   private fail(err: DriverError): void {

@@ -16,7 +16,7 @@ import { DriverError, type EventBatchSink, type EventSink, type HardwareDriver }
 import { payoutDoneEventId, stampEvent, type EventDraft } from '../events.js';
 import { PendingEvents, type PendingEventsOptions } from '../pending-events.js';
 import type { PortFactory } from '../serial/reconnecting-port.js';
-import { CctalkBus } from './bus.js';
+import { CctalkBus, type BusCounters } from './bus.js';
 import { creditable, inhibitMask, valueOfType, type CashKind } from './denominations.js';
 import type { ChecksumKind } from './frame.js';
 import {
@@ -112,6 +112,8 @@ interface Device extends DeviceConfig {
 export interface CctalkDriver extends HardwareDriver {
   /** The devices as last seen: for `coinerex doctor` and tests. */
   devices(): Array<{ role: Role; address: number; up: boolean | undefined; identity?: Device['identity'] }>;
+  /** What the bus saw: replies, drops by kind, timeouts. */
+  counters(): BusCounters;
 }
 
 type Draft = EventDraft;
@@ -172,6 +174,10 @@ export class CctalkHardware implements CctalkDriver {
 
   devices() {
     return this.devs.map(({ role, address, up, identity }) => ({ role, address, up, identity }));
+  }
+
+  counters(): BusCounters {
+    return structuredClone(this.bus.counters);
   }
 
   async start(): Promise<void> {
@@ -439,8 +445,9 @@ export class CctalkHardware implements CctalkDriver {
     }
     if (e.b === BILL_ESCROW) {
       const value = valueOfType(this.o.billValues, e.a);
-      const take = s.acceptorsEnabled && value !== undefined && creditable('bill', value);
-      if (!take) this.log.info({ billType: e.a, value, acceptorsEnabled: s.acceptorsEnabled }, 'bill in escrow handed back');
+      const hopperOk = this.hopperCanPay(s);
+      const take = s.acceptorsEnabled && hopperOk && value !== undefined && creditable('bill', value);
+      if (!take) this.log.info({ billType: e.a, value, acceptorsEnabled: s.acceptorsEnabled, hopperOk }, 'bill in escrow handed back');
       return take ? ROUTE.stack : ROUTE.returnBill;
     }
     if (e.b === BILL_STACKED) {
@@ -450,6 +457,12 @@ export class CctalkHardware implements CctalkDriver {
     }
     this.log.warn({ billType: e.a, b: e.b }, 'bill event with an unknown result B ignored');
     return undefined;
+  }
+
+  /** A bill is taken only while the hopper can pay for it: answering and without a fault. */
+  private hopperCanPay(s: CctalkState): boolean {
+    const hopper = this.devs.find((d) => d.role === 'hopper');
+    return !hopper || (hopper.up === true && s.faults[LINK_CODE.hopper] === undefined);
   }
 
   /** Money in: an hw-event, or (a value the agent cannot credit) a recorded fault instead of silence. */
