@@ -141,7 +141,7 @@ export class CctalkBus {
 
   private onFrame(p: Pending, bytes: Buffer): void {
     if (this.pending !== p) {
-      this.reject('late');
+      this.drop('late');
       return;
     }
     if (!p.echoSeen && bytes.equals(p.sent)) {
@@ -152,21 +152,22 @@ export class CctalkBus {
     try {
       frame = decodeFrame(bytes, p.kind, p.address);
     } catch (err) {
-      this.reject(err instanceof FrameError ? err.kind : 'frame');
+      this.drop(err instanceof FrameError ? err.kind : 'frame');
       return;
     }
     if (frame.destination !== HOST_ADDRESS || frame.source !== p.address) {
-      this.reject('stray');
+      this.drop('stray');
       return;
     }
     this.counters.replies += 1;
     if (frame.header === ACK) p.resolve(frame.data);
     else if (frame.header === NAK) p.reject(new DriverError('REFUSED', `ccTalk: address ${p.address} answered NAK`));
     else if (frame.header === BUSY) p.reject(new DriverError('TIMEOUT', `ccTalk: address ${p.address} answered BUSY`));
-    else this.reject('header');
+    else this.drop('header');
   }
 
-  private reject(kind: string): void {
+  /** Counts a dropped input (also replies the devices' logic refuses, e.g. a malformed event buffer). */
+  drop(kind: string): void {
     this.counters.dropped[kind] = (this.counters.dropped[kind] ?? 0) + 1;
     this.o.onReject?.(kind);
   }

@@ -388,7 +388,7 @@ export class CctalkHardware implements CctalkDriver {
     try {
       read = readEventBuffer(s.counters[d.role], data);
     } catch (err) {
-      this.o.metrics?.incr('cctalk_input_dropped_total', { kind: 'buffer' });
+      this.bus.drop('buffer');
       this.log.warn({ role: d.role, err: (err as Error).message }, 'malformed event buffer reply ignored');
       if (events.length) await this.commit({ state: s, events });
       return;
@@ -510,7 +510,7 @@ export class CctalkHardware implements CctalkDriver {
       st = readHopperStatus(await this.request(d, H.requestHopperStatus, [], 1));
     } catch (err) {
       if (err instanceof RangeError) {
-        this.o.metrics?.incr('cctalk_input_dropped_total', { kind: 'status' });
+        this.bus.drop('status');
         return;
       }
       await this.missed(d, err);
