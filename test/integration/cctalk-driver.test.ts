@@ -184,3 +184,21 @@ test.serial('coin and bill values outside what the agent can credit stay inhibit
   await waitFor(() => credits(rig).length === 1, WAIT_MS, 'the 50');
   t.deepEqual(credits(rig), [50]);
 });
+
+test.serial('coinerex doctor lists every device on the bus with category, product code and serial number', async (t) => {
+  const rig = await cctalkRig({ start: false, env: { COINEREX_CCTALK_BILL_CHECKSUM: 'crc16' } });
+  t.teardown(() => rig.dispose());
+  const { realProbes } = await import('../../cli/doctor/probes.js');
+  const found = await realProbes.cctalk({ ...rig.env.config, cctalkPath: rig.pty.agentPath });
+  t.deepEqual(
+    found.map((d) => [d.role, d.address, d.answered, d.category, d.product, d.serial]),
+    [
+      ['coin', 2, true, 'Coin Acceptor', 'CRX-COIN', 0x0a0b0c],
+      ['bill', 40, true, 'Bill Validator', 'CRX-BILL', 0x0d0e0f],
+      ['hopper', 3, true, 'Payout', 'CRX-HOPPER', 0x4e4605],
+    ],
+  );
+  rig.control('unplug hopper');
+  const again = await realProbes.cctalk({ ...rig.env.config, cctalkPath: rig.pty.agentPath });
+  t.like(again[2], { role: 'hopper', answered: false });
+});
