@@ -202,3 +202,18 @@ test.serial('coinerex doctor lists every device on the bus with category, produc
   const again = await realProbes.cctalk({ ...rig.env.config, cctalkPath: rig.pty.agentPath });
   t.like(again[2], { role: 'hopper', answered: false });
 });
+
+test.serial('a device reset while the cable is out: a coin taken right after it is set up again is credited', async (t) => {
+  const rig = await cctalkRig();
+  t.teardown(() => rig.dispose());
+  rig.control('coin 50');
+  await waitFor(() => credits(rig).length === 1, WAIT_MS, 'the first coin');
+  await rig.unplug();
+  // Power-up: counter 0, master inhibit on. One coin after set-up brings the counter back to 1, what the driver last read.
+  rig.control('reset coin');
+  await rig.plug();
+  await waitFor(() => rig.emulator.coin.accepting, WAIT_MS, 'the acceptor set up again', 1);
+  rig.control('coin 50');
+  await waitFor(() => credits(rig).length === 2, WAIT_MS, 'the coin after the power-up');
+  t.deepEqual(credits(rig), [50, 50]);
+});

@@ -40,7 +40,7 @@ export interface EmulatorProcess {
 
 const mainJs = fileURLToPath(new URL('./main.js', import.meta.url));
 
-function controlLine(socket: string, line: string): Promise<ControlReply> {
+export function controlLine(socket: string, line: string): Promise<ControlReply> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(socket);
     sock.on('error', reject);

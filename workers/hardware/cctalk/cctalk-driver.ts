@@ -106,6 +106,8 @@ interface Device extends DeviceConfig {
   up: boolean | undefined;
   misses: number;
   needsInit: boolean;
+  /** An acceptor set up again: it accepts only after its buffer was read (a reset device takes nothing until then). */
+  enablePending?: boolean;
   identity?: { category: string; product: string; serial: number | undefined };
 }
 
@@ -348,7 +350,7 @@ export class CctalkHardware implements CctalkDriver {
       await this.request(d, H.enableHopper, [HOPPER_ENABLE_CODE], 1);
     } else {
       await this.request(d, H.modifyInhibitStatus, inhibitMask(d.role, this.values(d.role)), 1);
-      await this.masterInhibit(d, this.store.state.acceptorsEnabled);
+      d.enablePending = true;
     }
     d.needsInit = false;
   }
@@ -412,6 +414,11 @@ export class CctalkHardware implements CctalkDriver {
       }
     }
     await this.commit({ state: s, events });
+    if (d.enablePending && !d.needsInit) {
+      // After the read: a device that was reset (master inhibit on) has taken nothing its counter could hide.
+      await this.masterInhibit(d, s.acceptorsEnabled).catch((err: unknown) => this.missed(d, err));
+      d.enablePending = false;
+    }
     // Routed only once the escrow event is recorded as read; a bill left in escrow by a crash is handed back by the validator's own timeout.
     for (const r of routes) {
       try {
