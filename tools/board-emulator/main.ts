@@ -10,11 +10,9 @@
  * UNIX socket. It exits 3 when the port closes (cable pulled); restarted
  * with the same state file it remembers payouts and un-ACKed events.
  */
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
-import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SerialPort } from 'serialport';
+import { serveControl } from '../emulator-control.js';
 import { runControl } from './control.js';
 import { BoardEndpoint } from './endpoint.js';
 import { Machine } from './machine.js';
@@ -65,24 +63,8 @@ port.open((err) => {
   log(`board ${state.boardId} on ${a.device}, ${state.pending.length} pending events`);
   machine.recover();
   endpoint.pump();
-  serveControl();
+  serveControl((line) => runControl(line, machine, endpoint), { stdin: a.stdin, socket: a.control, log });
 });
-
-function serveControl(): void {
-  const handle = (line: string): string => JSON.stringify(runControl(line, machine, endpoint));
-  if (a.stdin) {
-    createInterface({ input: process.stdin }).on('line', (line) => line.trim() && process.stdout.write(`${handle(line)}\n`));
-  }
-  if (a.control) {
-    rmSync(a.control, { force: true });
-    const server = createServer((sock) => {
-      sock.on('error', () => undefined);
-      createInterface({ input: sock }).on('line', (line) => line.trim() && sock.write(`${handle(line)}\n`));
-    });
-    server.on('error', (err) => log(`control socket error: ${err.message}`));
-    server.listen(a.control);
-  }
-}
 
 const stop = (): void => {
   machine.stop();

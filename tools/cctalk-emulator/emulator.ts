@@ -4,6 +4,7 @@
  * Used by main.ts (a process on a serial device) and in-process by tests.
  */
 import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import { wholeNumber as int, type ControlReply } from '../emulator-control.js';
 import { EmulatedBus, hostileKinds, type HostileKind } from './bus.js';
 import { BillValidator, CoinAcceptor, Hopper, type EmulatedDevice } from './devices.js';
 
@@ -41,7 +42,6 @@ export const controlHelp = [
   'state                      devices and counters as JSON',
 ];
 
-export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
 
 export class CctalkEmulator {
   readonly coin: CoinAcceptor;
@@ -146,8 +146,3 @@ export class CctalkEmulator {
   }
 }
 
-function int(word: string | undefined, what: string): number {
-  const n = Number(word);
-  if (word === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${what}: expected a whole number, got ${word ?? 'nothing'}`);
-  return n;
-}

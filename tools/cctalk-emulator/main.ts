@@ -10,12 +10,10 @@
  * Control commands (emulator.ts, `help`) come as lines on stdin or on the
  * UNIX socket. It exits 3 when the port closes (cable pulled).
  */
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
-import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { SerialPort } from 'serialport';
 import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import { serveControl } from '../emulator-control.js';
 import { CctalkEmulator } from './emulator.js';
 
 const { values: a } = parseArgs({
@@ -63,22 +61,8 @@ port.open((err) => {
     process.exit(2);
   }
   log(`coin acceptor 2, hopper 3, bill validator 40 on ${a.device}`);
-  serveControl();
+  serveControl((line) => emulator.control(line), { stdin: a.stdin, socket: a.control, log });
 });
-
-function serveControl(): void {
-  const handle = (line: string): string => JSON.stringify(emulator.control(line));
-  if (a.stdin) createInterface({ input: process.stdin }).on('line', (line) => line.trim() && process.stdout.write(`${handle(line)}\n`));
-  if (a.control) {
-    rmSync(a.control, { force: true });
-    const server = createServer((sock) => {
-      sock.on('error', () => undefined);
-      createInterface({ input: sock }).on('line', (line) => line.trim() && sock.write(`${handle(line)}\n`));
-    });
-    server.on('error', (err) => log(`control socket error: ${err.message}`));
-    server.listen(a.control);
-  }
-}
 
 const stop = (): void => {
   emulator.stop();

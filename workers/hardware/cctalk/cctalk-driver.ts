@@ -190,8 +190,9 @@ export class CctalkHardware implements CctalkDriver {
     this.bus.start();
     this.loopDone = this.loop();
     const deadline = this.clock.now() + (this.o.startWaitMs ?? 3000);
-    // Wait for the first poll of every device (or the deadline): events then flow from a known state.
-    while (this.clock.now() < deadline && !this.closing && this.devs.some((d) => d.up === undefined)) await sleep(10);
+    // Wait until every device answered and was set up, or is known gone (or the deadline): cash is taken from then on.
+    const ready = (d: Device): boolean => d.up === false || (d.up === true && !d.needsInit && !d.enablePending);
+    while (this.clock.now() < deadline && !this.closing && !this.devs.every(ready)) await sleep(10);
     this.pending.kick();
   }
 
