@@ -2,12 +2,13 @@
  * What the emulators (tools/board-emulator, tools/cctalk-emulator) share:
  * their line-based control channel (stdin and a UNIX socket, one JSON answer
  * per line) and, for tests and scripts, starting one as a child process and
- * talking to its socket.
+ * talking to its socket; and the life of the emulator's serial port.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { SerialPort } from 'serialport';
 
 export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
 
@@ -97,4 +98,42 @@ export async function startControlled(name: string, mainJs: string, args: string
     exited,
     output: () => log,
   };
+}
+
+/**
+ * Opens the emulator's serial device: exits 2 when it cannot, 3 when the port
+ * closes (the cable pulled), 0 after `onStop` on SIGTERM/SIGINT. `write`
+ * sends only while the port is open.
+ */
+export function runOnPort(o: {
+  device: string;
+  baudRate: number;
+  log: (line: string) => void;
+  onData(chunk: Buffer): void;
+  onOpen(): void;
+  onStop(): void;
+}): { write(bytes: Buffer): void } {
+  const port = new SerialPort({ path: o.device, baudRate: o.baudRate, autoOpen: false, lock: true });
+  port.on('error', (err) => o.log(`port error: ${err.message}`));
+  port.on('data', (chunk: Buffer) => o.onData(chunk));
+  port.on('close', () => {
+    o.log('port closed; exiting');
+    process.exit(3);
+  });
+  port.open((err) => {
+    if (err) {
+      o.log(`cannot open ${o.device}: ${err.message}`);
+      process.exit(2);
+    }
+    o.onOpen();
+  });
+  const stop = (): void => {
+    o.onStop();
+    port.removeAllListeners('close');
+    if (port.isOpen) port.close(() => process.exit(0));
+    else process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return { write: (bytes) => void (port.isOpen && port.write(bytes)) };
 }

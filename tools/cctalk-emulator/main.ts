@@ -11,9 +11,8 @@
  * UNIX socket. It exits 3 when the port closes (cable pulled).
  */
 import { parseArgs } from 'node:util';
-import { SerialPort } from 'serialport';
 import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
-import { serveControl } from '../emulator-control.js';
+import { runOnPort, serveControl } from '../emulator-control.js';
 import { CctalkEmulator } from './emulator.js';
 
 const { values: a } = parseArgs({
@@ -38,8 +37,7 @@ if (!a.device) {
   process.exit(64);
 }
 
-const port = new SerialPort({ path: a.device, baudRate: Number(a.baud), autoOpen: false, lock: true });
-const emulator = new CctalkEmulator((bytes) => void (port.isOpen && port.write(bytes)), {
+const emulator = new CctalkEmulator((bytes) => port.write(bytes), {
   inventory: Number(a.inventory),
   coinMs: Number(a['coin-ms']),
   coinChecksum: checksum(a['coin-checksum']),
@@ -49,26 +47,14 @@ const emulator = new CctalkEmulator((bytes) => void (port.isOpen && port.write(b
   echo: !a['no-echo'],
 });
 
-port.on('error', (err) => log(`port error: ${err.message}`));
-port.on('data', (chunk: Buffer) => emulator.receive(chunk));
-port.on('close', () => {
-  log('port closed; exiting');
-  process.exit(3);
+const port = runOnPort({
+  device: a.device,
+  baudRate: Number(a.baud),
+  log,
+  onData: (chunk) => emulator.receive(chunk),
+  onOpen: () => {
+    log(`coin acceptor 2, hopper 3, bill validator 40 on ${a.device}`);
+    serveControl((line) => emulator.control(line), { stdin: a.stdin, socket: a.control, log });
+  },
+  onStop: () => emulator.stop(),
 });
-port.open((err) => {
-  if (err) {
-    log(`cannot open ${a.device}: ${err.message}`);
-    process.exit(2);
-  }
-  log(`coin acceptor 2, hopper 3, bill validator 40 on ${a.device}`);
-  serveControl((line) => emulator.control(line), { stdin: a.stdin, socket: a.control, log });
-});
-
-const stop = (): void => {
-  emulator.stop();
-  port.removeAllListeners('close');
-  if (port.isOpen) port.close(() => process.exit(0));
-  else process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
