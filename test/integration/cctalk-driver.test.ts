@@ -183,6 +183,11 @@ test.serial('coin and bill values outside what the agent can credit stay inhibit
   t.like(rig.control('coin 50'), { outcome: 'accepted' });
   await waitFor(() => credits(rig).length === 1, WAIT_MS, 'the 50');
   t.deepEqual(credits(rig), [50]);
+  // An acceptor that ignores its inhibits: the coin is in the cash box, so it is recorded as fault 7, not dropped.
+  rig.emulator.coin.mask = 0xffff;
+  t.like(rig.control('coin 10'), { outcome: 'accepted' });
+  t.like(await rig.next('fault_raised', (e) => e.code === 7), { context: { reason: 'not creditable', type: 3, amount: 10 } });
+  t.deepEqual(credits(rig), [50]);
 });
 
 test.serial('coinerex doctor lists every device on the bus with category, product code and serial number', async (t) => {

@@ -439,7 +439,7 @@ export class CctalkHardware implements CctalkDriver {
       else if (cls === 'other') this.log.warn({ ccTalkError: e.b }, 'coin acceptor error');
       return;
     }
-    this.credit('coin', e.a, s, events);
+    this.credit('coin', e.a, events);
   }
 
   /** Returns the route code for a bill in escrow. */
@@ -460,7 +460,7 @@ export class CctalkHardware implements CctalkDriver {
     }
     if (e.b === BILL_STACKED) {
       this.clear(s, events, LINK_CODE.bill, ['jam']);
-      this.credit('bill', e.a, s, events);
+      this.credit('bill', e.a, events);
       return undefined;
     }
     this.log.warn({ billType: e.a, b: e.b }, 'bill event with an unknown result B ignored');
@@ -473,8 +473,8 @@ export class CctalkHardware implements CctalkDriver {
     return !hopper || (hopper.up === true && s.faults[LINK_CODE.hopper] === undefined);
   }
 
-  /** Money in: an hw-event, or (a value the agent cannot credit) a recorded fault instead of silence. */
-  private credit(kind: CashKind, type: number, s: CctalkState, events: HwEvent[]): void {
+  /** Money in: an hw-event, or (a value the agent cannot credit) a recorded fault per item instead of silence. */
+  private credit(kind: CashKind, type: number, events: HwEvent[]): void {
     const amount = valueOfType(this.values(kind), type);
     if (amount !== undefined && creditable(kind, amount)) {
       events.push(this.stamp({ kind: kind === 'coin' ? 'coin_accepted' : 'bill_accepted', amount } as Draft));
