@@ -59,12 +59,42 @@ export const configSchema = z
     redisPrefix: topicSegment,
     /** COINEREX_TOPIC_PREFIX. Default `coinerex`. */
     topicPrefix: topicSegment,
-    /** COINEREX_HARDWARE: `sim` or `serial`. */
-    hardware: z.enum(['sim', 'serial']),
+    /** COINEREX_HARDWARE: `sim`, `serial` (board link) or `cctalk` (ccTalk peripherals, docs/cctalk.md). */
+    hardware: z.enum(['sim', 'serial', 'cctalk']),
     /** COINEREX_SERIAL_PATH: the board's serial device. */
     serialPath: z.string().min(1),
     /** COINEREX_SERIAL_BAUD. Default 115200. */
     serialBaud: z.number().int().min(1200).max(4_000_000),
+    // ---- ccTalk (docs/cctalk.md) ----
+    /** COINEREX_CCTALK_PATH: the ccTalk bus's serial device. */
+    cctalkPath: z.string().min(1),
+    /** COINEREX_CCTALK_BAUD. Default 9600 (8N1). */
+    cctalkBaud: z.number().int().min(1200).max(115_200),
+    /** COINEREX_CCTALK_COIN_ADDRESS: coin acceptor's address; 0 = none. Default 2. */
+    cctalkCoinAddress: z.number().int().min(0).max(255),
+    /** COINEREX_CCTALK_BILL_ADDRESS: bill validator's address; 0 = none. Default 40. */
+    cctalkBillAddress: z.number().int().min(0).max(255),
+    /** COINEREX_CCTALK_HOPPER_ADDRESS: hopper's address; 0 = none. Default 3. */
+    cctalkHopperAddress: z.number().int().min(0).max(255),
+    /** COINEREX_CCTALK_COIN_CHECKSUM: `simple` or `crc16`. Default simple. */
+    cctalkCoinChecksum: z.enum(['simple', 'crc16']),
+    /** COINEREX_CCTALK_BILL_CHECKSUM: `simple` or `crc16`. Default simple. */
+    cctalkBillChecksum: z.enum(['simple', 'crc16']),
+    /** COINEREX_CCTALK_HOPPER_CHECKSUM: `simple` or `crc16`. Default simple. */
+    cctalkHopperChecksum: z.enum(['simple', 'crc16']),
+    /** COINEREX_CCTALK_COIN_VALUES: NTD of coin types 1, 2, …; 0 = unused type. Default 1,5,10,50. */
+    cctalkCoinValues: z.array(z.number().int().min(0).max(100_000)).min(1).max(16),
+    /** COINEREX_CCTALK_BILL_VALUES: NTD of bill types 1, 2, …; 0 = unused type. Default 100,200,500,1000,2000. */
+    cctalkBillValues: z.array(z.number().int().min(0).max(100_000)).min(1).max(16),
+    /** COINEREX_CCTALK_HOPPER_COIN_VALUE: NTD of the coin the hopper pays. Default 10. */
+    cctalkHopperCoinValue: z.number().int().min(1).max(100_000),
+    /** COINEREX_CCTALK_HOPPER_DISPENSE: 167's form, `plain` (count) or `serial` (serial number + count). Default plain. */
+    cctalkHopperDispense: z.enum(['plain', 'serial']),
+    /** COINEREX_CCTALK_POLL_MS: pause between polls of the devices, ms. Default 200. */
+    cctalkPollMs: z.number().int().min(10).max(10_000),
+    /** COINEREX_CCTALK_TIMEOUT_MS: wait for a reply, ms. Default 200. */
+    cctalkTimeoutMs: z.number().int().min(10).max(10_000),
+    // ---- end ccTalk ----
     /** COINEREX_RETRY_SCHEDULE: seconds, three resend gaps and the final wait. Default 10,30,60,60. */
     retrySchedule: z.array(z.number().positive().max(86_400)).min(1).max(10),
     /** COINEREX_OFFLINE_LIMIT: ACK-required messages held while offline. Default 100. */
@@ -131,6 +161,20 @@ export const defaults: z.infer<typeof configSchema> = {
   hardware: 'sim',
   serialPath: '/dev/ttyS1',
   serialBaud: 115_200,
+  cctalkPath: '/dev/ttyUSB0',
+  cctalkBaud: 9600,
+  cctalkCoinAddress: 2,
+  cctalkBillAddress: 40,
+  cctalkHopperAddress: 3,
+  cctalkCoinChecksum: 'simple',
+  cctalkBillChecksum: 'simple',
+  cctalkHopperChecksum: 'simple',
+  cctalkCoinValues: [1, 5, 10, 50],
+  cctalkBillValues: [100, 200, 500, 1000, 2000],
+  cctalkHopperCoinValue: 10,
+  cctalkHopperDispense: 'plain',
+  cctalkPollMs: 200,
+  cctalkTimeoutMs: 200,
   retrySchedule: [10, 30, 60, 60],
   offlineLimit: 100,
   allowUnsignedCommands: false,
@@ -172,6 +216,8 @@ const kinds: Partial<Record<Field, Kind>> = {
   simCustomersPerMinute: 'number',
   allowUnsignedCommands: 'bool', allowHardRestart: 'bool', seqField: 'bool',
   retrySchedule: 'list', bonusTable: 'json',
+  cctalkBaud: 'int', cctalkCoinAddress: 'int', cctalkBillAddress: 'int', cctalkHopperAddress: 'int', cctalkHopperCoinValue: 'int',
+  cctalkPollMs: 'int', cctalkTimeoutMs: 'int', cctalkCoinValues: 'list', cctalkBillValues: 'list',
 };
 
 export class ConfigError extends Error {
@@ -269,6 +315,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (result.success) {
     const c = result.data;
     if (c.hardware === 'serial' && !source.serialPath) problems.push('COINEREX_SERIAL_PATH: required when COINEREX_HARDWARE=serial');
+    if (c.hardware === 'cctalk' && !source.cctalkPath) problems.push('COINEREX_CCTALK_PATH: required when COINEREX_HARDWARE=cctalk');
     if (c.lowCoinCritical > c.lowCoinWarning) problems.push(`COINEREX_LOW_COIN_CRITICAL: expected at most COINEREX_LOW_COIN_WARNING (${c.lowCoinWarning}); got ${c.lowCoinCritical}`);
     if (c.mode === 'production' && !c.commandPublicKey && !c.allowUnsignedCommands) {
       problems.push('COINEREX_COMMAND_PUBLIC_KEY: required in production (a PEM file path), unless COINEREX_ALLOW_UNSIGNED_COMMANDS=1');

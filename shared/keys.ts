@@ -65,6 +65,13 @@ export function redisKeys(prefix: string, deviceId: string) {
     simPayouts: `${base}:sim:payouts`,
     /** set: payout ids accepted but not finished; on start they are marked stopped (a hopper stops on power loss). */
     simOpenPayouts: `${base}:sim:payouts:open`,
+    // ccTalk driver (workers/hardware/cctalk/store.ts), owned by the hardware app.
+    /** hash: event counters of the devices and the hopper's payout run, committed with their events. */
+    cctalkState: `${base}:cctalk:state`,
+    /** hash: payoutId -> JSON record (requested, paid, done, reason). */
+    cctalkPayouts: `${base}:cctalk:payouts`,
+    /** list: payout ids, newest first; the oldest records are dropped beyond 500. */
+    cctalkPayoutOrder: `${base}:cctalk:payouts:order`,
     // Hardware app: events recorded but not yet added to `hw-events` (re-delivered on start).
     hwPending: `${base}:hw:pending`,
     /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */

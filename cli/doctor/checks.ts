@@ -138,6 +138,37 @@ async function serialCheck(input: DoctorInput, probes: DoctorProbes): Promise<Ch
   return { name, outcome: 'fail', detail: `${c.serialPath}: permission denied for ${input.user}`, fix: `sudo usermod -aG dialout ${input.user}, then log in again and \`pm2 kill && pm2 resurrect\`` };
 }
 
+/** One line per configured ccTalk device: what answered at its address, or what to check. */
+async function cctalkCheck(input: DoctorInput, probes: DoctorProbes): Promise<CheckResult[]> {
+  const c = input.config;
+  if (c.hardware !== 'cctalk') return [{ name: 'ccTalk devices', outcome: 'skip', detail: `COINEREX_HARDWARE=${c.hardware}` }];
+  const access = await probes.serial(c.cctalkPath);
+  if (access !== 'ok') {
+    const detail = access === 'missing' ? `${c.cctalkPath} does not exist` : `${c.cctalkPath}: permission denied for ${input.user}`;
+    const fix = access === 'missing' ? 'check the USB–ccTalk adapter; use the stable /dev/serial/by-id/… path in COINEREX_CCTALK_PATH' : `sudo usermod -aG dialout ${input.user}, then log in again`;
+    return [{ name: 'ccTalk bus', outcome: 'fail', detail, fix }];
+  }
+  let found;
+  try {
+    found = await probes.cctalk(c);
+  } catch (err) {
+    return [{ name: 'ccTalk bus', outcome: 'fail', detail: (err as Error).message, fix: 'stop the hardware app (`pm2 stop hardware`) so the port is free, then run doctor again' }];
+  }
+  const out: CheckResult[] = [{ name: 'ccTalk bus', outcome: 'pass', detail: `${c.cctalkPath} at ${c.cctalkBaud} baud; hopper pays ${c.cctalkHopperCoinValue} NTD coins` }];
+  for (const d of found) {
+    const name = `ccTalk ${d.role}@${d.address}`;
+    if (!d.answered) {
+      out.push({ name, outcome: 'fail', detail: 'no answer', fix: `check the device's address (COINEREX_CCTALK_${d.role.toUpperCase()}_ADDRESS), its checksum kind (COINEREX_CCTALK_${d.role.toUpperCase()}_CHECKSUM), its power and the data line` });
+      continue;
+    }
+    const detail = `category "${d.category ?? '?'}", product code ${d.product ?? '?'}, serial number ${d.serial ?? '?'}${d.manufacturer ? `, manufacturer ${d.manufacturer}` : ''}`;
+    const expected = { coin: 'Coin Acceptor', bill: 'Bill Validator', hopper: 'Payout' }[d.role];
+    const wrong = d.category !== undefined && !d.category.toLowerCase().startsWith(expected.toLowerCase());
+    out.push(wrong ? { name, outcome: 'warn', detail, fix: `a "${expected}" was expected at this address` } : { name, outcome: 'pass', detail });
+  }
+  return out;
+}
+
 async function pm2Check(input: DoctorInput, probes: DoctorProbes): Promise<CheckResult[]> {
   const { units, dropIns } = await probes.pm2Units();
   if (units.length === 0) {
@@ -159,6 +190,7 @@ export async function runDoctor(input: DoctorInput, probes: DoctorProbes): Promi
   results.push(...(await clockChecks(probes)));
   results.push(await diskCheck(facts instanceof Error || !facts.dir ? input.root : facts.dir, probes));
   results.push(await serialCheck(input, probes));
+  results.push(...(await cctalkCheck(input, probes)));
   results.push(...(await pm2Check(input, probes)));
   return results;
 }

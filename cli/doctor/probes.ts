@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import type { Config } from '../../shared/config.js';
+import type { ScannedDevice } from '../../workers/hardware/cctalk/scan.js';
 
 const run = promisify(execFile);
 
@@ -36,6 +37,8 @@ export interface DoctorProbes {
   ntpSynchronized(): Promise<boolean | null>;
   disk(path: string): Promise<{ freeBytes: number; totalBytes: number }>;
   serial(path: string): Promise<DeviceAccess>;
+  /** Polls the configured ccTalk devices (COINEREX_HARDWARE=cctalk); throws when the port cannot be opened. */
+  cctalk(config: Config): Promise<ScannedDevice[]>;
   /** Paths of PM2's systemd units (`pm2 startup systemd`) and of drop-ins beside them. */
   pm2Units(): Promise<{ units: string[]; dropIns: string[] }>;
 }
@@ -114,6 +117,23 @@ export const realProbes: DoctorProbes = {
     } catch (err) {
       return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'denied';
     }
+  },
+  async cctalk(config) {
+    // Loaded only here: the other checks never load serialport's native binding.
+    const [{ scanBus }, { cctalkDevices }, { defaultPortFactory }, { pino }] = await Promise.all([
+      import('../../workers/hardware/cctalk/scan.js'),
+      import('../../workers/hardware/cctalk/index.js'),
+      import('../../workers/hardware/serial/index.js'),
+      import('pino'),
+    ]);
+    return scanBus({
+      path: config.cctalkPath,
+      baudRate: config.cctalkBaud,
+      openPort: defaultPortFactory,
+      log: pino({ level: 'silent' }),
+      devices: cctalkDevices(config),
+      timeoutMs: Math.max(config.cctalkTimeoutMs, 100),
+    });
   },
   async pm2Units() {
     const dir = '/etc/systemd/system';

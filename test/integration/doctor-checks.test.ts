@@ -64,7 +64,7 @@ test.serial('a healthy board passes every check (exit 0); plain MQTT in producti
   const byOutcome = (o: string) => results.filter((r) => r.outcome === o).map((r) => r.name);
   t.deepEqual(byOutcome('fail'), []);
   t.deepEqual(byOutcome('warn'), ['MQTT over TLS']);
-  t.deepEqual(byOutcome('skip'), ['Serial device']);
+  t.deepEqual(byOutcome('skip'), ['Serial device', 'ccTalk devices']);
   for (const name of ['Redis reachable', 'Redis persistence (AOF)', 'Redis eviction policy', 'MQTT broker reachable', 'File: command public key', 'Clock plausible', 'Clock synchronised (NTP)', 'Disk space', 'PM2 starts at boot', 'PM2 waits for Redis and the clock']) {
     t.true(byOutcome('pass').includes(name), name);
   }
@@ -180,4 +180,22 @@ test('the CLI prints each check with its fix and exits 1 on a failure', async (t
   t.regex(stdout, /^ {2}PASS {2}Redis reachable/m);
   t.regex(stdout, /^ {2}FAIL {2}MQTT broker reachable .*ECONNREFUSED/m);
   t.regex(stdout, /^ +fix: check COINEREX_MQTT_URL/m);
+});
+
+test('with ccTalk, each configured device is listed: what answered, or what to check', async (t) => {
+  const { code, get } = await check(
+    { COINEREX_HARDWARE: 'cctalk', COINEREX_CCTALK_PATH: '/dev/ttyUSB9' },
+    {
+      serial: async () => 'ok',
+      cctalk: async () => [
+        { role: 'coin', address: 2, answered: true, category: 'Coin Acceptor', product: 'CRX-COIN', serial: 658188 },
+        { role: 'hopper', address: 3, answered: false },
+      ],
+    },
+  );
+  t.is(code, 1);
+  t.like(get('ccTalk bus'), { outcome: 'pass' });
+  t.like(get('ccTalk coin@2'), { outcome: 'pass', detail: 'category "Coin Acceptor", product code CRX-COIN, serial number 658188' });
+  t.like(get('ccTalk hopper@3'), { outcome: 'fail', detail: 'no answer' });
+  t.regex(get('ccTalk hopper@3')!.fix!, /COINEREX_CCTALK_HOPPER_ADDRESS/);
 });

@@ -3,6 +3,7 @@
  * per line ({"ok":true,…} or {"ok":false,"error":…}). Served on stdin and on
  * a UNIX socket (main.ts).
  */
+import { wholeNumber as int, type ControlReply } from '../emulator-control.js';
 import type { BoardEndpoint } from './endpoint.js';
 import { hostileBytes, hostileKinds, type HostileKind } from './hostile.js';
 import type { Machine } from './machine.js';
@@ -20,13 +21,6 @@ export const controlHelp = [
   'state                    state and counters as JSON',
 ];
 
-export type ControlReply = { ok: true; [k: string]: unknown } | { ok: false; error: string };
-
-function int(word: string | undefined, what: string): number {
-  const n = Number(word);
-  if (word === undefined || !Number.isInteger(n) || n < 0) throw new Error(`${what}: expected a whole number, got ${word ?? 'nothing'}`);
-  return n;
-}
 
 export function runControl(line: string, machine: Machine, endpoint: BoardEndpoint): ControlReply {
   const [cmd, arg] = line.trim().split(/\s+/);

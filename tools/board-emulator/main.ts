@@ -10,11 +10,8 @@
  * UNIX socket. It exits 3 when the port closes (cable pulled); restarted
  * with the same state file it remembers payouts and un-ACKed events.
  */
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
-import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { SerialPort } from 'serialport';
+import { runOnPort, serveControl } from '../emulator-control.js';
 import { runControl } from './control.js';
 import { BoardEndpoint } from './endpoint.js';
 import { Machine } from './machine.js';
@@ -43,53 +40,25 @@ const save = (s: Parameters<typeof saveState>[1]): void => saveState(stateFile, 
 
 const state = loadState(stateFile, Number(a.inventory));
 save(state);
-const port = new SerialPort({ path: a.device, baudRate: Number(a.baud), autoOpen: false, lock: true });
 const machine = new Machine(state, { coinMs: Number(a['coin-ms']), lowLevel: Number(a['low-level']), save, onEvent: () => endpoint.pump(), now: Date.now });
 const endpoint = new BoardEndpoint(machine, {
-  write: (bytes) => void (port.isOpen && port.write(bytes)),
+  write: (bytes) => port.write(bytes),
   eventRetryMs: Number(a['event-retry-ms']),
   log,
 });
-
-port.on('error', (err) => log(`port error: ${err.message}`));
-port.on('data', (chunk: Buffer) => endpoint.receive(chunk));
-port.on('close', () => {
-  log('port closed; exiting');
-  process.exit(3);
+const port = runOnPort({
+  device: a.device,
+  baudRate: Number(a.baud),
+  log,
+  onData: (chunk) => endpoint.receive(chunk),
+  onOpen: () => {
+    log(`board ${state.boardId} on ${a.device}, ${state.pending.length} pending events`);
+    machine.recover();
+    endpoint.pump();
+    serveControl((line) => runControl(line, machine, endpoint), { stdin: a.stdin, socket: a.control, log });
+  },
+  onStop: () => {
+    machine.stop();
+    endpoint.close();
+  },
 });
-port.open((err) => {
-  if (err) {
-    log(`cannot open ${a.device}: ${err.message}`);
-    process.exit(2);
-  }
-  log(`board ${state.boardId} on ${a.device}, ${state.pending.length} pending events`);
-  machine.recover();
-  endpoint.pump();
-  serveControl();
-});
-
-function serveControl(): void {
-  const handle = (line: string): string => JSON.stringify(runControl(line, machine, endpoint));
-  if (a.stdin) {
-    createInterface({ input: process.stdin }).on('line', (line) => line.trim() && process.stdout.write(`${handle(line)}\n`));
-  }
-  if (a.control) {
-    rmSync(a.control, { force: true });
-    const server = createServer((sock) => {
-      sock.on('error', () => undefined);
-      createInterface({ input: sock }).on('line', (line) => line.trim() && sock.write(`${handle(line)}\n`));
-    });
-    server.on('error', (err) => log(`control socket error: ${err.message}`));
-    server.listen(a.control);
-  }
-}
-
-const stop = (): void => {
-  machine.stop();
-  endpoint.close();
-  port.removeAllListeners('close');
-  if (port.isOpen) port.close(() => process.exit(0));
-  else process.exit(0);
-};
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);

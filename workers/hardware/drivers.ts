@@ -1,6 +1,7 @@
 /**
  * Picks the hardware driver from the configuration (COINEREX_HARDWARE):
- * the built-in simulator, or the serial link to the machine's board.
+ * the built-in simulator, the serial link to the machine's board, or a
+ * ccTalk bus of standard peripherals (docs/cctalk.md).
  */
 import type { AppContext } from '../../shared/app-runner.js';
 import type { Metrics } from '../../shared/metrics.js';
@@ -29,6 +30,10 @@ export async function makeDrivers(ctx: Pick<AppContext, 'config' | 'redis' | 'ke
       return {
         driver: createSerialDriver({ path: config.serialPath, baudRate: config.serialBaud, log, metrics }),
       };
+    }
+    case 'cctalk': {
+      const { createCctalkDriver } = await import('./cctalk/index.js');
+      return { driver: createCctalkDriver(config, { redis, keys, log, metrics }) };
     }
   }
 }

@@ -1,0 +1,36 @@
+/**
+ * What a hopper status (166) says about the dispense (167) in hand
+ * (docs/cctalk.md "Payouts"). A dispense is sent again only when the status
+ * proves the hopper never took it: its event counter did not move, its
+ * last-payout counts did not change, no reset can have hidden either, and it
+ * never ACKed. Anything else is settled from the hopper's own paid count,
+ * or, when even that cannot be told, left to a person ('unknown'): never a
+ * blind resend. Pure.
+ */
+import type { HopperStatus } from './headers.js';
+import type { Segment } from './store.js';
+
+export type Verdict =
+  /** The hopper never took the dispense: sending it is safe. */
+  | { kind: 'send' }
+  /** Paying: `paid` coins of this dispense so far. */
+  | { kind: 'paying'; paid: number }
+  /** The dispense ended with `paid` coins; `reset`: it was cut by a reset (power), not stopped by the hopper. */
+  | { kind: 'settled'; paid: number; reset: boolean; overpaid: number }
+  /** Cannot be told whether or how much the hopper paid. */
+  | { kind: 'unknown' };
+
+/**
+ * @param continuous the hopper answered every poll since this process recorded the segment
+ *        (without it, a counter that reads 0 again may hide a reset).
+ */
+export function judgeSegment(seg: Segment, st: HopperStatus, continuous: boolean): Verdict {
+  const reset = st.counter === 0 && (seg.acked || seg.counterBefore !== 0 || !continuous);
+  const countsMoved = st.paid !== seg.paidBefore || st.unpaid !== seg.unpaidBefore;
+  const received = seg.acked || (!reset && st.counter !== seg.counterBefore) || countsMoved;
+  if (!received) return reset ? { kind: 'unknown' } : { kind: 'send' };
+  if (!reset && st.remaining > 0) return { kind: 'paying', paid: Math.min(st.paid, seg.coins) };
+  // Counts unchanged across a reset: the hopper may not have saved this dispense's counts at all.
+  if (reset && !countsMoved) return { kind: 'unknown' };
+  return { kind: 'settled', paid: Math.min(st.paid, seg.coins), reset, overpaid: Math.max(0, st.paid - seg.coins) };
+}
