@@ -116,7 +116,7 @@ test('hw-commands: payouts, repeated payouts, acceptors off refuse cash, status 
 
 test('an invalid control or command job fails at once and changes nothing', async (t) => {
   const app = await hardwareApp(t);
-  const bad = await app.control.add('bill', { action: 'bill', amount: 200 } as unknown as ControlJob);
+  const bad = await app.control.add('bill', { action: 'bill', amount: 300 } as unknown as ControlJob);
   t.is(await app.settled(bad), 'failed');
   const badCmd = await app.commands.add('payout', { kind: 'payout', payoutId: 'x', coins: -1 } as HwCommand, { attempts: 3 });
   t.is(await app.settled(badCmd), 'failed');

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { HwCommand } from '../../queue/jobs.js';
+import type { CashAmount, HwCommand } from '../../queue/jobs.js';
 
 export class HardwareLink {
   constructor(private readonly queue: Queue<HwCommand>) {}
@@ -15,8 +15,9 @@ export class HardwareLink {
     await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: `payout-${payoutId}-${attempt}` });
   }
 
-  async setAcceptors(enabled: boolean): Promise<void> {
-    await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled });
+  /** `inhibit`: denominations refused even when enabled. The hardware app confirms with an `acceptors_set` event. */
+  async setAcceptors(enabled: boolean, inhibit: readonly CashAmount[] = []): Promise<void> {
+    await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] });
   }
 
   async display(text: string): Promise<void> {

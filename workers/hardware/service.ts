@@ -4,6 +4,7 @@
  * jobs (`coinerex sim …`) act on the simulator, and in the demo profile
  * simulated customers insert cash.
  */
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -65,6 +66,11 @@ export async function startHardwareService(deps: HardwareServiceDeps): Promise<H
       if (!parsed.success) throw new UnrecoverableError(`invalid hw-command: ${parsed.error.message}`);
       try {
         await driver.execute(parsed.data);
+        // What the hardware took, whatever the driver: the business app stores it as confirmed and resends until it matches.
+        const cmd = parsed.data;
+        if (cmd.kind === 'set_acceptors') {
+          await queueEvents([{ eventId: `acceptors-${randomUUID()}`, at: Date.now(), kind: 'acceptors_set', enabled: cmd.enabled, inhibit: cmd.inhibit ?? [] }]);
+        }
       } catch (err) {
         // A malformed command never becomes valid; a link that is down may come back (retried if the sender asked).
         if (err instanceof DriverError && err.code === 'INVALID') throw new UnrecoverableError(err.message);
