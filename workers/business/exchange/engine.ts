@@ -21,6 +21,7 @@ import { confirmedFields } from '../machine/acceptors.js';
 import type { Accounting } from '../accounting/accounting.js';
 import type { Faults } from '../faults/faults.js';
 import { acceptorStopCodes, type Condition } from '../machine/condition.js';
+import { MEMORY_CODE } from '../machine/memory-watch.js';
 import { booksInventory, readStateView, type StateView } from '../machine/state-view.js';
 import { PayoutLane, type LaneGate, type Settlement } from './payout-lane.js';
 import { defaultStuckPolicy, endOf, isStuck, judge, type StatusReport, type StuckPolicy } from './recovery.js';
@@ -337,7 +338,11 @@ export class ExchangeEngine {
   }
 }
 
-/** Whether and how much the lane may pay, from a view. */
+/**
+ * Whether and how much the lane may pay, from a view. Error 1 raised by the
+ * memory watch stops intake, not the payouts of cash already taken.
+ */
 function gateOf(v: StateView): LaneGate {
-  return { errors: v.snapshot.activeErrors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
+  const errors = v.snapshot.activeErrors.filter((c) => !(c === MEMORY_CODE && v.sources[`error:${c}`] === 'memory'));
+  return { errors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
 }
