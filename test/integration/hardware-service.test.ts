@@ -155,9 +155,9 @@ test('coinerex sim reaches the hardware service through the control queue', asyn
   t.like(app.events().find((e) => e.kind === 'payout_done'), { payoutId: 'TXN_jam', paid: 3, unpaid: 7, reason: 'jam' });
   t.like(app.events().find((e) => e.kind === 'fault_raised'), { code: 41 });
 
-  const bad = await t.throwsAsync(cli('bill', '200'));
+  const bad = await t.throwsAsync(cli('bill', '300'));
   t.like(bad, { code: 2 });
-  t.regex((bad as unknown as { stderr: string }).stderr, /bad bill amount "200"/);
+  t.regex((bad as unknown as { stderr: string }).stderr, /bad bill amount "300"/);
   const badDoor = await t.throwsAsync(cli('door', 'ajar'));
   t.regex((badDoor as unknown as { stderr: string }).stderr, /bad door position "ajar"/);
   const badConfig = await t.throwsAsync(run(process.execPath, [join(ROOT, 'bin', 'coinerex'), 'sim', 'jam'], { env: { ...process.env, ...app.env.env, COINEREX_REDIS_URL: 'http://nowhere' } }));
