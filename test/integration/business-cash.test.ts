@@ -10,6 +10,8 @@
  */
 import test from 'ava';
 import type { Envelope } from '../../shared/messages.js';
+import { Worker } from 'bullmq';
+import { queueNames, workerConnection } from '../../queue/index.js';
 import { waitFor, watchUnchanged } from '../helpers/env.js';
 import { startRig, dataOf, type Rig } from './business-rig.js';
 
@@ -121,7 +123,16 @@ test('an unmappable cash event is a fault (8 for a bill), its cash in the books,
 
 test('the books keep what the hardware confirmed; set_acceptors is resent until it is confirmed, then no more', async (t) => {
   const rig = await startRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
-  t.teardown(() => rig.close());
+  // A hardware app that takes the commands but never confirms them (lost on the way, a crash before the confirmation).
+  const connection = workerConnection(rig.t.config.redisUrl, 'test-lossy-hardware');
+  connection.on('error', () => undefined);
+  const lossy = new Worker(queueNames.hwCommands, async () => undefined, { connection, prefix: rig.t.keys.bullPrefix });
+  lossy.on('error', () => undefined);
+  t.teardown(async () => {
+    await lossy.close();
+    await connection.quit();
+    await rig.close();
+  });
   const at = Date.now();
   await rig.feed({ kind: 'door', open: true, eventId: 'door-1', at });
   const asked = () => rig.hwCommands('set_acceptors').then((c) => c.filter((x) => x.kind === 'set_acceptors' && !x.enabled).length);
@@ -131,4 +142,14 @@ test('the books keep what the hardware confirmed; set_acceptors is resent until 
   await waitFor(async () => (await rig.snapshot()).acceptorsEnabled === false, 5000, 'confirmed off recorded');
   const { before, after } = await watchUnchanged(asked, 2500);
   t.is(after, before, 'no resend once confirmed');
+});
+
+test('while the hardware app is not taking commands, set_acceptors does not pile up in its queue', async (t) => {
+  const rig = await startRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
+  t.teardown(() => rig.close());
+  await rig.feed({ kind: 'door', open: true, eventId: 'door-1', at: Date.now() });
+  await waitFor(async () => (await rig.hwCommands('set_acceptors')).some((c) => c.kind === 'set_acceptors' && !c.enabled), 5000, 'off asked');
+  const count = async () => (await rig.hwCommands('set_acceptors')).length;
+  const { before, after } = await watchUnchanged(count, 3000);
+  t.is(after, before, 'no new set_acceptors while the last one still waits');
 });

@@ -37,7 +37,7 @@ export class Condition {
   /** Whether set_acceptors was sent since start (the hardware may have restarted with its own idea). */
   private acceptorsSynced = false;
   /** The last set_acceptors queued, and when: resent after acceptorsResendSeconds while unconfirmed. */
-  private lastSent: { state: AcceptorState; at: number } | null = null;
+  private lastSent: { state: AcceptorState; at: number; jobId: string } | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly d: BusinessDeps) {}
@@ -99,9 +99,13 @@ export class Condition {
     if (this.acceptorsSynced && sameAcceptors(desired, confirmed)) return;
     const now = this.d.clock.now();
     const last = this.lastSent;
-    if (this.acceptorsSynced && last && sameAcceptors(desired, last.state) && now - last.at < this.d.config.acceptorsResendSeconds * 1000) return;
-    await this.d.hardware.setAcceptors(desired.enabled, desired.inhibit);
-    this.lastSent = { state: desired, at: now };
+    if (this.acceptorsSynced && last && sameAcceptors(desired, last.state)) {
+      if (now - last.at < this.d.config.acceptorsResendSeconds * 1000) return;
+      // While the hardware app is down the same command would only pile up in the queue.
+      if (await this.d.hardware.waiting(last.jobId)) return;
+    }
+    const jobId = await this.d.hardware.setAcceptors(desired.enabled, desired.inhibit);
+    this.lastSent = { state: desired, at: now, jobId };
     this.acceptorsSynced = true;
     this.d.log.info({ desired, confirmed, resend: last !== null && sameAcceptors(desired, last.state) }, 'acceptors set');
   }
