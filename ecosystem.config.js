@@ -1,10 +1,12 @@
 // PM2 apps of the Coinerex agent (docs/architecture.md#processes).
 // ESM: Node >= 20.19 lets PM2 require() this file; PM2 reads the `apps` export.
 //
-//   demo (default):  pm2 start ecosystem.config.js            (simulator + cloud-sim)
-//   production:      pm2 start ecosystem.config.js --env production --only hardware,business,mqtt,supervisor
+//   demo:        pm2 start ecosystem.config.js --env demo       (simulator, simulated customers, cloud-sim)
+//   production:  pm2 start ecosystem.config.js --env production --only hardware,business,mqtt,supervisor
 //
-// Variables (COINEREX_*) come from the calling environment; see README.md.
+// Variables (COINEREX_*) come from the calling environment and COINEREX_CONFIG; see README.md.
+// PM2 merges `env` under the chosen `env_<profile>`, so `env` holds nothing profile-specific:
+// the demo defaults live in `env_demo` only and never reach production.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
@@ -31,7 +33,7 @@ const common = {
   merge_logs: true,
 };
 
-/** Demo defaults: only where the caller did not set the variable. */
+/** Demo defaults (`--env demo`): only where the caller did not set the variable. */
 const demo = {
   COINEREX_MODE: env.COINEREX_MODE ?? 'demo',
   COINEREX_SIM_CUSTOMERS_PER_MINUTE: env.COINEREX_SIM_CUSTOMERS_PER_MINUTE ?? '6',
@@ -48,7 +50,8 @@ const app = (name, script, heapMb, extra = {}) => ({
   // (V8 otherwise grows it to 2 x 16 MB under load and keeps it), V8's smaller-footprint mode and one
   // background thread instead of four: 228 -> 200 MB total PSS, no measurable CPU cost per exchange.
   node_args: `--max-old-space-size=${heapMb} --max-semi-space-size=1 --optimize-for-size --v8-pool-size=1`,
-  env: demo,
+  env: {},
+  env_demo: demo,
   env_production: production,
   ...extra,
 });
@@ -58,7 +61,7 @@ export const apps = [
   // other app and sends the heartbeat the cloud waits for (docs/performance.md, start → heartbeat).
   app('mqtt', 'workers/mqtt/main.js', 64),
   // io_uring off: serial ports that never close on early Node 20 (docs/pitfalls.md#5-serialport).
-  app('hardware', 'workers/hardware/main.js', 64, { env: { ...demo, UV_USE_IO_URING: '0' } }),
+  app('hardware', 'workers/hardware/main.js', 64, { env: { UV_USE_IO_URING: '0' } }),
   app('business', 'workers/business/main.js', 96),
   app('supervisor', 'supervisor/main.js', 48),
   app('dashboard', 'dashboard/main.js', 96),

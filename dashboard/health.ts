@@ -1,16 +1,20 @@
 /**
- * `GET /health`: healthy when Redis answers, the mqtt app reports the broker
- * link up, and every agent app beats within the watchdog window.
+ * `GET /health`: healthy when Redis answers with memory to spare (below
+ * COINEREX_REDIS_MEMORY_ALARM_PERCENT of maxmemory), the mqtt app reports
+ * the broker link up, and every agent app beats within the watchdog window.
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/keys.js';
 import { readLiveness, readMqttLink } from '../shared/app-health.js';
+import { memoryHigh, memoryPercent, readRedisMemory } from '../shared/redis-memory.js';
 
 export interface HealthReport {
   status: 'ok' | 'fail';
   /** Why it is failing, one line per problem; empty when ok. */
   reasons: string[];
   redis: 'ok' | 'unreachable';
+  /** Redis used_memory against maxmemory, percent; null without a limit or when unreachable. */
+  redisMemoryPercent: number | null;
   broker: 'connected' | 'disconnected' | 'unknown';
   /** Epoch ms of the last broker link change, when known. */
   brokerSince: number | null;
@@ -28,6 +32,8 @@ export interface HealthOptions {
   now: () => number;
   /** Redis must answer within this, ms. */
   timeoutMs?: number;
+  /** Fail at this share of maxmemory, percent. Default 80. */
+  memoryAlarmPercent?: number;
 }
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -40,10 +46,13 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 export async function checkHealth(o: HealthOptions): Promise<HealthReport> {
   const now = o.now();
-  const report: HealthReport = { status: 'ok', reasons: [], redis: 'ok', broker: 'unknown', brokerSince: null, apps: {}, checkedAt: now };
+  const report: HealthReport = { status: 'ok', reasons: [], redis: 'ok', redisMemoryPercent: null, broker: 'unknown', brokerSince: null, apps: {}, checkedAt: now };
   const timeoutMs = o.timeoutMs ?? 2_000;
   try {
-    const [link, beats] = await within(Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps)]), timeoutMs);
+    const [link, beats, memory] = await within(Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps), readRedisMemory(o.redis)]), timeoutMs);
+    report.redisMemoryPercent = memoryPercent(memory);
+    const alarm = o.memoryAlarmPercent ?? 80;
+    if (memoryHigh(memory, alarm)) report.reasons.push(`redis memory at ${report.redisMemoryPercent} % of maxmemory (alarm at ${alarm} %): cash intake stopped`);
     if (link === null) report.reasons.push('broker link unknown: the mqtt app has not reported it');
     else {
       report.broker = link.connected ? 'connected' : 'disconnected';

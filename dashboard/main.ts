@@ -21,6 +21,7 @@ await runApp('dashboard', async ({ config, log, keys, redis }) => {
     credentials,
     apps: agentApps,
     watchdogMs: config.watchdogSeconds * 1000,
+    memoryAlarmPercent: config.redisMemoryAlarmPercent,
     now: Date.now,
     title: `Coinerex ${config.deviceId}`,
     log,

@@ -24,6 +24,8 @@ export interface DashboardOptions {
   /** Apps that must beat for /health to be ok. */
   apps: readonly string[];
   watchdogMs: number;
+  /** /health fails at this share of Redis maxmemory (COINEREX_REDIS_MEMORY_ALARM_PERCENT). */
+  memoryAlarmPercent?: number;
   now: () => number;
   title: string;
   log: Logger;
@@ -59,7 +61,7 @@ export async function buildDashboard(o: DashboardOptions): Promise<FastifyInstan
     });
   }
 
-  const health = () => checkHealth({ redis: o.redis, keys: o.keys, apps: o.apps, watchdogMs: o.watchdogMs, now: o.now });
+  const health = () => checkHealth({ redis: o.redis, keys: o.keys, apps: o.apps, watchdogMs: o.watchdogMs, now: o.now, memoryAlarmPercent: o.memoryAlarmPercent });
 
   app.get('/health', async (_req, reply) => {
     const report = await health();

@@ -7,6 +7,17 @@ import { commandResultSchema, envelopeSchema } from '../shared/messages.js';
 
 const id = z.string().min(1).max(200);
 
+/** Every NTD bill and coin in circulation (docs/board-link.md §5). Customers are paid in 10 NTD coins. */
+export const billAmounts = [100, 200, 500, 1000, 2000] as const;
+export const coinAmounts = [1, 5, 10, 50] as const;
+export const cashAmounts = [...coinAmounts, ...billAmounts] as const;
+export type BillAmount = (typeof billAmounts)[number];
+export type CoinAmount = (typeof coinAmounts)[number];
+export type CashAmount = (typeof cashAmounts)[number];
+export const billAmountSchema = z.literal(billAmounts);
+export const coinAmountSchema = z.literal(coinAmounts);
+export const cashAmountSchema = z.literal(cashAmounts);
+
 // ---- hw-events (hardware → business) --------------------------------------
 const base = { eventId: id, at: z.number().int().nonnegative() };
 /** Hopper level from the inventory count and the low-level sensor. */
@@ -14,9 +25,26 @@ const hopperLevelSchema = z.object({ coins: z.number().int().nonnegative(), lowS
 
 export const hwEventSchema = z.discriminatedUnion('kind', [
   /** A bill was stacked in the cash box. */
-  z.object({ ...base, kind: z.literal('bill_accepted'), amount: z.union([z.literal(100), z.literal(500), z.literal(1000)]) }),
-  /** A 50 NTD coin was accepted. */
-  z.object({ ...base, kind: z.literal('coin_accepted'), amount: z.literal(50) }),
+  z.object({ ...base, kind: z.literal('bill_accepted'), amount: billAmountSchema }),
+  /** A coin was accepted. */
+  z.object({ ...base, kind: z.literal('coin_accepted'), amount: coinAmountSchema }),
+  /**
+   * A hardware event the agent cannot map (a bill or coin of a value that is
+   * not NTD, a malformed payout report): recorded as a fault, its cash (if
+   * any, `amount` NTD) counted in the books, never left unacknowledged.
+   */
+  z.object({
+    ...base,
+    kind: z.literal('unmapped'),
+    /** The hardware's own kind of the event (`bill`, `coin`, a kind code…). */
+    source: z.string().min(1).max(64),
+    /** NTD the event says went into the cash box, when it is cash. */
+    amount: z.number().int().nonnegative().max(1_000_000).optional(),
+    /** The event as the hardware sent it, for the person who clears the fault. */
+    detail: z.string().max(1000),
+  }),
+  /** The hardware confirmed a `set_acceptors`: the acceptors' state now. */
+  z.object({ ...base, kind: z.literal('acceptors_set'), enabled: z.boolean(), inhibit: z.array(cashAmountSchema) }),
   /** Coins paid so far for a payout. */
   z.object({ ...base, kind: z.literal('payout_progress'), payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative() }),
   /** A payout ended: fully paid, or cut short (hopper empty, jam). */
@@ -70,7 +98,8 @@ export const hwCommandSchema = z.discriminatedUnion('kind', [
    * payoutId twice; a repeat only reports what was paid.
    */
   z.object({ kind: z.literal('payout'), payoutId: id, coins: z.number().int().positive().max(100_000) }),
-  z.object({ kind: z.literal('set_acceptors'), enabled: z.boolean() }),
+  /** Acceptors on or off; `inhibit`: denominations refused at the acceptor even when on (absent: none). */
+  z.object({ kind: z.literal('set_acceptors'), enabled: z.boolean(), inhibit: z.array(cashAmountSchema).max(cashAmounts.length).optional() }),
   z.object({ kind: z.literal('display'), text: z.string().max(500) }),
   z.object({ kind: z.literal('report_status'), requestId: id }),
 ]);
@@ -111,8 +140,9 @@ export type CommandJob = z.infer<typeof commandJobSchema>;
 
 // ---- control (CLI → hardware simulator) ------------------------------------
 export const controlJobSchema = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('bill'), amount: z.union([z.literal(100), z.literal(500), z.literal(1000)]) }),
-  z.object({ action: z.literal('coin'), amount: z.literal(50) }),
+  /** `stray`: an acceptor that takes it even while disabled or inhibited (a fault the agent must still book). */
+  z.object({ action: z.literal('bill'), amount: billAmountSchema, stray: z.boolean().optional() }),
+  z.object({ action: z.literal('coin'), amount: coinAmountSchema, stray: z.boolean().optional() }),
   z.object({ action: z.literal('fault'), code: z.number().int() }),
   z.object({ action: z.literal('clear'), code: z.number().int() }),
   z.object({ action: z.literal('door'), open: z.boolean() }),

@@ -18,4 +18,4 @@ cat <<MSG
   Ctrl-C stops everything.
 
 MSG
-exec node node_modules/pm2/bin/pm2-runtime start ecosystem.config.js
+exec node node_modules/pm2/bin/pm2-runtime start ecosystem.config.js --env demo

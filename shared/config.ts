@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { cashAmountSchema } from '../queue/jobs.js';
 
 const deviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", 1 to 64 characters');
 const topicSegment = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (no "/", "+" or "#")');
@@ -14,7 +15,7 @@ const port = z.number().int().min(1).max(65535);
 const mqttUrl = z.string().regex(/^mqtts?:\/\/[^\s/]+(:\d+)?\/?$/, 'mqtt://host[:port] or mqtts://host[:port]');
 const redisUrl = z.string().regex(/^rediss?:\/\/\S+$/, 'redis://[user:password@]host[:port][/db]');
 const bonusTable = z.record(
-  z.string().regex(/^(50|100|500|1000)$/, 'keys 50, 100, 500 or 1000 (NTD inserted)'),
+  z.string().regex(/^(1|5|10|50|100|200|500|1000|2000)$/, 'keys 1, 5, 10, 50, 100, 200, 500, 1000 or 2000 (NTD inserted)'),
   z.number().int().min(0).max(1000),
 );
 
@@ -133,6 +134,23 @@ export const configSchema = z
     watchdogSeconds: seconds(2, 3600),
     /** COINEREX_LOG_LEVEL. Default info. */
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    // ---- cash acceptance, payout cover and Redis memory (docs/durability.md) ----
+    /**
+     * COINEREX_ACCEPTED_DENOMINATIONS: NTD bills and coins the acceptors take
+     * (1, 5, 10, 50, 100, 200, 500, 1000, 2000); the others are inhibited at
+     * the acceptor, and one that still arrives is credited. Default 10,50,100,200,500,1000,2000.
+     */
+    acceptedDenominations: z.array(cashAmountSchema).min(1).max(9),
+    /** COINEREX_PAYOUT_MARGIN_COINS: a denomination is inhibited while its payout plus this many coins exceeds the coins on hand. Default 5. */
+    payoutMarginCoins: z.number().int().min(0).max(100_000),
+    /** COINEREX_ACCEPTORS_RESEND_SECONDS: set_acceptors is resent this often until the hardware confirms it. Default 5. */
+    acceptorsResendSeconds: seconds(1, 3600),
+    /** COINEREX_REDIS_MEMORY_ALARM_PERCENT: at this share of Redis maxmemory the acceptors go off and /health fails. Default 80. */
+    redisMemoryAlarmPercent: z.number().int().min(10).max(99),
+    /** COINEREX_REDIS_MEMORY_CHECK_SECONDS: how often Redis memory is checked. Default 10. */
+    redisMemoryCheckSeconds: seconds(1, 3600),
+    /** COINEREX_OUT_FAILED_LIMIT: given-up messages kept (oldest dropped and counted). Default 1000. */
+    outFailedLimit: z.number().int().min(10).max(1_000_000),
   })
   .merge(runtimeSettingsSchema)
   .strict();
@@ -199,6 +217,12 @@ export const defaults: z.infer<typeof configSchema> = {
   dispenseMaxPerCommand: 200,
   dispenseMaxPerDay: 1000,
   bonusTable: {},
+  acceptedDenominations: [10, 50, 100, 200, 500, 1000, 2000],
+  payoutMarginCoins: 5,
+  acceptorsResendSeconds: 5,
+  redisMemoryAlarmPercent: 80,
+  redisMemoryCheckSeconds: 10,
+  outFailedLimit: 1000,
 };
 
 /** Field -> environment variable: COINEREX_ + the field in UPPER_SNAKE. */
@@ -214,6 +238,8 @@ const kinds: Partial<Record<Field, Kind>> = {
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
   lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
   simCustomersPerMinute: 'number',
+  payoutMarginCoins: 'int', acceptorsResendSeconds: 'int', redisMemoryAlarmPercent: 'int', redisMemoryCheckSeconds: 'int', outFailedLimit: 'int',
+  acceptedDenominations: 'list',
   allowUnsignedCommands: 'bool', allowHardRestart: 'bool', seqField: 'bool',
   retrySchedule: 'list', bonusTable: 'json',
   cctalkBaud: 'int', cctalkCoinAddress: 'int', cctalkBillAddress: 'int', cctalkHopperAddress: 'int', cctalkHopperCoinValue: 'int',
@@ -262,6 +288,7 @@ function fromEnv(kind: Kind, raw: string): unknown {
 
 const expected: Partial<Record<Field, string>> = {
   retrySchedule: 'comma-separated seconds such as 10,30,60,60',
+  acceptedDenominations: 'comma-separated NTD values among 1,5,10,50,100,200,500,1000,2000',
   bonusTable: 'JSON object of inserted NTD to bonus coins such as {"1000":5}',
   allowUnsignedCommands: '0 or 1', allowHardRestart: '0 or 1', seqField: '0 or 1',
 };

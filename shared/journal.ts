@@ -58,10 +58,17 @@ export async function readJournalEntries(redis: Redis, keys: RedisKeys, range: J
   return out;
 }
 
-/** Deletes entries older than JOURNAL_KEEP_MS (at most `batch` per call). Resolves with how many went. */
+/**
+ * Deletes every entry older than JOURNAL_KEEP_MS, `batch` at a time (each
+ * batch one short MULTI, so Redis is never blocked for long), until none is
+ * left. Resolves with how many went.
+ */
 export async function trimJournal(redis: Redis, keys: RedisKeys, nowMs: number, batch = 500): Promise<number> {
-  const old = await redis.zrangebyscore(keys.journal, '-inf', nowMs - JOURNAL_KEEP_MS, 'LIMIT', 0, batch);
-  if (old.length === 0) return 0;
-  await redis.multi().del(...old.map((id) => keys.journalEntry(id))).zrem(keys.journal, ...old).exec();
-  return old.length;
+  let trimmed = 0;
+  for (;;) {
+    const old = await redis.zrangebyscore(keys.journal, '-inf', nowMs - JOURNAL_KEEP_MS, 'LIMIT', 0, batch);
+    if (old.length === 0) return trimmed;
+    await redis.multi().del(...old.map((id) => keys.journalEntry(id))).zrem(keys.journal, ...old).exec();
+    trimmed += old.length;
+  }
 }

@@ -20,6 +20,8 @@ export function redisKeys(prefix: string, deviceId: string) {
     outDue: `${base}:out:due`,
     /** hash: failed (given-up) messages by id. */
     outFailed: `${base}:out:failed`,
+    /** zset: failed ids by give-up ms, so only the newest COINEREX_OUT_FAILED_LIMIT are kept (older dropped, counted as failed_dropped). */
+    outFailedOrder: `${base}:out:failed:order`,
     /** hash: delivery counters (acked, retransmits, giveups, dropped, superseded, skipped_<type>, ...). */
     outStats: `${base}:out:stats`,
     /** zset: offline buffer, message ids waiting to be sent, scored by production order (docs/protocol.md#offline-buffer). */

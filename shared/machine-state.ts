@@ -8,7 +8,11 @@
  *    first reported its level), acceptorsEnabled (0|1), lastTransactionAt (ms),
  *    lastMaintenanceAt (ms: the door last closed), serviceStatus (JSON).
  *  - `counters` hash: total_bills, total_coins (NTD taken in), total_dispensed,
- *    remote_dispensed, bonus_coins (coins paid out), debt_coins (coins owed), balance (NTD).
+ *    remote_dispensed, bonus_coins (coins paid out), debt_coins (coins owed), balance (NTD),
+ *    credit_ntd (NTD taken in but below one 10 NTD coin, carried to the next insert),
+ *    unmapped_ntd (NTD of cash events the agent could not map: in the cash box, never paid out).
+ *  - `machine` also: acceptorsInhibit (denominations the hardware confirmed it refuses, comma list),
+ *    inhibitReasons (JSON amount -> `config` | `coins`: what the agent wants refused and why).
  *  - `codes` hash: `error:<code>` / `alarm:<code>` -> raised-at ms, for active codes.
  *  - `lock` hash: reason, operatorId, since (ms), until (ms|''), message — while locked.
  *  - `daily:<YYYYMMDD>` hash (local day, kept 40 days): transactions (exchanges and
@@ -27,7 +31,7 @@ export interface ServiceStatus {
   display: ServiceState;
 }
 
-export const counterFields = ['total_bills', 'total_coins', 'total_dispensed', 'remote_dispensed', 'bonus_coins', 'debt_coins', 'balance'] as const;
+export const counterFields = ['total_bills', 'total_coins', 'total_dispensed', 'remote_dispensed', 'bonus_coins', 'debt_coins', 'balance', 'credit_ntd', 'unmapped_ntd'] as const;
 export type Counters = Record<(typeof counterFields)[number], number>;
 
 export const dailyFields = ['transactions', 'exchanges', 'coins_dispensed', 'remote_dispensed', 'errors', 'bills', 'coins', 'bonus_coins', 'debt_coins'] as const;
@@ -40,6 +44,8 @@ export interface MachineSnapshot {
   doorOpen: boolean;
   inventory: number;
   acceptorsEnabled: boolean;
+  /** Denominations the agent has the acceptors refuse, and why (`config`: not accepted; `coins`: the hopper cannot cover it). */
+  inhibited: Inhibited[];
   lastTransactionAt: number | null;
   lastMaintenanceAt: number | null;
   serviceStatus: ServiceStatus;
@@ -47,6 +53,22 @@ export interface MachineSnapshot {
   activeErrors: number[];
   activeAlarms: number[];
   today: Daily;
+}
+
+export interface Inhibited {
+  amount: number;
+  reason: 'config' | 'coins';
+}
+
+function parseInhibited(v: string | undefined): Inhibited[] {
+  if (!v) return [];
+  try {
+    return Object.entries(JSON.parse(v) as Record<string, Inhibited['reason']>)
+      .map(([amount, reason]) => ({ amount: Number(amount), reason }))
+      .sort((a, b) => a.amount - b.amount);
+  } catch {
+    return [];
+  }
 }
 
 const allOperational: ServiceStatus = { coin_acceptor: 'operational', bill_acceptor: 'operational', dispenser: 'operational', display: 'operational' };
@@ -95,6 +117,7 @@ export function machineSnapshotOf({ machine: m, counters: c, codes, daily: d }: 
     doorOpen: m.doorOpen === '1',
     inventory: num(m.inventory),
     acceptorsEnabled: m.acceptorsEnabled !== '0',
+    inhibited: parseInhibited(m.inhibitReasons),
     lastTransactionAt: optNum(m.lastTransactionAt),
     lastMaintenanceAt: optNum(m.lastMaintenanceAt),
     serviceStatus,

@@ -27,11 +27,18 @@ export const truthFields = {
   /** Coins that physically left the hopper (all payouts). */
   dispensed: 'dispensed',
   bills100: 'bills_100',
+  bills200: 'bills_200',
   bills500: 'bills_500',
   bills1000: 'bills_1000',
+  bills2000: 'bills_2000',
+  coins1: 'coins_1',
+  coins5: 'coins_5',
+  coins10: 'coins_10',
   coins50: 'coins_50',
   doorOpen: 'door_open',
   acceptorsEnabled: 'acceptors_enabled',
+  /** Denominations the acceptors refuse, comma-separated, ascending. */
+  inhibit: 'inhibit',
   display: 'display',
   /** Active fault codes, comma-separated, ascending. */
   faults: 'faults',
@@ -62,7 +69,9 @@ export interface PhysicalTruth {
   refilled: number;
   dispensed: number;
   /** Bills in the cash box by denomination (count). */
-  bills: { 100: number; 500: number; 1000: number };
+  bills: { 100: number; 200: number; 500: number; 1000: number; 2000: number };
+  /** Coins in the cash box by denomination (count). */
+  coins: { 1: number; 5: number; 10: number; 50: number };
   /** 50 NTD coins in the cash box (count). */
   coins50: number;
   /** NTD of the bills in the cash box (compare with `counters.total_bills`). */
@@ -71,6 +80,8 @@ export interface PhysicalTruth {
   coinsNtd: number;
   doorOpen: boolean;
   acceptorsEnabled: boolean;
+  /** Denominations the acceptors refuse even when enabled. */
+  inhibit: number[];
   display: string;
   activeFaults: number[];
   jamArmed: boolean;
@@ -99,8 +110,15 @@ export function formatFaults(codes: readonly number[]): string {
 
 /** Reads a `sim:truth` hash as returned by HGETALL. */
 export function parsePhysicalTruth(h: Record<string, string>): PhysicalTruth {
-  const bills = { 100: int(h[truthFields.bills100]), 500: int(h[truthFields.bills500]), 1000: int(h[truthFields.bills1000]) };
-  const coins50 = int(h[truthFields.coins50]);
+  const bills = {
+    100: int(h[truthFields.bills100]),
+    200: int(h[truthFields.bills200]),
+    500: int(h[truthFields.bills500]),
+    1000: int(h[truthFields.bills1000]),
+    2000: int(h[truthFields.bills2000]),
+  };
+  const coins = { 1: int(h[truthFields.coins1]), 5: int(h[truthFields.coins5]), 10: int(h[truthFields.coins10]), 50: int(h[truthFields.coins50]) };
+  const ntd = (counts: Record<number, number>) => Object.entries(counts).reduce((sum, [value, n]) => sum + Number(value) * n, 0);
   return {
     initialized: h[truthFields.initializedAt] !== undefined,
     inventory: int(h[truthFields.inventory]),
@@ -108,12 +126,14 @@ export function parsePhysicalTruth(h: Record<string, string>): PhysicalTruth {
     refilled: int(h[truthFields.refilled]),
     dispensed: int(h[truthFields.dispensed]),
     bills,
-    coins50,
-    billsNtd: 100 * bills[100] + 500 * bills[500] + 1000 * bills[1000],
-    coinsNtd: 50 * coins50,
+    coins,
+    coins50: coins[50],
+    billsNtd: ntd(bills),
+    coinsNtd: ntd(coins),
     doorOpen: h[truthFields.doorOpen] === '1',
     // A machine starts with its acceptors on.
     acceptorsEnabled: h[truthFields.acceptorsEnabled] !== '0',
+    inhibit: parseFaults(h[truthFields.inhibit]),
     display: h[truthFields.display] ?? '',
     activeFaults: parseFaults(h[truthFields.faults]),
     jamArmed: h[truthFields.jamArmed] === '1',

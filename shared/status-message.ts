@@ -2,7 +2,8 @@
  * The `status` message's data (docs/protocol.md#status): machine status and its
  * Chinese description, lock and door state, coin inventory against its
  * thresholds, active error and alarm codes, and whether the service is
- * available. A pure function of the machine snapshot, shared by the business
+ * available, and what the acceptors take (denominations refused by the
+ * configuration or because the hopper cannot cover them). A pure function of the machine snapshot, shared by the business
  * app (on every status change and every 30 min) and the mqtt app (after every
  * reconnect).
  */
@@ -40,6 +41,13 @@ export const statusDataSchema = z.object({
     active_alarms: z.array(z.number().int()),
   }),
   service_available: z.boolean(),
+  /** Extension: acceptors as the hardware confirmed them, and each denomination refused with why (`config` | `coins`). */
+  acceptors: z
+    .object({
+      enabled: z.boolean(),
+      inhibited: z.array(z.object({ amount: z.number().int().positive(), reason: z.enum(['config', 'coins']) })),
+    })
+    .optional(),
 });
 export type StatusData = z.infer<typeof statusDataSchema>;
 
@@ -84,5 +92,6 @@ export function buildStatusData(s: MachineSnapshot, t: StatusThresholds): Status
       active_alarms: [...s.activeAlarms],
     },
     service_available: serviceAvailable(s),
+    acceptors: { enabled: s.acceptorsEnabled, inhibited: s.inhibited.map((i) => ({ amount: i.amount, reason: i.reason })) },
   };
 }

@@ -7,12 +7,13 @@ import { loadConfig, ConfigError } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { errorCodes } from '../../shared/codes.js';
 import { controlJobSchema, makeQueue, producerConnection, queueNames, type ControlJob } from '../../queue/index.js';
+import { billAmounts, coinAmounts, type BillAmount, type CoinAmount } from '../../queue/jobs.js';
 
-export const summary = 'act on the simulator: bill 100|500|1000, coin 50, fault|clear <code>, door open|close, refill <coins>, jam';
+export const summary = 'act on the simulator: bill 100|200|500|1000|2000, coin 1|5|10|50, fault|clear <code>, door open|close, refill <coins>, jam';
 
 const usage = `usage: coinerex sim <action>
-  bill 100|500|1000   insert a bill
-  coin 50             insert a 50 NTD coin
+  bill 100|200|500|1000|2000  insert a bill
+  coin 1|5|10|50      insert a coin
   fault <code>        raise an error code (${[...errorCodes.keys()].join(', ')})
   clear <code>        clear an error code
   door open|close     open or close the front door
@@ -51,11 +52,10 @@ export function parseSimArgs(args: readonly string[]): ControlJob {
   let job: ControlJob;
   switch (action) {
     case 'bill':
-      job = { action, amount: Number(oneOf(value, ['100', '500', '1000'], 'bill amount')) as 100 | 500 | 1000 };
+      job = { action, amount: Number(oneOf(value, billAmounts.map(String), 'bill amount')) as BillAmount };
       break;
     case 'coin':
-      oneOf(value, ['50'], 'coin amount');
-      job = { action, amount: 50 };
+      job = { action, amount: Number(oneOf(value, coinAmounts.map(String), 'coin amount')) as CoinAmount };
       break;
     case 'fault':
     case 'clear':

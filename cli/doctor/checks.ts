@@ -44,8 +44,10 @@ function redisChecks(facts: RedisFacts | Error, url: string): CheckResult[] {
   if (facts.appendonly === null) out.push({ name: 'Redis persistence (AOF)', outcome: 'warn', detail: 'CONFIG is disabled; cannot tell', fix: 'make sure redis.conf has `appendonly yes`' });
   else if (facts.appendonly !== 'yes') {
     out.push({ name: 'Redis persistence (AOF)', outcome: 'fail', detail: `appendonly is "${facts.appendonly}": a power cut loses counters and the journal`, fix: redisConfFix });
-  } else if (facts.appendfsync === 'no') {
-    out.push({ name: 'Redis persistence (AOF)', outcome: 'fail', detail: 'appendfsync is "no": the kernel decides when money records reach the card', fix: redisConfFix });
+  } else if (facts.appendfsync !== null && facts.appendfsync !== 'always') {
+    // everysec acknowledges a write up to ~2 s before it is on the card: a power cut loses credits already confirmed (docs/durability.md).
+    const why = facts.appendfsync === 'no' ? 'the kernel decides when money records reach the card' : 'a power cut loses up to 2 s of acknowledged credits and payouts';
+    out.push({ name: 'Redis persistence (AOF)', outcome: 'fail', detail: `appendfsync is "${facts.appendfsync}": ${why}`, fix: `set \`appendfsync always\`: ${redisConfFix}` });
   } else out.push({ name: 'Redis persistence (AOF)', outcome: 'pass', detail: `appendonly yes, appendfsync ${facts.appendfsync ?? '?'}` });
   if (facts.maxmemoryPolicy === null) out.push({ name: 'Redis eviction policy', outcome: 'warn', detail: 'CONFIG is disabled; cannot tell', fix: 'make sure redis.conf has `maxmemory-policy noeviction`' });
   else if (facts.maxmemoryPolicy !== 'noeviction') {

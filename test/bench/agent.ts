@@ -70,7 +70,7 @@ export async function startAgent(services: Services, extraEnv: Record<string, st
     COINEREX_SIM_CUSTOMERS_PER_MINUTE: '0',
     COINEREX_TIMESTAMP_FORMAT: 'iso8601',
     COINEREX_COMMAND_PUBLIC_KEY: publicKeyPath,
-    // The production defaults, stated: the ecosystem's demo block would otherwise fill in 30 s.
+    // The production default, stated, so a run does not depend on the config default.
     COINEREX_HEARTBEAT_SECONDS: '300',
     COINEREX_LOG_LEVEL: 'info',
     ...extraEnv,

@@ -91,7 +91,7 @@ export async function startStack(apps: string[], env: Record<string, string>, pr
     },
   };
   const args = ['start', ECOSYSTEM, '--only', apps.join(',')];
-  if (profile === 'production') args.push('--env', 'production');
+  args.push('--env', profile);
   try {
     await pm2(...args);
     for (const app of apps) await waitOnline(app);

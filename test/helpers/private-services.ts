@@ -85,6 +85,8 @@ const SHIPPED_CONF = join(ROOT, 'deploy', 'redis.conf');
 export interface PrivateRedisOptions {
   /** Overrides the shipped `appendfsync` (the benchmark measures what the fsync per write costs). */
   appendfsync?: 'always' | 'everysec' | 'no' | undefined;
+  /** Overrides the shipped `maxmemory` (e.g. `16mb`, to reach the limit in a test). */
+  maxmemory?: string | undefined;
 }
 
 export async function privateRedis(dir: string, o: PrivateRedisOptions = {}): Promise<PrivateRedis> {
@@ -94,6 +96,7 @@ export async function privateRedis(dir: string, o: PrivateRedisOptions = {}): Pr
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--supervised', 'no',
     '--logfile', join(dir, 'redis.log'), '--pidfile', join(dir, 'redis.pid'), '--unixsocket', join(dir, 'redis.sock'),
     ...(o.appendfsync ? ['--appendfsync', o.appendfsync] : []),
+    ...(o.maxmemory ? ['--maxmemory', o.maxmemory] : []),
   ];
   const args = [SHIPPED_CONF, ...overrides];
   let proc: ChildProcess | null = null;

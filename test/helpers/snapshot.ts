@@ -8,6 +8,7 @@ export const machineSnapshot = (over: Partial<MachineSnapshot> = {}): MachineSna
   doorOpen: false,
   inventory: 500,
   acceptorsEnabled: true,
+  inhibited: [],
   lastTransactionAt: null,
   lastMaintenanceAt: null,
   serviceStatus: { coin_acceptor: 'operational', bill_acceptor: 'operational', dispenser: 'operational', display: 'operational' },

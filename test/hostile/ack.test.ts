@@ -6,11 +6,13 @@
  * link; no pending message settles except by a valid ACK of its own id on
  * this device's ACK topic; every ACK that fails the schema is counted in
  * `acks_invalid_total`; well-formed ones that settle nothing in `acks_ignored_total`
- * or `acks_error_total`.
+ * or `acks_error_total`; those over 16 KiB are dropped unparsed and counted in
+ * `acks_oversized_total`.
  */
 import test from 'ava';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { metricField } from '../../shared/metrics.js';
+import { MAX_COMMAND_BYTES } from '../../shared/command-size.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
 import { startDevice, txnData } from '../integration/mqtt-harness.js';
@@ -20,7 +22,7 @@ import { startDevice, txnData } from '../integration/mqtt-harness.js';
  * `ignored` is a well-formed ACK that must settle nothing (unknown, settled
  * or `error`), `elsewhere` goes to a topic the device does not read.
  */
-type Expect = 'invalid' | 'ignored' | 'elsewhere';
+type Expect = 'invalid' | 'ignored' | 'elsewhere' | 'oversized';
 interface Case {
   name: string;
   expect: Expect;
@@ -145,7 +147,8 @@ function hostileAcks(deviceId: string, pending: string[], settled: string): Case
   }
   // Last on the device's own topic: once it is counted, everything before it was handled.
   add('invalid', 'closing marker', 'end of the hostile ACKs');
-  return cases;
+  // Past the edge's size limit on the device's own ACK topic: dropped before parsing, whatever they hold.
+  return cases.map((c) => (c.topic === undefined && Buffer.byteLength(c.payload) > MAX_COMMAND_BYTES ? { ...c, expect: 'oversized' as const } : c));
 }
 
 test('hostile ACKs: no crash, no reconnect, nothing settles but a valid ACK, every invalid one counted', async (t) => {
@@ -177,6 +180,10 @@ test('hostile ACKs: no crash, no reconnect, nothing settles but a valid ACK, eve
     const metric = async (name: string) => Number((await device.redis.hget(env.keys.metrics, metricField(name))) ?? 0);
     await waitFor(async () => (await metric('acks_ignored_total')) + (await metric('acks_error_total')) >= ignored, 10_000, `${ignored} ignored ACKs counted`);
     t.is((await metric('acks_ignored_total')) + (await metric('acks_error_total')), ignored, 'each well-formed ACK that settles nothing is counted');
+    const oversized = cases.filter((c) => c.expect === 'oversized').length;
+    t.true(oversized >= 5, `${oversized} oversized cases`);
+    await waitFor(async () => (await metric('acks_oversized_total')) >= oversized, 10_000, `${oversized} oversized ACKs counted`);
+    t.is(await metric('acks_oversized_total'), oversized, 'each oversized ACK counted, unparsed');
 
     const stats = await readDeliveryStats(device.redis, env.keys);
     t.like(stats, { pending: 3, acked: 1, failed: 0, buffered: 0 }, 'nothing settled, lost or given up');

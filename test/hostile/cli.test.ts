@@ -60,7 +60,7 @@ function generated(): Case[] {
   const sim = (args: string[], names: RegExp) => cases.push({ command: 'sim', args, names });
   for (const v of ['99', '100.0', '1e2', '-100', '0x64', ' 100', '100 ', 'ten', '１００', '5000', '0', '']) sim(['bill', v], /bill amount/);
   sim(['bill'], /missing bill amount/);
-  for (const v of ['10', '5', '50.0', 'fifty', '-50', '']) sim(['coin', v], /coin amount/);
+  for (const v of ['20', '2', '50.0', 'fifty', '-50', '']) sim(['coin', v], /coin amount/);
   for (const action of ['fault', 'clear']) {
     for (const v of ['3', '0', '-1', '1.5', '100', 'x', '99999999999999999999', '']) sim([action, v], /error code/);
     sim([action], /missing error code/);

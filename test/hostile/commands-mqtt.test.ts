@@ -4,7 +4,7 @@
  * processes, as under PM2). The payload shapes themselves are covered at the
  * pipeline level by test/integration/commands-hostile.test.ts; this suite
  * adds what only the wire has — bytes that are not JSON, sizes past the
- * pipeline's limit, misrouted topics (another device, unknown types, the
+ * edge's limit (dropped unparsed), misrouted topics (another device, unknown types, the
  * device's own result topic) — and checks the whole chain: no process
  * exits, no coin leaves the (simulated) hopper, each refusal with a readable
  * id and an ACK asked for gets one `failed` result, the rest none.
@@ -29,6 +29,8 @@ interface Case {
   result: string | null;
   /** The mqtt app drops it as not JSON (counted in commands_invalid_json_total). */
   notJson?: boolean;
+  /** The mqtt app drops it unparsed for its size (counted in commands_oversized_total). */
+  oversized?: boolean;
 }
 
 function hostileCommands(deviceId: string): Case[] {
@@ -52,17 +54,17 @@ function hostileCommands(deviceId: string): Case[] {
     ['empty', ''],
     ['invalid UTF-8', Buffer.from([0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1])],
     ['NUL bytes', Buffer.alloc(256)],
-    ['1 MiB of noise', Buffer.alloc(1 << 20, 0x7b)],
   ] as const) cases.push({ name: `coin_dispense: ${what}`, topic: 'coin_dispense', payload, result: null, notJson: true });
 
-  // JSON past the pipeline's size, depth and shape limits: refused with a result when the id is readable.
-  let big = id();
-  cases.push({ name: '1 MiB dispense', topic: 'coin_dispense', payload: cmd('coin_dispense', big, { coins_to_dispense: 5, reason: 'x'.repeat(1 << 20) }), result: big });
-  big = id();
-  cases.push({ name: '1 MiB dispense, no ACK', topic: 'coin_dispense', payload: cmd('coin_dispense', big, { coins_to_dispense: 5, reason: 'x'.repeat(1 << 20) }, { requires_ack: false }), result: null });
+  // Past the size limit: dropped by the mqtt app before parsing, never queued, never answered (no id is read).
+  cases.push({ name: '1 MiB of noise', topic: 'coin_dispense', payload: Buffer.alloc(1 << 20, 0x7b), result: null, oversized: true });
+  cases.push({ name: '1 MiB dispense', topic: 'coin_dispense', payload: cmd('coin_dispense', id(), { coins_to_dispense: 5, reason: 'x'.repeat(1 << 20) }), result: null, oversized: true });
+  cases.push({ name: '50 000 levels', topic: 'coin_dispense', payload: `{"command_id":"${id()}","command_type":"coin_dispense","data":${'{"a":'.repeat(50_000)}5${'}'.repeat(50_000)}}`, result: null, oversized: true });
+  cases.push({ name: '50 000 nested arrays', topic: 'query', payload: `${'['.repeat(50_000)}${']'.repeat(50_000)}`, result: null, oversized: true });
+
+  // JSON within the size limit but past the pipeline's depth and shape limits: refused with a result when the id is readable.
   const deep = id();
-  cases.push({ name: '50 000 levels', topic: 'coin_dispense', payload: `{"command_id":"${deep}","command_type":"coin_dispense","data":${'{"a":'.repeat(50_000)}5${'}'.repeat(50_000)}}`, result: deep });
-  cases.push({ name: '50 000 nested arrays', topic: 'query', payload: `${'['.repeat(50_000)}${']'.repeat(50_000)}`, result: null });
+  cases.push({ name: '2 000 levels', topic: 'coin_dispense', payload: `{"command_id":"${deep}","command_type":"coin_dispense","data":${'{"a":'.repeat(2_000)}5${'}'.repeat(2_000)}}`, result: deep });
   const proto = id();
   cases.push({ name: 'prototype pollution', topic: 'config', payload: `{"command_id":"${proto}","command_type":"config","data":{"__proto__":{"dispense_max_per_command":100000}}}`, result: proto });
   for (const coins of [-1, 0, 1.5, '5', 1e9, null]) {
@@ -157,6 +159,10 @@ test('hostile commands on the wire: no process exits, no coin paid, a failed res
     // The mqtt app writes its metrics once per flush interval.
     await waitFor(async () => (await notJson()) >= wantNotJson, 5000, 'payloads that are not JSON counted').catch(() => undefined);
     t.is(await notJson(), wantNotJson, 'each payload that is not JSON counted by the mqtt app');
+    const oversized = async () => Number((await redis.hget(env.keys.metrics, metricField('commands_oversized_total'))) ?? 0);
+    const wantOversized = cases.filter((c) => c.oversized).length;
+    await waitFor(async () => (await oversized()) >= wantOversized, 5000, 'oversized payloads counted').catch(() => undefined);
+    t.is(await oversized(), wantOversized, 'each oversized payload counted by the mqtt app');
 
     const truth = await readPhysicalTruth(redis, env.keys);
     t.is(truth.dispensed, truthBefore.dispensed, 'no coin left the hopper');

@@ -186,10 +186,10 @@ test('generated and emulator-made hostile frames: no crash, no fake credit, ever
       eventBody(r, 1, { kind: 'bill', amount: 1000 }),
     ];
     for (const body of replays) await cable.write(stuff(body));
-    // Well-formed events whose values no machine produces: refused by the hw-events schema, never delivered.
-    for (const event of [{ kind: 'bill', amount: 7 }, { kind: 'coin', amount: 10 }, { kind: 'bill', amount: 0 }] as BoardEvent[]) {
-      await cable.write(stuff(eventBody(r, fakeId(r), event)));
-    }
+    // Events whose values are not NTD, from an acceptor that stacks anything: never a credit; delivered as unmapped
+    // (a fault, the cash booked) and ACKed. Real board ids: a fake id above the counter would mark the real events after it as replays.
+    for (const stray of ['bill 7', 'coin 3', 'bill 0']) await rig.board.command(`stray ${stray}`);
+    await waitFor(() => rig.events.filter((e) => e.kind === 'unmapped').length === 3, WAIT_MS, 'the three unmapped events');
 
     const want = { ...Object.fromEntries([...exactKinds, 'unexpected'].map((k) => [k, 0])), ...expected } as Record<RejectKind, number>;
     await waitFor(

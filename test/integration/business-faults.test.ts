@@ -27,7 +27,9 @@ test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a ref
   t.like(dataOf(low!), { alarm_description: '低幣量', severity: 'warning', current_level: 30, recommended_action: '儘快補充硬幣', impact: { service_available: true } });
   t.deepEqual(dataOf(low!).details, { inventory: 30, low_warning_threshold: 100, low_critical_threshold: 20 });
 
-  t.is(await rig.act({ action: 'bill', amount: 1000 }), 'accepted');
+  // 30 coins cannot cover a 1000 NTD bill, so the agent inhibits it: only an acceptor that ignores that takes it.
+  t.is(await rig.act({ action: 'bill', amount: 1000 }), 'refused');
+  t.is(await rig.act({ action: 'bill', amount: 1000, stray: true }), 'accepted');
   const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);
   const d = dataOf(txn!);
   t.is(d.success, false);
@@ -161,7 +163,9 @@ test('link down raises 41 (service stops), link up clears only what the link rai
   await rig.waitMessages((m) => m.message_type === 'status' && dataOf(m).machine_status === 4, 1);
   await rig.settle();
   const snap = await rig.snapshot();
-  t.false(snap.acceptorsEnabled);
+  // The books hold what the hardware confirmed; unreachable, it confirms nothing: the agent keeps asking for off.
+  const asked = await rig.hwCommands('set_acceptors');
+  t.like(asked.at(-1), { kind: 'set_acceptors', enabled: false });
   t.deepEqual(snap.serviceStatus, { coin_acceptor: 'offline', bill_acceptor: 'offline', dispenser: 'offline', display: 'offline' });
   await rig.feed({ kind: 'link', up: true, eventId: 'link-2', at });
   await rig.waitMessages(code('error', 41, 'cleared'), 1);

@@ -12,7 +12,7 @@ import { readPhysicalTruth, type PhysicalTruth } from '../../shared/physical-tru
 import { readMachineSnapshot, type MachineSnapshot } from '../../shared/machine-state.js';
 import { localDay } from '../../shared/clock.js';
 import type { Envelope } from '../../shared/messages.js';
-import { makeQueue, producerConnection, queueNames, workerConnection, type ControlJob, type HwEvent, type OutboxJob } from '../../queue/index.js';
+import { makeQueue, producerConnection, queueNames, workerConnection, type ControlJob, type HwCommand, type HwEvent, type OutboxJob } from '../../queue/index.js';
 import { startBusiness, type BusinessService } from '../../workers/business/service.js';
 import type { StuckPolicy } from '../../workers/business/exchange/recovery.js';
 import { startHardwareService, type HardwareService } from '../../workers/hardware/service.js';
@@ -42,6 +42,8 @@ export interface Rig {
   act(job: ControlJob): Promise<string>;
   /** Feeds a hardware event directly (tests without the simulator). */
   feed(ev: HwEvent): Promise<void>;
+  /** The hw-commands of `kind` the business app queued and BullMQ still holds, oldest first. */
+  hwCommands(kind: HwCommand['kind']): Promise<HwCommand[]>;
   truth(): Promise<PhysicalTruth>;
   snapshot(): Promise<MachineSnapshot>;
   waitMessages(pred: (m: Envelope) => boolean, n: number, timeoutMs?: number): Promise<Envelope[]>;
@@ -65,6 +67,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   const producer = producerConnection(url);
   for (const c of [redis, hwRedis, hwConsumer, producer]) c.on('error', () => undefined);
   const hwEvents = makeQueue<HwEvent>(queueNames.hwEvents, producer, keys.bullPrefix);
+  const hwCommands = makeQueue<HwCommand>(queueNames.hwCommands, producer, keys.bullPrefix);
   let sim: SimDriver | null = null;
   let hardware: HardwareService | null = null;
   if (o.sim !== false) {
@@ -100,6 +103,13 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
     feed: async (ev) => {
       await hwEvents.add(ev.kind, ev, { jobId: `hw-${ev.eventId}` });
     },
+    hwCommands: async (kind) => {
+      const jobs = await hwCommands.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
+      return jobs
+        .filter((j) => j.data.kind === kind)
+        .sort((a, b) => a.timestamp - b.timestamp)
+        .map((j) => j.data);
+    },
     truth: () => readPhysicalTruth(redis, keys),
     snapshot: () => readMachineSnapshot(redis, keys, localDay((o.clock ?? { now: Date.now }).now(), config.timezone)),
     waitMessages: (pred, n, timeoutMs = 10_000) =>
@@ -130,6 +140,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
         await business.close();
         await outbox.close();
         await hwEvents.close();
+        await hwCommands.close();
         for (const c of [redis, hwRedis, hwConsumer, producer, outboxConnection]) await c.quit().catch(() => c.disconnect());
       })()),
     close: async () => {

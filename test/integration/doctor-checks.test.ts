@@ -44,7 +44,7 @@ async function check(envOverrides: Record<string, string> = {}, probes: Partial<
 test.before(async () => {
   const port = await freePort();
   redisUrl = `redis://127.0.0.1:${port}`;
-  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''], { stdio: 'ignore' });
+  redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', '--save', ''], { stdio: 'ignore' });
   admin = new Redis(redisUrl, { protocol: 2, lazyConnect: true, retryStrategy: () => 100 });
   admin.on('error', () => undefined);
   await waitFor(() => admin.connect().then(() => true, () => false), 10_000, 'private redis');
@@ -79,6 +79,19 @@ test.serial('Redis without persistence fails with the fix', async (t) => {
     t.regex(get('Redis persistence (AOF)')!.fix!, /deploy\/redis\.conf/);
   } finally {
     await admin.config('SET', 'appendonly', 'yes');
+  }
+});
+
+test.serial('appendfsync everysec fails with the fix (acknowledged credits lost on a power cut)', async (t) => {
+  await admin.config('SET', 'appendfsync', 'everysec');
+  try {
+    const { code, get } = await check();
+    t.is(code, 1);
+    t.like(get('Redis persistence (AOF)'), { outcome: 'fail' });
+    t.regex(get('Redis persistence (AOF)')!.detail, /appendfsync is "everysec"/);
+    t.regex(get('Redis persistence (AOF)')!.fix!, /appendfsync always.*deploy\/redis\.conf/);
+  } finally {
+    await admin.config('SET', 'appendfsync', 'always');
   }
 });
 

@@ -116,7 +116,7 @@ test('hw-commands: payouts, repeated payouts, acceptors off refuse cash, status 
 
 test('an invalid control or command job fails at once and changes nothing', async (t) => {
   const app = await hardwareApp(t);
-  const bad = await app.control.add('bill', { action: 'bill', amount: 200 } as unknown as ControlJob);
+  const bad = await app.control.add('bill', { action: 'bill', amount: 300 } as unknown as ControlJob);
   t.is(await app.settled(bad), 'failed');
   const badCmd = await app.commands.add('payout', { kind: 'payout', payoutId: 'x', coins: -1 } as HwCommand, { attempts: 3 });
   t.is(await app.settled(badCmd), 'failed');
@@ -155,9 +155,9 @@ test('coinerex sim reaches the hardware service through the control queue', asyn
   t.like(app.events().find((e) => e.kind === 'payout_done'), { payoutId: 'TXN_jam', paid: 3, unpaid: 7, reason: 'jam' });
   t.like(app.events().find((e) => e.kind === 'fault_raised'), { code: 41 });
 
-  const bad = await t.throwsAsync(cli('bill', '200'));
+  const bad = await t.throwsAsync(cli('bill', '300'));
   t.like(bad, { code: 2 });
-  t.regex((bad as unknown as { stderr: string }).stderr, /bad bill amount "200"/);
+  t.regex((bad as unknown as { stderr: string }).stderr, /bad bill amount "300"/);
   const badDoor = await t.throwsAsync(cli('door', 'ajar'));
   t.regex((badDoor as unknown as { stderr: string }).stderr, /bad door position "ajar"/);
   const badConfig = await t.throwsAsync(run(process.execPath, [join(ROOT, 'bin', 'coinerex'), 'sim', 'jam'], { env: { ...process.env, ...app.env.env, COINEREX_REDIS_URL: 'http://nowhere' } }));

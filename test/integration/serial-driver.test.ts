@@ -40,6 +40,31 @@ test.serial('a bill and a coin arrive once each, with the board counter as their
   t.is(boardEvents(r).length, 2);
 });
 
+test.serial('every NTD bill and coin is delivered and ACKed; a value that is not NTD is ACKed as unmapped and does not block the next', async (t) => {
+  const r = await rig();
+  for (const amount of [100, 200, 500, 1000, 2000]) t.like(await r.board.command(`bill ${amount}`), { accepted: true }, `bill ${amount}`);
+  for (const amount of [1, 5, 10, 50]) t.like(await r.board.command(`coin ${amount}`), { accepted: true }, `coin ${amount}`);
+  // An acceptor that stacks a 300 "bill" (a foreign note, a mis-set validator): the cash is in the box all the same.
+  await r.board.command('stray bill 300');
+  await r.board.command('coin 50');
+  await waitFor(() => r.of('coin_accepted').length === 5, WAIT_MS, 'the coin after the unmapped bill');
+  t.deepEqual(r.of('bill_accepted').map((e) => e.amount), [100, 200, 500, 1000, 2000]);
+  t.deepEqual(r.of('coin_accepted').map((e) => e.amount), [1, 5, 10, 50, 50]);
+  t.like(r.of('unmapped')[0], { source: 'bill', amount: 300 });
+  await waitFor(async () => (await r.board.state()).state.pending.length === 0, WAIT_MS, 'the board to see every event ACKed');
+});
+
+test.serial('set_acceptors carries the inhibited denominations; the board refuses exactly those', async (t) => {
+  const r = await rig();
+  await r.driver.execute({ kind: 'set_acceptors', enabled: true, inhibit: [1, 5, 2000] });
+  t.deepEqual((await r.board.state()).state.inhibit, [1, 5, 2000]);
+  t.like(await r.board.command('bill 2000'), { accepted: false });
+  t.like(await r.board.command('coin 5'), { accepted: false });
+  t.like(await r.board.command('bill 1000'), { accepted: true });
+  await r.driver.execute({ kind: 'set_acceptors', enabled: true });
+  t.like(await r.board.command('bill 2000'), { accepted: true });
+});
+
 test.serial('a payout reports progress and ends paid in full; the coins left the hopper', async (t) => {
   const r = await rig({ inventory: 50, coinMs: 10 });
   await r.driver.execute({ kind: 'payout', payoutId: 'TXN_1', coins: 12 });

@@ -69,3 +69,20 @@ test('a command flood is cut at the rate limit before any work: the excess is co
   for (let i = 0; i < 20; i++) s.route('coinerex/ack/D1', buf({ ack_message_id: `a${i}`, status: 'received' }));
   t.is(s.acks.length, 20);
 });
+
+test('an oversized command or ACK is dropped before parsing and counted; one at the limit goes on', (t) => {
+  const s = setup();
+  const at = (n: number) => {
+    const head = '{"command_id":"C","command_type":"query","data":{"x":"';
+    return Buffer.from(head + 'a'.repeat(n - head.length - 4) + '"}}');
+  };
+  s.route('coinerex/commands/D1/query', at(16 * 1024));
+  t.is(s.jobs.length, 1, 'at the limit');
+  // Not JSON either: parsing it would count it as invalid JSON, not as oversized.
+  s.route('coinerex/commands/D1/query', Buffer.alloc(16 * 1024 + 1, 0x7b));
+  s.route('coinerex/commands/D1/query', at(1024 * 1024));
+  s.route('coinerex/ack/D1', Buffer.from(JSON.stringify({ ack_message_id: 'a', status: 'received', pad: 'x'.repeat(20_000) })));
+  t.is(s.jobs.length, 1);
+  t.is(s.acks.length, 0);
+  t.deepEqual(s.counted, ['commands_oversized_total', 'commands_oversized_total', 'acks_oversized_total']);
+});

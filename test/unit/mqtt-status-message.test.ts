@@ -16,7 +16,14 @@ test('a standby machine: status, Chinese description, inventory against threshol
     coin_inventory: { coins: 500, coin_value: 10, low_warning_threshold: 100, low_critical_threshold: 20, level: 'normal' },
     codes: { error_code: 0, alarm_code: 0, active_errors: [], active_alarms: [] },
     service_available: true,
+    acceptors: { enabled: true, inhibited: [] },
   });
+});
+
+test('denominations the acceptors refuse are in the status, each with why', (t) => {
+  const d = buildStatusData(snapshot({ inhibited: [{ amount: 1, reason: 'config' }, { amount: 2000, reason: 'coins' }] }), thresholds);
+  t.true(statusDataSchema.safeParse(d).success);
+  t.deepEqual(d.acceptors, { enabled: true, inhibited: [{ amount: 1, reason: 'config' }, { amount: 2000, reason: 'coins' }] });
 });
 
 test('inventory levels follow the thresholds', (t) => {

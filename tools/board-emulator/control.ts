@@ -9,8 +9,9 @@ import { hostileBytes, hostileKinds, type HostileKind } from './hostile.js';
 import type { Machine } from './machine.js';
 
 export const controlHelp = [
-  'bill 100|500|1000        insert a bill (handed back when acceptors are disabled)',
-  'coin 50                  insert a coin',
+  'bill 100|200|500|1000|2000  insert a bill (handed back when acceptors are disabled or it is inhibited)',
+  'coin 1|5|10|50           insert a coin (likewise)',
+  'stray bill|coin <ntd>    an acceptor that stacks any value, inhibited or not',
   'door open|close',
   'refill <coins>           add coins to the hopper',
   'inventory <coins>        set the hopper count',
@@ -31,6 +32,12 @@ export function runControl(line: string, machine: Machine, endpoint: BoardEndpoi
         const amount = int(arg, cmd);
         const eventId = cmd === 'bill' ? machine.insertBill(amount) : machine.insertCoin(amount);
         return eventId === null ? { ok: true, accepted: false } : { ok: true, accepted: true, eventId };
+      }
+      case 'stray': {
+        const [, kind, value] = line.trim().split(/\s+/);
+        if (kind !== 'bill' && kind !== 'coin') throw new Error('stray: bill or coin');
+        const amount = int(value, 'stray');
+        return { ok: true, accepted: true, eventId: kind === 'bill' ? machine.insertBill(amount, true)! : machine.insertCoin(amount, true)! };
       }
       case 'door':
         if (arg !== 'open' && arg !== 'close') throw new Error('door: open or close');

@@ -4,6 +4,7 @@
  * Every change is saved before anything is sent about it, so a kill never
  * produces an event or an answer the board then forgets.
  */
+import { billAmounts, coinAmounts } from '../../queue/jobs.js';
 import { MAX_PAYLOAD } from '../../workers/hardware/serial/frame.js';
 import {
   MAX_PAYOUT_ID_BYTES,
@@ -29,8 +30,8 @@ export interface MachineOptions {
 
 /** Dispenser fault (docs/protocol.md#error-codes, 41 退幣器故障): raised by a jam; while active the hopper pays nothing. */
 const DISPENSER_FAULT = 41;
-const BILLS = new Set([100, 500, 1000]);
-const COINS = new Set([50]);
+const BILLS: ReadonlySet<number> = new Set(billAmounts);
+const COINS: ReadonlySet<number> = new Set(coinAmounts);
 
 export class Machine {
   private timer: NodeJS.Timeout | null = null;
@@ -98,17 +99,25 @@ export class Machine {
 
   // ---- control (what a customer or technician does) -----------------------
 
-  /** A bill goes in: stacked and reported, or handed back (an unknown value, or acceptors disabled). */
-  insertBill(amount: number): number | null {
-    if (!BILLS.has(amount) || !this.state.acceptorsEnabled) return null;
+  /**
+   * A bill goes in: stacked and reported, or handed back (an unknown value,
+   * acceptors disabled, its value inhibited). `stray`: an acceptor that
+   * stacks it anyway, whatever its value or inhibit says.
+   */
+  insertBill(amount: number, stray = false): number | null {
+    if (!stray && !this.accepts(BILLS, amount)) return null;
     this.state.totals.bills += amount;
     return this.emit({ kind: 'bill', amount });
   }
 
-  insertCoin(amount: number): number | null {
-    if (!COINS.has(amount) || !this.state.acceptorsEnabled) return null;
+  insertCoin(amount: number, stray = false): number | null {
+    if (!stray && !this.accepts(COINS, amount)) return null;
     this.state.totals.coins += amount;
     return this.emit({ kind: 'coin', amount });
+  }
+
+  private accepts(known: ReadonlySet<number>, amount: number): boolean {
+    return known.has(amount) && this.state.acceptorsEnabled && !(this.state.inhibit ?? []).includes(amount);
   }
 
   door(open: boolean): number {
@@ -156,6 +165,7 @@ export class Machine {
         return this.payout(req.payoutId, req.coins);
       case 'set_acceptors':
         this.state.acceptorsEnabled = req.enabled;
+        this.state.inhibit = req.inhibit;
         this.opts.save(this.state);
         return { name: 'set_acceptors_reply' };
       case 'display':

@@ -26,6 +26,8 @@ export interface BoardState {
   inventory: number;
   doorOpen: boolean;
   acceptorsEnabled: boolean;
+  /** Denominations refused even when enabled (absent in state files of older emulators). */
+  inhibit?: number[];
   faults: number[];
   /** Known payouts, oldest first (the last MAX_PAYOUTS). */
   payouts: PayoutRecord[];
@@ -45,6 +47,7 @@ export function initialState(inventory: number): BoardState {
     inventory,
     doorOpen: false,
     acceptorsEnabled: true,
+    inhibit: [],
     faults: [],
     payouts: [],
     display: '',

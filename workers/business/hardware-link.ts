@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { HwCommand } from '../../queue/jobs.js';
+import type { CashAmount, HwCommand } from '../../queue/jobs.js';
 
 export class HardwareLink {
   constructor(private readonly queue: Queue<HwCommand>) {}
@@ -15,8 +15,19 @@ export class HardwareLink {
     await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: `payout-${payoutId}-${attempt}` });
   }
 
-  async setAcceptors(enabled: boolean): Promise<void> {
-    await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled });
+  /**
+   * `inhibit`: denominations refused even when enabled. The hardware app
+   * confirms with an `acceptors_set` event. Resolves with the job id.
+   */
+  async setAcceptors(enabled: boolean, inhibit: readonly CashAmount[] = []): Promise<string> {
+    const job = await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] });
+    return job.id ?? '';
+  }
+
+  /** Whether a queued command has not been taken by the hardware app yet (it is down or busy). */
+  async waiting(jobId: string): Promise<boolean> {
+    const state = await this.queue.getJobState(jobId);
+    return state === 'waiting' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
   }
 
   async display(text: string): Promise<void> {

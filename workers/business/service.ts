@@ -32,6 +32,7 @@ import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
 import { BusinessMachine } from './machine.js';
 import { Condition } from './machine/condition.js';
+import { MemoryWatch } from './machine/memory-watch.js';
 import { LockControl } from './machine/lock.js';
 import { Publisher } from './outbox/publisher.js';
 
@@ -91,6 +92,8 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
   await engine.start();
   condition.scheduleStatus();
   await trimJournal(redis, keys, clock.now());
+  const memory = new MemoryWatch(d, faults, (fn) => engine.act(fn));
+  memory.start();
 
   const eventConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:hw-events`);
   const scheduleConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:schedule`);
@@ -125,6 +128,7 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
       await step('hw-events worker', () => events.close());
       await step('schedule worker', () => closer.close());
       engine.stop();
+      memory.stop();
       condition.stop();
       lock.stop();
       await step('last change', () => engine.serial(async () => undefined));

@@ -4,10 +4,12 @@
  * jobs (`coinerex sim …`) act on the simulator, and in the demo profile
  * simulated customers insert cash.
  */
+import { randomUUID } from 'node:crypto';
 import { UnrecoverableError, type Job, type Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { controlJobSchema, hwCommandSchema, hwEventJobId, queueNames, makeWorker, type HwEvent } from '../../queue/index.js';
+import { isOomError } from '../../shared/redis-memory.js';
 import { DriverError, type HardwareDriver } from './driver.js';
 import type { Simulator } from './sim/sim-driver.js';
 import { CustomerGenerator } from './sim/customers.js';
@@ -44,13 +46,37 @@ export async function startHardwareService(deps: HardwareServiceDeps): Promise<H
   const { driver, simulator, hwEvents, connection, prefix, log } = deps;
 
   const job = (event: HwEvent) => ({ name: event.kind, data: event, opts: { ...hwEventJobOptions, jobId: hwEventJobId(event.eventId) } });
-  const queueEvents = async (events: readonly HwEvent[]) => {
+  const add = async (events: readonly HwEvent[]) => {
     // Several events (a burst, a backlog after an outage) go to Redis in one pipeline.
     if (events.length === 1) {
       const { name, data, opts } = job(events[0]!);
       await hwEvents.add(name, data, opts);
     } else {
       await hwEvents.addBulk(events.map(job));
+    }
+  };
+  /**
+   * Set while the acceptors were switched off here because Redis refused an
+   * event for memory: the business app cannot be told then (its queue is a
+   * Redis write too). The next event that gets through carries the off state
+   * as an `acceptors_set`, so the business app sends its own wish again.
+   */
+  let offForMemory = false;
+  const queueEvents = async (events: readonly HwEvent[]) => {
+    try {
+      await add(events);
+    } catch (err) {
+      if (isOomError(err) && !offForMemory) {
+        offForMemory = true;
+        log.error({ err: (err as Error).message }, 'Redis refused a hardware event for memory: acceptors off (the event stays with the hardware)');
+        await driver.execute({ kind: 'set_acceptors', enabled: false }).catch((e: unknown) => log.error({ err: e }, 'switching the acceptors off failed'));
+      }
+      throw err;
+    }
+    if (offForMemory) {
+      await add([{ eventId: `acceptors-${randomUUID()}`, at: Date.now(), kind: 'acceptors_set', enabled: false, inhibit: [] }]);
+      offForMemory = false;
+      log.warn('Redis takes events again; the business app sets the acceptors');
     }
     if (log.isLevelEnabled('debug')) log.debug({ events }, 'hardware events queued');
   };
@@ -65,6 +91,11 @@ export async function startHardwareService(deps: HardwareServiceDeps): Promise<H
       if (!parsed.success) throw new UnrecoverableError(`invalid hw-command: ${parsed.error.message}`);
       try {
         await driver.execute(parsed.data);
+        // What the hardware took, whatever the driver: the business app stores it as confirmed and resends until it matches.
+        const cmd = parsed.data;
+        if (cmd.kind === 'set_acceptors') {
+          await queueEvents([{ eventId: `acceptors-${randomUUID()}`, at: Date.now(), kind: 'acceptors_set', enabled: cmd.enabled, inhibit: cmd.inhibit ?? [] }]);
+        }
       } catch (err) {
         // A malformed command never becomes valid; a link that is down may come back (retried if the sender asked).
         if (err instanceof DriverError && err.code === 'INVALID') throw new UnrecoverableError(err.message);

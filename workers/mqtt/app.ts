@@ -61,7 +61,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   const metrics = redisMetrics(redis, keys);
   const quality = new NetworkQuality(clock);
   const envCtx = { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock };
-  const store = new DeliveryStore(redis, keys, config.retrySchedule.map((s) => Math.round(s * 1000)), config.offlineLimit);
+  const store = new DeliveryStore(redis, keys, config.retrySchedule.map((s) => Math.round(s * 1000)), config.offlineLimit, config.outFailedLimit);
   let settings = await readRuntimeSettings(redis, keys, config);
   let closed = false;
 

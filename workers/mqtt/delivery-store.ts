@@ -13,7 +13,10 @@
  *    action (resend or give up). Absolute, so a restarted process continues
  *    each schedule where it was.
  *  - `outBuffer` zset: ids waiting to be sent (offline buffer), production order.
- *  - `outFailed` hash: given-up messages by id (JSON), kept for inspection.
+ *  - `outFailed` hash: given-up messages by id (JSON), kept for inspection;
+ *    the newest `failedLimit` only (`outFailedOrder` zset by give-up time):
+ *    older ones are dropped and counted (`failed_dropped`), so the hash cannot
+ *    grow until Redis is full. A given-up transaction stays in the journal.
  *  - `outStats` hash: counters (see shared/delivery-state.ts).
  *  - `outDone(id)`: tombstone so a re-run outbox job never revives a finished id.
  */
@@ -24,7 +27,7 @@ import type { RedisKeys } from '../../shared/keys.js';
 const TOMBSTONE_SECONDS = 900;
 
 const header = `
-local order, due, buffer, stats, failed, counter = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local order, due, buffer, stats, failed, counter, failedOrder = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local msgp, donep, doneTtl = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local function retire(id)
   redis.call('ZREM', order, id)
@@ -45,6 +48,22 @@ local function overflow(limit)
     redis.call('HINCRBY', stats, 'dropped', #dropped)
   end
   return dropped
+end
+-- Keeps the newest limit given-up messages; entries from before the order index are indexed (oldest) first.
+local function boundFailed(limit)
+  local n = redis.call('HLEN', failed)
+  if n <= limit then return end
+  if redis.call('ZCARD', failedOrder) < n then
+    for _, id in ipairs(redis.call('HKEYS', failed)) do
+      if not redis.call('ZSCORE', failedOrder, id) then redis.call('ZADD', failedOrder, 0, id) end
+    end
+  end
+  local extra = redis.call('ZCARD', failedOrder) - limit
+  if extra > 0 then
+    for _, id in ipairs(redis.call('ZRANGE', failedOrder, 0, extra - 1)) do redis.call('HDEL', failed, id) end
+    redis.call('ZREMRANGEBYRANK', failedOrder, 0, extra - 1)
+    redis.call('HINCRBY', stats, 'failed_dropped', extra)
+  end
 end
 -- ACKed ids from ARGV[first] on; per id {found, sentAt, attempts, type} (found 0: unknown or already settled).
 local function settle(first)
@@ -77,6 +96,7 @@ if redis.call('EXISTS', mk) == 1 then return {'duplicate', settled} end
 if ARGV[13] == '1' then
   redis.call('DEL', donep .. id)
   redis.call('HDEL', failed, id)
+  redis.call('ZREM', failedOrder, id)
 elseif redis.call('EXISTS', donep .. id) == 1 or redis.call('HEXISTS', failed, id) == 1 then
   return {'duplicate', settled}
 end
@@ -131,7 +151,7 @@ end
 local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
 return {out, redis.call('ZCARD', buffer), nxt[2] or ''}
 `,
-  // Resends or gives up every overdue in-flight message. ARGV: 4 now, 5 gaps JSON (ms), 6 max
+  // Resends or gives up every overdue in-flight message. ARGV: 4 now, 5 gaps JSON (ms), 6 max, 7 failed limit
   coinerexOutDue: `${header}
 local now = tonumber(ARGV[4])
 local gaps = cjson.decode(ARGV[5])
@@ -150,13 +170,17 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, to
       table.insert(resend, {id, m[1], m[2], attempts})
     else
       redis.call('HSET', failed, id, cjson.encode({topic = m[1], type = m[4], attempts = attempts, failedAt = now, payload = m[2]}))
+      redis.call('ZADD', failedOrder, now, id)
       retire(id)
       table.insert(gaveup, {id, m[4], attempts})
     end
   end
 end
 if #resend > 0 then redis.call('HINCRBY', stats, 'retransmits', #resend) end
-if #gaveup > 0 then redis.call('HINCRBY', stats, 'giveups', #gaveup) end
+if #gaveup > 0 then
+  redis.call('HINCRBY', stats, 'giveups', #gaveup)
+  boundFailed(tonumber(ARGV[7]))
+end
 local nxt = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
 return {resend, gaveup, nxt[2] or ''}
 `,
@@ -269,12 +293,14 @@ export class DeliveryStore {
     private readonly keys: RedisKeys,
     readonly gapsMs: readonly number[],
     readonly offlineLimit: number,
+    /** Given-up messages kept for inspection (COINEREX_OUT_FAILED_LIMIT). */
+    readonly failedLimit = 1000,
   ) {
     if (gapsMs.length === 0) throw new Error('retry schedule must not be empty');
     for (const [name, lua] of Object.entries(scripts)) {
-      if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 6, lua });
+      if (typeof (redis as unknown as Record<string, unknown>)[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 7, lua });
     }
-    this.keyList = [keys.outOrder, keys.outDue, keys.outBuffer, keys.outStats, keys.outFailed, keys.outCounter];
+    this.keyList = [keys.outOrder, keys.outDue, keys.outBuffer, keys.outStats, keys.outFailed, keys.outCounter, keys.outFailedOrder];
     this.common = [keys.outMessage(''), keys.outDone(''), String(TOMBSTONE_SECONDS)];
     this.gapsJson = JSON.stringify(gapsMs);
   }
@@ -306,7 +332,7 @@ export class DeliveryStore {
   }
 
   async due(now: number, max: number): Promise<DueResult> {
-    const [resent, gaveUp, next] = (await this.call('coinerexOutDue', now, this.gapsJson, max)) as [
+    const [resent, gaveUp, next] = (await this.call('coinerexOutDue', now, this.gapsJson, max, this.failedLimit)) as [
       Array<[string, string, string, number]>,
       Array<[string, string, number]>,
       string,

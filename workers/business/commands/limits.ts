@@ -5,10 +5,11 @@
  * Also reads the two fields a refusal needs (command_id, requires_ack) from
  * a payload that may be hostile.
  */
+import { MAX_COMMAND_BYTES } from '../../../shared/command-size.js';
 
 export const commandLimits = {
-  /** Largest accepted payload, bytes. A real command is well under 1 KiB; a bound keeps refusing a flood cheap. */
-  maxBytes: 16 * 1024,
+  /** Largest accepted payload, bytes; the mqtt app drops larger ones unparsed. */
+  maxBytes: MAX_COMMAND_BYTES,
   /** Deepest nesting. The deepest real field (`data.bonus_table.<amount>`) is at depth 3. */
   maxDepth: 8,
   /** Most values (objects, arrays, scalars) in one payload. */

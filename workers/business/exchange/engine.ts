@@ -16,10 +16,12 @@
  */
 import { EventEmitter } from 'node:events';
 import type { HwEvent } from '../../../queue/jobs.js';
-import { APPLIED_TTL_SECONDS, type BusinessDeps } from '../deps.js';
+import { APPLIED_TTL_SECONDS, newPlan, type BusinessDeps } from '../deps.js';
+import { confirmedFields } from '../machine/acceptors.js';
 import type { Accounting } from '../accounting/accounting.js';
 import type { Faults } from '../faults/faults.js';
-import type { Condition } from '../machine/condition.js';
+import { acceptorStopCodes, type Condition } from '../machine/condition.js';
+import { MEMORY_CODE } from '../machine/memory-watch.js';
 import { booksInventory, readStateView, type StateView } from '../machine/state-view.js';
 import { PayoutLane, type LaneGate, type Settlement } from './payout-lane.js';
 import { defaultStuckPolicy, endOf, isStuck, judge, type StatusReport, type StuckPolicy } from './recovery.js';
@@ -73,6 +75,8 @@ export class ExchangeEngine {
    */
   async start(): Promise<void> {
     await this.serial(async () => {
+      // A restart is how the guide clears a setting fault (設定後重開): an unmapped event's fault ends here.
+      for (const code of acceptorStopCodes) await this.p.faults.clear('error', code, { onlySource: 'unmapped', context: { cleared_by: 'restart' } });
       await this.follow();
       await this.askStatus();
     });
@@ -110,7 +114,7 @@ export class ExchangeEngine {
       const applied = this.d.keys.appliedEvent(ev.eventId);
       // Credits and payout ends carry their guard inside their plan; progress changes nothing durable;
       // the rest are marked once done.
-      const marked = !(ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done' || ev.kind === 'payout_progress');
+      const marked = !(ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done' || ev.kind === 'payout_progress' || ev.kind === 'acceptors_set');
       if (marked && (await this.d.redis.exists(applied)) === 1) return;
       this.settlement = null;
       await this.apply(ev);
@@ -177,10 +181,32 @@ export class ExchangeEngine {
       case 'status_report':
         await this.onStatusReport(ev);
         return;
+      case 'unmapped':
+        await this.unmapped(ev);
+        return;
+      case 'acceptors_set':
+        // Absolute: a late, older confirmation only makes the condition send the wanted state again.
+        await this.d.redis.hset(m, confirmedFields(ev));
+        return;
       default: {
         const never: never = ev;
         throw new Error(`unhandled hardware event ${(never as { kind: string }).kind}`);
       }
+    }
+  }
+
+  /**
+   * A hardware event the agent cannot map: error 8 (a bill), 7 (a coin) or 6
+   * (anything else) with the event in its context, which switches the
+   * acceptors off until cleared; its cash is counted in `unmapped_ntd`, once
+   * (guarded by the event id).
+   */
+  private async unmapped(ev: Extract<HwEvent, { kind: 'unmapped' }>): Promise<void> {
+    const code = ev.source === 'bill' ? 8 : ev.source === 'coin' ? 7 : 6;
+    this.d.log.error({ ev }, 'unmapped hardware event: fault raised, acceptors off');
+    await this.p.faults.raise('error', code, { source: 'unmapped', context: { event: ev.source, amount: ev.amount ?? null, detail: ev.detail, event_id: ev.eventId } });
+    if (ev.amount) {
+      await newPlan(this.d).guard(this.d.keys.appliedEvent(ev.eventId), APPLIED_TTL_SECONDS).hincr(this.d.keys.counters, { unmapped_ntd: ev.amount }).commit(this.d.redis);
     }
   }
 
@@ -296,7 +322,8 @@ export class ExchangeEngine {
     if (ev.inventory !== null) await this.d.redis.hset(m, 'inventory', ev.inventory);
     const doorOpen = (await this.d.redis.hget(m, 'doorOpen')) === '1';
     if (doorOpen !== ev.doorOpen) await this.apply({ kind: 'door', open: ev.doorOpen, eventId: `${ev.eventId}-door`, at: ev.at });
-    if ((await this.d.redis.hget(m, 'acceptorsEnabled')) !== (ev.acceptorsEnabled ? '1' : '0')) this.p.condition.resyncAcceptors();
+    // The report does not carry the inhibit set: a different on/off makes the confirmed state unknown, so it is sent again.
+    if ((await this.d.redis.hget(m, 'acceptorsEnabled')) !== (ev.acceptorsEnabled ? '1' : '0')) await this.d.redis.hdel(m, 'acceptorsEnabled', 'acceptorsInhibit');
     if (!this.report || this.report.requestId !== ev.requestId) return;
     const askedAt = this.report.askedAt;
     this.report = null;
@@ -311,7 +338,11 @@ export class ExchangeEngine {
   }
 }
 
-/** Whether and how much the lane may pay, from a view. */
+/**
+ * Whether and how much the lane may pay, from a view. Error 1 raised by the
+ * memory watch stops intake, not the payouts of cash already taken.
+ */
 function gateOf(v: StateView): LaneGate {
-  return { errors: v.snapshot.activeErrors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
+  const errors = v.snapshot.activeErrors.filter((c) => !(c === MEMORY_CODE && v.sources[`error:${c}`] === 'memory'));
+  return { errors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
 }

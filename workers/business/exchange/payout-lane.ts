@@ -70,46 +70,67 @@ export class PayoutLane {
     return this.d.keys;
   }
 
-  /** Counts an accepted bill or coin and queues its payout. False when the event was applied before. */
+  /**
+   * Counts an accepted bill or coin and queues its payout. False when the
+   * event was applied before. Customers are paid in 10 NTD coins: what is
+   * below one coin (1 and 5 NTD coins) is carried in `credit_ntd` and paid
+   * with the next insert, whose transaction then counts the carried cash too.
+   */
   async credit(ev: Credit): Promise<boolean> {
     const applied = this.k.appliedEvent(ev.eventId);
     if ((await this.d.redis.exists(applied)) === 1) return false;
     const now = this.d.clock.now();
-    const amount = ev.amount;
-    const base = amount / 10;
-    const bonus = this.d.settings.current.bonusTable[String(amount) as '50' | '100' | '500' | '1000'] ?? 0;
-    const txnId = await nextTransactionId(this.d.redis, this.k, 'TXN', this.d.clock, this.d.config.timezone);
-    const balance = Number((await this.d.redis.hget(this.k.counters, 'balance')) ?? 0);
-    const payoutId = newPayoutId();
     const isBill = ev.kind === 'bill_accepted';
+    const [balanceRaw, carriedRaw] = await this.d.redis.hmget(this.k.counters, 'balance', 'credit_ntd');
+    const balance = Number(balanceRaw ?? 0);
+    const carried = Number(carriedRaw ?? 0);
+    const amount = carried + ev.amount;
+    const base = Math.floor(amount / 10);
+    const carry = amount % 10;
+    const daily = this.k.daily(today(this.d, now));
+    const plan = newPlan(this.d).guard(applied, APPLIED_TTL_SECONDS);
+    // The carry is written absolute: it must still be what was read.
+    if (carriedRaw == null) plan.expectAbsent(this.k.counters, 'credit_ntd');
+    else plan.expectEq(this.k.counters, 'credit_ntd', carriedRaw);
+    plan
+      .hincr(this.k.counters, { [isBill ? 'total_bills' : 'total_coins']: ev.amount, balance: ev.amount })
+      .hset(this.k.counters, { credit_ntd: carry })
+      .hincr(daily, { [isBill ? 'bills' : 'coins']: ev.amount })
+      .expire(daily, DAILY_TTL_SECONDS);
+    if (base === 0) {
+      const result = await plan.commit(this.d.redis);
+      if (result === 'stale') throw new Error(`credit ${ev.eventId}: credit_ntd changed under it; retried`);
+      if (result === 'ok') this.d.log.info({ eventId: ev.eventId, amount: ev.amount, credit_ntd: carry }, 'cash below one coin: carried as credit');
+      return result === 'ok';
+    }
+    const bonus = this.d.settings.current.bonusTable[String(ev.amount)] ?? 0;
+    const txnId = await nextTransactionId(this.d.redis, this.k, 'TXN', this.d.clock, this.d.config.timezone);
+    const payoutId = newPayoutId();
     const txn: OpenTransaction = {
       txnId,
       type: 'exchange',
-      amount,
-      bills: isBill ? amount : 0,
-      coinsIn: isBill ? 0 : amount,
+      amount: amount - carry,
+      bills: isBill ? ev.amount : 0,
+      // Carried cash is always coins (1 and 5 NTD).
+      coinsIn: (isBill ? 0 : ev.amount) + carried - carry,
       base,
       bonus,
       due: base + bonus,
       paid: 0,
       balanceBefore: balance,
-      balanceAfter: balance + amount,
+      balanceAfter: balance + ev.amount,
       startAt: ev.at,
       payoutId,
       commandId: '',
       operator: null,
       reason: null,
     };
-    const daily = this.k.daily(today(this.d, now));
-    const result = await newPlan(this.d)
-      .guard(applied, APPLIED_TTL_SECONDS)
-      .hincr(this.k.counters, { [isBill ? 'total_bills' : 'total_coins']: amount, balance: amount })
-      .hincr(daily, { [isBill ? 'bills' : 'coins']: amount })
-      .expire(daily, DAILY_TTL_SECONDS)
+    const result = await plan
       .hset(this.k.openTransaction(txnId), transactionFields(txn))
       .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'exchange', ref: txnId, coins: txn.due, createdAt: now }))
       .rpush(this.k.payoutLane, payoutId)
       .commit(this.d.redis);
+    if (result === 'stale') throw new Error(`credit ${ev.eventId}: credit_ntd changed under it; retried`);
     if (result === 'ok') {
       this.d.log.debug({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
       this.d.metrics.incr('business_credits_total', { amount });

@@ -16,11 +16,18 @@ export const hwEventId = (boardId: string, counter: number, e: BoardEvent): stri
 /** Board kinds whose agent kind has another name; every other kind and field is named alike (docs/board-link.md §5). */
 const renamed: Partial<Record<BoardEvent['kind'], HwEvent['kind']>> = { bill: 'bill_accepted', coin: 'coin_accepted' };
 
-/** Maps one board event; null when the result does not satisfy the hw-events schema (e.g. a bill of an unknown value). */
-export function toHwEvent(eventId: string, at: number, e: BoardEvent): HwEvent | null {
+/**
+ * Maps one board event. One that does not satisfy the hw-events schema (a
+ * bill or coin of a value that is not NTD, a malformed payout report)
+ * becomes an `unmapped` event carrying its cash, if any: the business app
+ * records it as a fault and counts the cash, and the board gets its ACK.
+ */
+export function toHwEvent(eventId: string, at: number, e: BoardEvent): HwEvent {
   const unpaid = e.kind === 'payout_done' ? { unpaid: e.requested - e.paid } : {};
   const parsed = hwEventSchema.safeParse({ ...e, ...unpaid, kind: renamed[e.kind] ?? e.kind, eventId, at });
-  return parsed.success ? parsed.data : null;
+  if (parsed.success) return parsed.data;
+  const cash = e.kind === 'bill' || e.kind === 'coin' ? { amount: e.amount } : {};
+  return { eventId, at, kind: 'unmapped', source: e.kind, ...cash, detail: JSON.stringify(e).slice(0, 1000) };
 }
 
 export function toStatusReport(eventId: string, at: number, requestId: string, s: StatusReply): HwEvent {

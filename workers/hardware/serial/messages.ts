@@ -4,6 +4,7 @@
  * T | 0x80 or `error`. `event` is the board's request, `event_ack` the
  * agent's answer.
  */
+import { cashAmounts, type CashAmount } from '../../../queue/jobs.js';
 import { PayloadError, Reader, Writer } from './wire.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -40,6 +41,16 @@ export type BoardEvent =
   | { kind: 'hopper_empty' };
 export type BoardEventKind = BoardEvent['kind'];
 
+/** `set_acceptors` inhibit mask: bit i refuses cashAmounts[i] (1, 5, 10, 50, 100, 200, 500, 1000, 2000 NTD). */
+export function inhibitMask(amounts: readonly number[]): number {
+  return cashAmounts.reduce((mask, amount, i) => (amounts.includes(amount) ? mask | (1 << i) : mask), 0);
+}
+
+export function inhibitAmounts(mask: number): CashAmount[] {
+  if (mask >> cashAmounts.length !== 0) throw new PayloadError(`inhibit mask 0x${mask.toString(16)} has unknown bits`);
+  return cashAmounts.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
 export const errorCodes = { unknown_type: 1, bad_payload: 2, refused: 3 } as const;
 export type BoardErrorCode = keyof typeof errorCodes;
 
@@ -64,7 +75,8 @@ export interface Messages {
   hello: { nonce: number; version: number };
   ping: Empty;
   payout: { payoutId: string; coins: number };
-  set_acceptors: { enabled: boolean };
+  /** `inhibit`: denominations refused even when enabled. */
+  set_acceptors: { enabled: boolean; inhibit: CashAmount[] };
   display: { text: string };
   status: { maxPayouts: number };
   event: { eventId: number; ageMs: number; event: BoardEvent };
@@ -175,7 +187,12 @@ const codecs: Codecs = {
     write: (w, m) => (writePayoutId(w, m.payoutId), w.u32(m.coins)),
     read: (r) => ({ payoutId: r.str8(), coins: r.u32() }),
   },
-  set_acceptors: { code: 0x04, write: (w, m) => w.bool(m.enabled), read: (r) => ({ enabled: r.bool() }) },
+  set_acceptors: {
+    code: 0x04,
+    write: (w, m) => w.bool(m.enabled).u16(inhibitMask(m.inhibit)),
+    // The mask is optional on the wire: a sender without it inhibits nothing.
+    read: (r) => ({ enabled: r.bool(), inhibit: r.remaining() > 0 ? inhibitAmounts(r.u16()) : [] }),
+  },
   display: { code: 0x05, write: (w, m) => w.rest(m.text), read: (r) => ({ text: r.rest() }) },
   status: { code: 0x06, write: (w, m) => w.u8(m.maxPayouts), read: (r) => ({ maxPayouts: r.u8() }) },
   event: {

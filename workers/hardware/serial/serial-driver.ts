@@ -89,10 +89,8 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
     deliver: async (boardId, counter, ageMs, boardEvent) => {
       const eventId = hwEventId(boardId, counter, boardEvent);
       const event = toHwEvent(eventId, clock.now() - ageMs, boardEvent);
-      if (!event) {
-        log.error({ eventId, boardEvent }, 'board event does not fit the hw-events schema; left unACKed on the board');
-        throw new DriverError('INVALID', `board event ${eventId} does not fit the hw-events schema`);
-      }
+      // Delivered and ACKed like any other: left on the board it would block every later event (docs/board-link.md §5).
+      if (event.kind === 'unmapped') log.error({ eventId, boardEvent }, 'board event does not fit the hw-events schema; delivered as unmapped (a fault)');
       await deliver(event);
     },
   });
@@ -215,7 +213,7 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
           return;
         }
         case 'set_acceptors':
-          await call({ name: 'set_acceptors', enabled: cmd.enabled }, 'set_acceptors_reply');
+          await call({ name: 'set_acceptors', enabled: cmd.enabled, inhibit: cmd.inhibit ?? [] }, 'set_acceptors_reply');
           return;
         case 'display':
           await call({ name: 'display', text: truncateUtf8(cmd.text, MAX_DISPLAY_BYTES) }, 'display_reply');

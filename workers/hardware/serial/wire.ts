@@ -48,6 +48,10 @@ export class Reader {
   rest(): string {
     return this.bytes(this.buf.length - this.pos).toString('utf8');
   }
+  /** Bytes not read yet (an optional trailing field). */
+  remaining(): number {
+    return this.buf.length - this.pos;
+  }
   /** Trailing bytes mean sender and receiver disagree on the layout. */
   end(): void {
     if (this.pos !== this.buf.length) throw new PayloadError(`${this.buf.length - this.pos} unexpected trailing bytes`);

@@ -5,11 +5,11 @@
  */
 import { formatFaults, type PhysicalTruth } from '../../../shared/physical-truth.js';
 import type { EventDraft } from '../events.js';
-import type { HwEvent } from '../../../queue/jobs.js';
+import type { CashAmount, HwEvent } from '../../../queue/jobs.js';
 import type { Snapshot, Change } from './truth-store.js';
 
 export type Stamp = (draft: EventDraft) => HwEvent;
-export type Cash = 50 | 100 | 500 | 1000;
+export type Cash = CashAmount;
 export type Outcome<R> = { change?: Change; result: R };
 
 /** What the inventory count and the low-level sensor say. */
@@ -46,17 +46,21 @@ export function initialize(s: Snapshot, inventory: number, now: number): Outcome
   };
 }
 
-/** A bill stacked or a coin dropped in the cash box, unless the acceptors are disabled (then it is handed back). */
-export function insertCash(t: PhysicalTruth, amount: Cash, stamp: Stamp): Outcome<'accepted' | 'refused'> {
-  if (!t.acceptorsEnabled) return { result: 'refused' };
-  const change: Change =
-    amount === 50
-      ? { truth: { coins50: t.coins50 + 1 }, events: [stamp({ kind: 'coin_accepted', amount })] }
-      : {
-          truth: amount === 100 ? { bills100: t.bills[100] + 1 } : amount === 500 ? { bills500: t.bills[500] + 1 } : { bills1000: t.bills[1000] + 1 },
-          events: [stamp({ kind: 'bill_accepted', amount })],
-        };
-  return { change, result: 'accepted' };
+/**
+ * A bill stacked or a coin dropped in the cash box, unless the acceptors are
+ * disabled or this denomination is inhibited (then it is handed back).
+ */
+export function insertCash(t: PhysicalTruth, amount: Cash, stamp: Stamp, stray = false): Outcome<'accepted' | 'refused'> {
+  if (!stray && (!t.acceptorsEnabled || t.inhibit.includes(amount))) return { result: 'refused' };
+  return { change: stackCash(t, amount, stamp), result: 'accepted' };
+}
+
+/** The cash box gains one `amount` piece and the event says so (also what an acceptor that ignores its inhibit does). */
+export function stackCash(t: PhysicalTruth, amount: Cash, stamp: Stamp): Change {
+  if (amount === 1 || amount === 5 || amount === 10 || amount === 50) {
+    return { truth: { [`coins${amount}`]: t.coins[amount] + 1 }, events: [stamp({ kind: 'coin_accepted', amount })] };
+  }
+  return { truth: { [`bills${amount}`]: t.bills[amount] + 1 }, events: [stamp({ kind: 'bill_accepted', amount })] };
 }
 
 export function setDoor(t: PhysicalTruth, open: boolean, stamp: Stamp): Outcome<'door_opened' | 'door_closed'> {
@@ -90,8 +94,8 @@ export function armJam(): Outcome<'jam_armed'> {
   return { change: { truth: { jamArmed: 1 } }, result: 'jam_armed' };
 }
 
-export function setAcceptors(enabled: boolean): Outcome<void> {
-  return { change: { truth: { acceptorsEnabled: enabled ? 1 : 0 } }, result: undefined };
+export function setAcceptors(enabled: boolean, inhibit: readonly number[]): Outcome<void> {
+  return { change: { truth: { acceptorsEnabled: enabled ? 1 : 0, inhibit: formatFaults(inhibit) } }, result: undefined };
 }
 
 export function setDisplay(text: string): Outcome<void> {

@@ -128,7 +128,7 @@ export class SimDriver implements HardwareDriver, Simulator {
         return;
       }
       case 'set_acceptors':
-        await this.apply([], () => actions.setAcceptors(c.enabled));
+        await this.apply([], () => actions.setAcceptors(c.enabled, c.inhibit ?? []));
         return;
       case 'display':
         await this.apply([], () => actions.setDisplay(c.text));
@@ -143,9 +143,9 @@ export class SimDriver implements HardwareDriver, Simulator {
     }
   }
 
-  async insertCash(amount: actions.Cash): Promise<'accepted' | 'refused'> {
+  async insertCash(amount: actions.Cash, stray = false): Promise<'accepted' | 'refused'> {
     this.ensureRunning();
-    const result = await this.apply([], (s) => actions.insertCash(s.truth, amount, this.stamp));
+    const result = await this.apply([], (s) => actions.insertCash(s.truth, amount, this.stamp, stray));
     if (result === 'refused') this.log.info({ amount }, 'refused: acceptors disabled, cash handed back');
     return result;
   }
@@ -156,7 +156,7 @@ export class SimDriver implements HardwareDriver, Simulator {
     switch (job.action) {
       case 'bill':
       case 'coin':
-        return this.insertCash(job.amount);
+        return this.insertCash(job.amount, job.stray);
       case 'fault':
         return this.apply([], (s) => actions.raiseFault(s.truth, job.code, this.stamp));
       case 'clear':

@@ -1,8 +1,7 @@
 /**
  * Cloud commands on `{prefix}/commands/{device_id}/{type}` (docs/protocol.md#7-commands).
- * Only JSON is checked here; the business app validates, authenticates and
- * answers (a payload over its size limit is still handed over so the
- * business app can refuse it with a result).
+ * Only JSON is checked here (the size before, in size-limit.ts); the business
+ * app validates, authenticates and answers.
  */
 import type { CommandJob } from '../../../queue/jobs.js';
 

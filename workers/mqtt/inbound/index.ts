@@ -13,6 +13,7 @@ import type { CommandJob } from '../../../queue/jobs.js';
 import { parseAck } from './ack.js';
 import { parseCommand } from './command.js';
 import type { TokenBucket } from './rate-limit.js';
+import { oversized } from './size-limit.js';
 
 export interface InboundDeps {
   topicPrefix: string;
@@ -29,10 +30,22 @@ export interface InboundDeps {
 export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) => void {
   const fail = (what: string) => (err: unknown) => d.log.error({ err }, what);
   let warnedAt = -Infinity;
+  let warnedOversizedAt = -Infinity;
+  /** Counts and drops an oversized payload (one warning a minute); true when dropped. */
+  const dropOversized = (topic: string, payload: Buffer, what: 'command' | 'ack'): boolean => {
+    if (!oversized(payload)) return false;
+    d.metrics.incr(what === 'command' ? 'commands_oversized_total' : 'acks_oversized_total');
+    if (d.clock.now() - warnedOversizedAt > 60_000) {
+      warnedOversizedAt = d.clock.now();
+      d.log.warn({ topic, bytes: payload.length }, `oversized ${what} dropped unparsed`);
+    }
+    return true;
+  };
   return (topic, payload) => {
     const route = parseInboundTopic(topic, d.topicPrefix, d.deviceId);
     switch (route.kind) {
       case 'ack': {
+        if (dropOversized(topic, payload, 'ack')) return;
         const r = parseAck(payload);
         if (!r.ok) {
           d.metrics.incr('acks_invalid_total');
@@ -51,6 +64,7 @@ export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) 
           }
           return;
         }
+        if (dropOversized(topic, payload, 'command')) return;
         const r = parseCommand(topic, route.commandType, payload, d.clock.now());
         if (!r.ok) {
           d.metrics.incr('commands_invalid_json_total');
