@@ -50,6 +50,11 @@ export function redisKeys(prefix: string, deviceId: string) {
     openTransaction: (txnId: string) => `${base}:txn:${txnId}`,
     /** hash: a remote dispense by command id (at most once, ever; PROTOCOL.md §7) and its outcome. */
     remoteDispense: (commandId: string) => `${base}:remote:${commandId}`,
+    /**
+     * hash {coins, acknowledged 0|1}: debt whose payout ended with an unknown outcome (error 51). Written in the
+     * settlement's own script; the lane holds these coins until a person says whether they were paid.
+     */
+    debtDoubt: `${base}:debt:doubt`,
     /** list: ACK-required messages committed with the state change, not yet on the outbox queue. */
     unsent: `${base}:unsent`,
     /** guard: a message already committed, so a replayed script emits nothing. */

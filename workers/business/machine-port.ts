@@ -6,6 +6,7 @@
 import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { RuntimeSettings } from '../../shared/config.js';
 import type { Envelope } from '../../shared/messages.js';
+import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
 
 export interface RemoteDispenseRequest {
   commandId: string;
@@ -53,6 +54,11 @@ export interface MachinePort {
    * outcome, waiting for it if that payout is still running.
    */
   remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
+  /**
+   * A person's decision about error 51 and the debt in doubt (the coins were
+   * paid, were not, or no choice): one atomic write, recorded in the journal.
+   */
+  decideDoubt(decision: DoubtDecision): Promise<DoubtResolution>;
   /** Persists the lock, disables/enables the acceptors, shows the message, raises/clears alarm 3. */
   setLock(req: LockRequest): Promise<void>;
   /** Resolves once no exchange or payout is in progress, or after `maxWaitMs` (default 60 s) at the latest (used before a restart). */

@@ -12,6 +12,7 @@ import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Accounting } from './accounting/accounting.js';
 import type { BusinessDeps } from './deps.js';
+import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
 import type { ExchangeEngine } from './exchange/engine.js';
 import { readRemote, type RemoteRecord } from './exchange/records.js';
 import type { Condition } from './machine/condition.js';
@@ -52,6 +53,10 @@ export class BusinessMachine implements MachinePort {
       return r?.state === 'done' ? r : null;
     });
     return outcome(done);
+  }
+
+  decideDoubt(decision: DoubtDecision): Promise<DoubtResolution> {
+    return this.engine.act(() => this.engine.doubt.decide(decision));
   }
 
   setLock(req: LockRequest): Promise<void> {
