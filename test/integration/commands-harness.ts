@@ -76,6 +76,10 @@ export class TestMachine implements MachinePort {
     return { choice: decision.choice, coinsInDoubt: inDoubt, debtWrittenOff: writtenOff, debtToPay: decision.choice === 'not_paid' ? inDoubt : 0, debtAfter: this.state.counters.debt_coins };
   }
 
+  async dispenseQueued(commandId: string): Promise<boolean> {
+    return this.outcomes.has(commandId);
+  }
+
   async setLock(req: LockRequest): Promise<void> {
     this.locks.push(req);
     this.state.locked = req.locked;

@@ -128,6 +128,38 @@ test('close() lets the command in hand finish and store its result, and is idemp
   }
 });
 
+test('lock, query and config are answered while a dispense waits; dispenses keep their order', async (t) => {
+  const s = await setup();
+  const pay = s.machine.remoteDispense.bind(s.machine);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  s.machine.remoteDispense = async (req) => {
+    if (req.commandId === 'STUCK') await gate;
+    return pay(req);
+  };
+  const pipeline = await startCommandPipeline(s.deps);
+  t.teardown(release);
+  try {
+    await s.send('coin_dispense', { command_id: 'STUCK', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
+    await s.send('coin_dispense', { command_id: 'AFTER', command_type: 'coin_dispense', data: { coins_to_dispense: 3 } });
+    await waitFor(() => s.redis.exists(s.e.keys.command('STUCK')), 10_000, 'the dispense claimed and waiting');
+    await s.send('lock', { command_id: 'L1', command_type: 'lock', data: { action: 'lock' } });
+    await s.send('query', { command_id: 'Q1', command_type: 'query', data: { query_type: 'accounting' } });
+    await s.send('config', { command_id: 'C1', command_type: 'config', data: { heartbeat_interval: 120 } });
+    const early = await waitFor(async () => ((await s.results()).length >= 3 ? s.results() : null), 10_000, 'lock, query and config answered');
+    t.deepEqual(early.map((r) => r.ack_command_id).sort(), ['C1', 'L1', 'Q1']);
+    t.is(s.machine.paid, 0, 'the dispenses still wait, in order');
+    release();
+    const all = await waitFor(async () => ((await s.results()).length >= 5 ? s.results() : null), 10_000, 'dispenses answered');
+    t.deepEqual(all.slice(3).map((r) => r.ack_command_id), ['STUCK', 'AFTER']);
+  } finally {
+    await pipeline.close();
+    await s.close();
+  }
+});
+
 test('an unusable key stops the start with a message naming the variable', async (t) => {
   const base = testEnv().env;
   const privatePem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

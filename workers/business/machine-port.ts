@@ -13,6 +13,8 @@ export interface RemoteDispenseRequest {
   coins: number;
   operatorAccount: string | null;
   reason: string | null;
+  /** Epoch ms: a payout not started by then is cancelled and the call rejects with EXPIRED. */
+  deadline: number;
 }
 
 export interface RemoteDispenseOutcome {
@@ -51,9 +53,13 @@ export interface MachinePort {
    * transaction and an accounting message. At most once per commandId: a
    * second call with the same commandId (the command pipeline re-running a
    * job after a crash) pays nothing more and resolves to the first call's
-   * outcome, waiting for it if that payout is still running.
+   * outcome, waiting for it if that payout is still running. A payout that
+   * has not started by `deadline` is cancelled (EXPIRED); one that started is
+   * waited for and answered with what it paid.
    */
   remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
+  /** Whether a payout was ever queued for this command id (its outcome is then the machine's to tell). */
+  dispenseQueued(commandId: string): Promise<boolean>;
   /**
    * A person's decision about error 51 and the debt in doubt (the coins were
    * paid, were not, or no choice): one atomic write, recorded in the journal.

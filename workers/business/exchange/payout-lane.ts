@@ -161,6 +161,29 @@ export class PayoutLane {
   }
 
   /**
+   * Cancels a remote dispense whose payout has not started (still queued,
+   * nothing paid by any attempt): the intent leaves the lane and the record
+   * says `cancelled`, in one write. False when it started (or is unknown).
+   */
+  async cancelRemote(commandId: string): Promise<boolean> {
+    const remoteKey = this.k.remoteDispense(commandId);
+    const txnId = await this.d.redis.hget(remoteKey, 'txnId');
+    const txn = txnId === null ? null : await readTransaction(this.d.redis, this.k, txnId);
+    if (!txn) return false;
+    const result = await newPlan(this.d)
+      .expectEq(remoteKey, 'state', 'queued')
+      .expectEq(this.k.payoutIntent(txn.payoutId), 'state', 'queued')
+      .expectEq(this.k.openTransaction(txn.txnId), 'paid', '0')
+      .hset(remoteKey, { state: 'cancelled', coinsDispensed: 0, coinsUnpaid: txn.due, success: 0 })
+      .lrem(this.k.payoutLane, txn.payoutId)
+      .del(this.k.payoutIntent(txn.payoutId))
+      .del(this.k.openTransaction(txn.txnId))
+      .commit(this.d.redis);
+    if (result === 'ok') this.d.log.warn({ commandId, txnId: txn.txnId, coins: txn.due }, 'remote dispense cancelled: not started before its deadline');
+    return result === 'ok';
+  }
+
+  /**
    * Starts the next payout if the lane is free and allowed to pay. Returns
    * the intent it sent, or null. Never sends while another payout is out.
    * `headNow`: the lane's head as just read, if the caller has it.
