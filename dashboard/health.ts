@@ -1,6 +1,8 @@
 /**
  * `GET /health`: healthy when Redis answers, the mqtt app reports the broker
- * link up, and every agent app beats within the watchdog window.
+ * link up, every agent app beats within the watchdog window, and no hardware
+ * event is stuck (workers/business/events-worker.ts: a money event the
+ * business app keeps failing to apply is retried for ever, never dropped).
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/keys.js';
@@ -43,7 +45,14 @@ export async function checkHealth(o: HealthOptions): Promise<HealthReport> {
   const report: HealthReport = { status: 'ok', reasons: [], redis: 'ok', broker: 'unknown', brokerSince: null, apps: {}, checkedAt: now };
   const timeoutMs = o.timeoutMs ?? 2_000;
   try {
-    const [link, beats] = await within(Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps)]), timeoutMs);
+    const [link, beats, stuck] = await within(
+      Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps), o.redis.hgetall(o.keys.eventStuck)]),
+      timeoutMs,
+    );
+    if (stuck.jobId !== undefined) {
+      const since = Number(stuck.since);
+      report.reasons.push(`hardware event ${stuck.kind} (job ${stuck.jobId}) cannot be applied since ${new Date(since).toISOString()}, ${stuck.attempts} attempts: ${stuck.error}`);
+    }
     if (link === null) report.reasons.push('broker link unknown: the mqtt app has not reported it');
     else {
       report.broker = link.connected ? 'connected' : 'disconnected';

@@ -72,6 +72,8 @@ export function redisKeys(prefix: string, deviceId: string) {
     simOpenPayouts: `${base}:sim:payouts:open`,
     // Hardware app: events recorded but not yet added to `hw-events` (re-delivered on start).
     hwPending: `${base}:hw:pending`,
+    /** hash {jobId, kind, since, attempts, error}: an `hw-events` job the business app keeps failing to apply (fails /health). */
+    eventStuck: `${base}:hw:events:stuck`,
     /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */
     hwPendingBad: `${base}:hw:pending:bad`,
     // Operations.

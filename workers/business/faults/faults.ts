@@ -14,7 +14,7 @@ import { alarmData, errorData } from './messages.js';
 export type CodeKind = 'error' | 'alarm';
 
 /** What raised a code; `link up` clears only what `link down` raised. */
-export type CodeSource = 'hardware' | 'link' | 'payout' | 'engine' | 'lock' | 'door' | 'inventory';
+export type CodeSource = 'hardware' | 'link' | 'payout' | 'engine' | 'lock' | 'door' | 'inventory' | 'events';
 
 export interface RaiseOptions {
   source: CodeSource;
