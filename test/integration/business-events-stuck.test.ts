@@ -47,6 +47,6 @@ test('a failing credit is retried without end, raises error 1 and fails /health,
   await waitFor(async () => (await rig.snapshot()).counters.total_bills === 100, 10_000, 'credit applied');
   await waitFor(async () => !(await rig.snapshot()).activeErrors.includes(1), 5_000, 'error 1 cleared');
   t.false((await health()).reasons.some((r) => /hardware event/.test(r)));
+  await waitFor(async () => (await events.getCompletedCount()) === 1, 5_000, 'the job completed');
   t.is(await events.getFailedCount(), 0);
-  t.is(await events.getCompletedCount(), 1);
 });
