@@ -7,6 +7,11 @@
 import test, { type ExecutionContext } from 'ava';
 import type { HwEvent } from '../../queue/index.js';
 import { waitFor } from '../helpers/env.js';
+import { pino } from 'pino';
+import { systemClock } from '../../shared/clock.js';
+import { redisMetrics } from '../../shared/metrics.js';
+import { startCommandPipeline } from '../../workers/business/commands/index.js';
+import { clearError, parseClearErrorArgs } from '../../cli/commands/clear-error.js';
 import { startRig, dataOf, fakeHardware, type Report } from './business-rig.js';
 
 /** A rig that asks the hardware about a payout after 300 ms without news, with the fake hardware answering. */
@@ -173,4 +178,31 @@ test('error 51 decided "the coins were paid": the debt is written off and booked
   await rig.settle();
   t.is(u.hw.payouts().length, 1, 'nothing paid again');
   await t.throwsAsync(rig.business.machine.decideDoubt({ choice: 'not_paid', operator: null, reason: null }), { message: /沒有待確認/ });
+});
+
+test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-paid pays the debt, each a clear_error command', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51c');
+  const rig = u.rig();
+  const metrics = redisMetrics(rig.redis, rig.t.keys);
+  const { machine, outbox } = rig.business;
+  const log = pino({ level: 'silent' });
+  const pipeline = await startCommandPipeline({ config: rig.t.config, log, keys: rig.t.keys, redis: rig.redis, machine, outbox, clock: systemClock, metrics });
+  t.teardown(() => pipeline.close());
+  const quiet = () => undefined;
+  t.throws(() => parseClearErrorArgs(['51']), { message: /exactly one of/ });
+  t.throws(() => parseClearErrorArgs(['51', '--paid', '--not-paid']), { message: /exactly one of/ });
+  t.throws(() => parseClearErrorArgs(['41', '--paid']), { message: /only 51/ });
+
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--no-choice', '--operator', 'tech-3']), quiet), 0);
+  t.false((await rig.snapshot()).activeErrors.includes(51));
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1, 'no choice: nothing paid');
+  t.is((await rig.snapshot()).counters.debt_coins, 10);
+
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--not-paid', '--reason', 'hopper counted']), quiet), 0);
+  const debt = await waitFor(() => u.hw.payouts()[1], 5_000, 'debt payout');
+  t.is(debt.coins, 10);
+  const [decided] = await rig.waitMessages((m) => m.message_type === 'error' && dataOf(m).error_code === 51 && dataOf(m).context?.resolution === 'not_paid', 1);
+  t.like(dataOf(decided!).context, { coins_in_doubt: 10, debt_to_pay: 10, debt_written_off: 0 });
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--paid']), quiet), 1, 'nothing left to decide');
 });
