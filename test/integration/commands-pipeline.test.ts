@@ -61,6 +61,20 @@ async function setup(env: Record<string, string> = {}) {
   return { e, redis, deps, machine, lines, results, send, close };
 }
 
+/** Makes the machine's dispenses for which `held` is true wait until the returned function is called. */
+function holdDispenses(machine: TestMachine, held: (commandId: string) => boolean): () => void {
+  const pay = machine.remoteDispense.bind(machine);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  machine.remoteDispense = async (req) => {
+    if (held(req.commandId)) await gate;
+    return pay(req);
+  };
+  return release;
+}
+
 test('without a key: a loud warning at start, and the guide test command runs through the queue', async (t) => {
   const s = await setup();
   const pipeline = await startCommandPipeline(s.deps);
@@ -103,15 +117,7 @@ test('with a key: five queued deliveries of one signed dispense pay once, five i
 
 test('close() lets the command in hand finish and store its result, and is idempotent', async (t) => {
   const s = await setup();
-  const pay = s.machine.remoteDispense.bind(s.machine);
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  s.machine.remoteDispense = async (req) => {
-    await gate;
-    return pay(req);
-  };
+  const release = holdDispenses(s.machine, () => true);
   const pipeline = await startCommandPipeline(s.deps);
   try {
     await s.send('coin_dispense', { command_id: 'SLOW', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
@@ -130,15 +136,7 @@ test('close() lets the command in hand finish and store its result, and is idemp
 
 test('lock, query and config are answered while a dispense waits; dispenses keep their order', async (t) => {
   const s = await setup();
-  const pay = s.machine.remoteDispense.bind(s.machine);
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  s.machine.remoteDispense = async (req) => {
-    if (req.commandId === 'STUCK') await gate;
-    return pay(req);
-  };
+  const release = holdDispenses(s.machine, (id) => id === 'STUCK');
   const pipeline = await startCommandPipeline(s.deps);
   t.teardown(release);
   try {
