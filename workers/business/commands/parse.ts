@@ -80,7 +80,7 @@ const envelopeFields = {
   command_id: commandId,
   timestamp: timestamp.optional(),
   requires_ack: z.boolean().default(true),
-  /** Accepted and ignored: commands run one at a time in arrival order. */
+  /** Accepted and ignored: commands run in arrival order (dispenses in their own lane, commands/index.ts). */
   priority: z.union([z.string().max(32), z.number()]).optional(),
   signature: z.string().max(256).optional(),
 };
