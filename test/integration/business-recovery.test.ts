@@ -206,3 +206,17 @@ test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-pai
   t.like(dataOf(decided!).context, { coins_in_doubt: 10, debt_to_pay: 10, debt_written_off: 0 });
   t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--paid']), quiet), 1, 'nothing left to decide');
 });
+
+test('a 51 the board raised, with no debt on the books, is decided and cleared too', async (t) => {
+  const rig = await startRig({ sim: false });
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
+  t.teardown(async () => {
+    await hw.close();
+    await rig.close();
+  });
+  await rig.feed({ kind: 'fault_raised', code: 51, eventId: 'board-51', at: Date.now() });
+  await waitFor(async () => (await rig.snapshot()).activeErrors.includes(51), 5_000, '51 raised');
+  const r = await rig.business.machine.decideDoubt({ choice: 'not_paid', operator: 'tech-4', reason: null });
+  t.like(r, { coinsInDoubt: 0, debtWrittenOff: 0, debtToPay: 0, debtAfter: 0 });
+  t.false((await rig.snapshot()).activeErrors.includes(51));
+});
