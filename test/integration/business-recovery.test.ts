@@ -208,12 +208,7 @@ test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-pai
 });
 
 test('a 51 the board raised, with no debt on the books, is decided and cleared too', async (t) => {
-  const rig = await startRig({ sim: false });
-  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
-  t.teardown(async () => {
-    await hw.close();
-    await rig.close();
-  });
+  const { rig } = await quickToAsk(t, () => healthy);
   await rig.feed({ kind: 'fault_raised', code: 51, eventId: 'board-51', at: Date.now() });
   await waitFor(async () => (await rig.snapshot()).activeErrors.includes(51), 5_000, '51 raised');
   const r = await rig.business.machine.decideDoubt({ choice: 'not_paid', operator: 'tech-4', reason: null });
