@@ -1,7 +1,10 @@
 /**
  * `GET /health`: healthy when Redis answers with memory to spare (below
  * COINEREX_REDIS_MEMORY_ALARM_PERCENT of maxmemory), the mqtt app reports
- * the broker link up, and every agent app beats within the watchdog window.
+ * the broker link up, every agent app beats within the watchdog window, and
+ * no hardware event is stuck (workers/business/events-worker.ts: a money
+ * event the business app keeps failing to apply is retried for ever, never
+ * dropped).
  */
 import type { Redis } from 'ioredis';
 import type { RedisKeys } from '../shared/keys.js';
@@ -49,10 +52,17 @@ export async function checkHealth(o: HealthOptions): Promise<HealthReport> {
   const report: HealthReport = { status: 'ok', reasons: [], redis: 'ok', redisMemoryPercent: null, broker: 'unknown', brokerSince: null, apps: {}, checkedAt: now };
   const timeoutMs = o.timeoutMs ?? 2_000;
   try {
-    const [link, beats, memory] = await within(Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps), readRedisMemory(o.redis)]), timeoutMs);
+    const [link, beats, memory, stuck] = await within(
+      Promise.all([readMqttLink(o.redis, o.keys), readLiveness(o.redis, o.keys, o.apps), readRedisMemory(o.redis), o.redis.hgetall(o.keys.eventStuck)]),
+      timeoutMs,
+    );
     report.redisMemoryPercent = memoryPercent(memory);
     const alarm = o.memoryAlarmPercent ?? 80;
     if (memoryHigh(memory, alarm)) report.reasons.push(`redis memory at ${report.redisMemoryPercent} % of maxmemory (alarm at ${alarm} %): cash intake stopped`);
+    if (stuck.jobId !== undefined) {
+      const since = Number(stuck.since);
+      report.reasons.push(`hardware event ${stuck.kind} (job ${stuck.jobId}) cannot be applied since ${new Date(since).toISOString()}, ${stuck.attempts} attempts: ${stuck.error}`);
+    }
     if (link === null) report.reasons.push('broker link unknown: the mqtt app has not reported it');
     else {
       report.broker = link.connected ? 'connected' : 'disconnected';

@@ -8,6 +8,8 @@ export const queueNames = {
   outbox: 'outbox',
   /** mqtt → business: inbound cloud commands. */
   commands: 'commands',
+  /** business-internal: the `coin_dispense` commands, moved off `commands` so nothing waits behind a payout. */
+  commandsDispense: 'commands-dispense',
   /** CLI → hardware: simulator actions. */
   control: 'control',
   /** business-internal: the daily-close job scheduler (23:59 local). */

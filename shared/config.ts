@@ -106,6 +106,11 @@ export const configSchema = z
     allowUnsignedCommands: z.boolean(),
     /** COINEREX_COMMAND_MAX_AGE_SECONDS: older commands are EXPIRED. Default 300. */
     commandMaxAgeSeconds: seconds(1, 86_400),
+    // Money-path deadlines and retries (issue 10).
+    /** COINEREX_COMMAND_TIMEOUT_SECONDS: a command without `timeout_seconds` gets this deadline; a dispense not started by then is cancelled. Default 120. */
+    commandTimeoutSeconds: seconds(1, 86_400),
+    /** COINEREX_EVENT_RETRY_MAX_MS: longest wait between two attempts of a hardware event that failed, ms (doubling from 100 ms). Default 30000. */
+    eventRetryMaxMs: z.number().int().min(100).max(3_600_000),
     /** COINEREX_COMMAND_RATE_LIMIT: inbound commands per second (burst 5x); the excess is dropped unanswered. Default 20. */
     commandRateLimit: z.number().int().min(1).max(10_000),
     /** COINEREX_ALLOW_HARD_RESTART: 1 lets `restart` `hard` reboot the board. Default 0. */
@@ -197,6 +202,8 @@ export const defaults: z.infer<typeof configSchema> = {
   offlineLimit: 100,
   allowUnsignedCommands: false,
   commandMaxAgeSeconds: 300,
+  commandTimeoutSeconds: 120,
+  eventRetryMaxMs: 30_000,
   commandRateLimit: 20,
   allowHardRestart: false,
   timezone: 'Asia/Taipei',
@@ -234,7 +241,7 @@ export function envName(field: string): string {
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'json';
 const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
-  commandMaxAgeSeconds: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
+  commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
   lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
   simCustomersPerMinute: 'number',

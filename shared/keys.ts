@@ -52,6 +52,11 @@ export function redisKeys(prefix: string, deviceId: string) {
     openTransaction: (txnId: string) => `${base}:txn:${txnId}`,
     /** hash: a remote dispense by command id (at most once, ever; docs/protocol.md#7-commands) and its outcome. */
     remoteDispense: (commandId: string) => `${base}:remote:${commandId}`,
+    /**
+     * hash {coins, acknowledged 0|1}: debt whose payout ended with an unknown outcome (error 51). Written in the
+     * settlement's own script; the lane holds these coins until a person says whether they were paid.
+     */
+    debtDoubt: `${base}:debt:doubt`,
     /** list: ACK-required messages committed with the state change, not yet on the outbox queue. */
     unsent: `${base}:unsent`,
     /** guard: a message already committed, so a replayed script emits nothing. */
@@ -76,6 +81,8 @@ export function redisKeys(prefix: string, deviceId: string) {
     cctalkPayoutOrder: `${base}:cctalk:payouts:order`,
     // Hardware app: events recorded but not yet added to `hw-events` (re-delivered on start).
     hwPending: `${base}:hw:pending`,
+    /** hash {jobId, kind, since, attempts, error}: an `hw-events` job the business app keeps failing to apply (fails /health). */
+    eventStuck: `${base}:hw:events:stuck`,
     /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */
     hwPendingBad: `${base}:hw:pending:bad`,
     // Operations.

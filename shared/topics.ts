@@ -7,7 +7,7 @@ export type OutboundType = (typeof outboundTypes)[number];
 /** Types the cloud must ACK (docs/protocol.md#2-topics). */
 export const ackRequired: ReadonlySet<string> = new Set(['accounting', 'transaction', 'error', 'alarm']);
 
-export const commandTypes = ['coin_dispense', 'restart', 'lock', 'query', 'config'] as const;
+export const commandTypes = ['coin_dispense', 'restart', 'lock', 'query', 'config', 'clear_error'] as const;
 export type CommandType = (typeof commandTypes)[number];
 
 export function topics(prefix: string, deviceId: string) {

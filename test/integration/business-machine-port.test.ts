@@ -7,14 +7,15 @@
 import test from 'ava';
 import { transactionDataSchema } from '../../shared/messages.js';
 import { configuredSettings } from '../../shared/runtime-settings.js';
+import { CommandError } from '../../shared/errors.js';
 import { waitFor } from '../helpers/env.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startRig, dataOf, fakeHardware } from './business-rig.js';
 
 test('remote dispense pays once per command id, runs as status 3 and reports a remote_dispense transaction', async (t) => {
   const rig = await startRig();
   t.teardown(() => rig.close());
   await rig.settle();
-  const req = { commandId: 'CMD_20250912_001', coins: 40, operatorAccount: 'op1', reason: 'test' };
+  const req = { commandId: 'CMD_20250912_001', coins: 40, operatorAccount: 'op1', reason: 'test', deadline: Date.now() + 60_000 };
   const [first, second] = await Promise.all([rig.business.machine.remoteDispense(req), rig.business.machine.remoteDispense(req)]);
   t.deepEqual(first, second);
   t.like(first, { success: true, coinsDispensed: 40, coinsUnpaid: 0, coinsRemaining: 1960 });
@@ -48,7 +49,7 @@ test('remote dispense and an exchange never overlap and both are paid', async (t
   t.teardown(() => rig.close());
   await rig.settle();
   await rig.act({ action: 'bill', amount: 1000 });
-  const outcome = await rig.business.machine.remoteDispense({ commandId: 'CMD_X', coins: 30, operatorAccount: null, reason: null });
+  const outcome = await rig.business.machine.remoteDispense({ commandId: 'CMD_X', coins: 30, operatorAccount: null, reason: null, deadline: Date.now() + 60_000 });
   t.true(outcome.success);
   await rig.waitMessages((m) => m.message_type === 'transaction', 2);
   await rig.settle();
@@ -111,4 +112,28 @@ test('whenIdle (before a restart) waits for a payout in flight, but not forever'
   const waited = Date.now() - started;
   t.true(waited >= 1_000 && waited < 3_000, `waited ${waited} ms`);
   t.true(await rig.business.engine.busy(), 'still busy: it gave up waiting, it did not settle anything');
+});
+
+test('a remote dispense that cannot start by its deadline is cancelled (EXPIRED) and never paid later', async (t) => {
+  const rig = await startRig({ sim: false });
+  // Hardware that takes payouts and never finishes them: the lane stays busy with the customer's payout.
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => ({ inventory: 500, doorOpen: false, acceptorsEnabled: true, payouts: [] }));
+  t.teardown(async () => {
+    await hw.close();
+    await rig.close();
+  });
+  await waitFor(async () => (await rig.snapshot()).inventory === 500, 5_000, 'inventory reported');
+  await rig.feed({ kind: 'bill_accepted', amount: 100, eventId: 'ev-deadline-bill', at: Date.now() });
+  const [exchange] = await waitFor(() => (hw.payouts().length === 1 ? hw.payouts() : null), 5_000, 'exchange payout sent');
+  const started = Date.now();
+  const err = await t.throwsAsync(rig.business.machine.remoteDispense({ commandId: 'CMD_LATE', coins: 5, operatorAccount: null, reason: null, deadline: started + 800 }));
+  t.true(err instanceof CommandError && err.code === 'EXPIRED', String(err));
+  t.true(Date.now() - started < 5_000, 'answered at its deadline, not when the lane frees up');
+  t.is(await rig.redis.hget(rig.t.keys.remoteDispense('CMD_LATE'), 'state'), 'cancelled');
+  // The exchange payout ends; the cancelled dispense is never sent, and asking again pays nothing.
+  await rig.feed({ kind: 'payout_done', eventId: 'ev-deadline-done', at: Date.now(), payoutId: exchange!.payoutId, requested: 10, paid: 10, unpaid: 0, reason: 'complete' });
+  await rig.settle();
+  t.is(hw.payouts().length, 1);
+  await t.throwsAsync(rig.business.machine.remoteDispense({ commandId: 'CMD_LATE', coins: 5, operatorAccount: null, reason: null, deadline: Date.now() + 60_000 }), { message: /逾時/ });
+  t.like((await rig.snapshot()).counters, { total_dispensed: 10, remote_dispensed: 0 });
 });

@@ -5,43 +5,14 @@
  * choice, then checks what the engine decided.
  */
 import test, { type ExecutionContext } from 'ava';
-import { Queue, Worker, type Job } from 'bullmq';
-import { workerConnection, queueNames, type HwCommand, type HwEvent } from '../../queue/index.js';
-import { REDIS_URL, waitFor } from '../helpers/env.js';
-import { startRig, dataOf } from './business-rig.js';
-
-type Report = Omit<Extract<HwEvent, { kind: 'status_report' }>, 'eventId' | 'at' | 'requestId' | 'kind'>;
-
-/** A hardware stand-in: records commands; answers report_status with `answer()` (none when it returns null). */
-async function fakeHardware(prefix: string, answer: () => Report | null) {
-  const commands: HwCommand[] = [];
-  const connection = workerConnection(REDIS_URL);
-  const workerConn = workerConnection(REDIS_URL);
-  const events = new Queue<HwEvent>(queueNames.hwEvents, { connection, prefix });
-  let n = 0;
-  const worker = new Worker<HwCommand>(
-    queueNames.hwCommands,
-    async (job: Job<HwCommand>) => {
-      commands.push(job.data);
-      if (job.data.kind !== 'report_status') return;
-      const r = answer();
-      const eventId = `sr-${n++}-${job.data.requestId}`;
-      if (r) await events.add('status_report', { kind: 'status_report', requestId: job.data.requestId, eventId, at: Date.now(), ...r }, { jobId: eventId });
-    },
-    { connection: workerConn, prefix, concurrency: 1 },
-  );
-  worker.on('error', () => undefined);
-  return {
-    commands,
-    payouts: () => commands.filter((c): c is Extract<HwCommand, { kind: 'payout' }> => c.kind === 'payout'),
-    close: async () => {
-      await worker.close();
-      await events.close();
-      await connection.quit();
-      await workerConn.quit();
-    },
-  };
-}
+import type { HwEvent } from '../../queue/index.js';
+import { waitFor } from '../helpers/env.js';
+import { pino } from 'pino';
+import { systemClock } from '../../shared/clock.js';
+import { redisMetrics } from '../../shared/metrics.js';
+import { startCommandPipeline } from '../../workers/business/commands/index.js';
+import { clearError, parseClearErrorArgs } from '../../cli/commands/clear-error.js';
+import { startRig, dataOf, fakeHardware, type Report } from './business-rig.js';
 
 /** A rig that asks the hardware about a payout after 300 ms without news, with the fake hardware answering. */
 async function quickToAsk(t: ExecutionContext, answer: () => Report | null) {
@@ -130,11 +101,117 @@ test('when the hardware cannot tell, the coins become debt with error 51 and wai
   t.is(hw.payouts().length, 1, 'no guess: the debt is not paid while 51 is active');
   t.is((await rig.snapshot()).counters.debt_coins, 10);
 
-  // A person checked and cleared 51: now the debt is paid.
+  // 51 cleared at the machine without saying whether the coins left: nothing is paid (docs/commands.md "Error 51").
   await rig.feed({ kind: 'fault_cleared', code: 51, eventId: 'clr-51', at: Date.now() });
+  await waitFor(async () => !(await rig.snapshot()).activeErrors.includes(51), 5_000, '51 cleared');
+  await rig.settle();
+  t.is(hw.payouts().length, 1, 'clearing without a choice pays nothing');
+  t.is((await rig.snapshot()).counters.debt_coins, 10);
+
+  // A person says the coins did not leave: now the debt is paid.
+  await rig.business.machine.decideDoubt({ choice: 'not_paid', operator: 'tech-1', reason: 'hopper counted' });
   const debt = await waitFor(() => hw.payouts()[1], 5_000, 'debt payout');
   t.is(debt.coins, 10);
   await rig.feed(done(debt.payoutId, 10, 10));
   await waitFor(async () => (await rig.snapshot()).counters.debt_coins === 0, 5_000, 'debt paid');
   t.is((await rig.snapshot()).counters.total_dispensed, 10);
+});
+
+/** A bill paid by a payout the hardware then cannot account for, settled by the engine's own write. */
+async function unknownOutcome(t: ExecutionContext, billId: string) {
+  let rig = await startRig({ sim: false });
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
+  t.teardown(async () => {
+    await hw.close();
+    await rig.close();
+  });
+  await rig.feed(bill(billId));
+  await waitFor(() => hw.payouts().length === 1, 5_000, 'payout sent');
+  const intent = (await rig.business.engine.lane.head())!;
+  // Only the settlement's write, then what the engine derives from the state — exactly what a crash
+  // (kill -9, or a Redis blip on the hand-over) right after that write leaves to the next start.
+  const engine = rig.business.engine;
+  await engine.act(() => engine.lane.settle(intent, 0, 'unknown', rig.t.keys.appliedEvent(`${billId}-judged`)));
+  return { rig: () => rig, hw, restart: async () => {
+    await rig.stop();
+    rig = await startRig({ sim: false, reuse: rig.t });
+    return rig;
+  } };
+}
+
+test('error 51 is committed with the unknown settlement: a crash right after it never pays the coins in doubt', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51a');
+  let rig = u.rig();
+  const snap = await rig.snapshot();
+  t.true(snap.activeErrors.includes(51), '51 in the same write as the settlement');
+  t.is(snap.counters.debt_coins, 10);
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1, 'the debt in doubt is held');
+
+  rig = await u.restart();
+  await rig.feed({ kind: 'hopper_level', coins: 500, lowSensor: false, eventId: 'lvl-51a', at: Date.now() });
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1, 'still held after a restart');
+
+  // State an older version (or a hand edit) could leave: debt in doubt without 51. The next start re-derives 51.
+  await rig.redis.hdel(rig.t.keys.activeCodes, 'error:51');
+  rig = await u.restart();
+  await waitFor(async () => (await rig.snapshot()).activeErrors.includes(51), 5_000, '51 re-derived on start');
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1);
+  t.is((await rig.snapshot()).counters.debt_coins, 10);
+});
+
+test('error 51 decided "the coins were paid": the debt is written off and booked as dispensed, recorded in the journal, nothing paid', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51b');
+  const rig = u.rig();
+  const before = await rig.snapshot();
+  const r = await rig.business.machine.decideDoubt({ choice: 'paid', operator: 'tech-2', reason: 'hopper counted: 10 short' });
+  t.like(r, { choice: 'paid', coinsInDoubt: 10, debtWrittenOff: 10, debtToPay: 0, debtAfter: 0 });
+  const after = await rig.snapshot();
+  t.false(after.activeErrors.includes(51));
+  t.like(after.counters, { debt_coins: 0, total_dispensed: before.counters.total_dispensed + 10 });
+  const [cleared] = await rig.waitMessages((m) => m.message_type === 'error' && dataOf(m).error_code === 51 && dataOf(m).state === 'cleared', 1);
+  t.like(dataOf(cleared!).context, { resolution: 'paid', coins_in_doubt: 10, debt_written_off: 10, operator_id: 'tech-2' });
+  const journal = await rig.redis.zrange(rig.t.keys.journal, '0', '-1');
+  t.true(journal.some((id) => id.startsWith('DEBT51_')), 'the decision is in the journal');
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1, 'nothing paid again');
+  await t.throwsAsync(rig.business.machine.decideDoubt({ choice: 'not_paid', operator: null, reason: null }), { message: /沒有待確認/ });
+});
+
+test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-paid pays the debt, each a clear_error command', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51c');
+  const rig = u.rig();
+  const metrics = redisMetrics(rig.redis, rig.t.keys);
+  const { machine, outbox } = rig.business;
+  const log = pino({ level: 'silent' });
+  const pipeline = await startCommandPipeline({ config: rig.t.config, log, keys: rig.t.keys, redis: rig.redis, machine, outbox, clock: systemClock, metrics });
+  t.teardown(() => pipeline.close());
+  const quiet = () => undefined;
+  t.throws(() => parseClearErrorArgs(['51']), { message: /exactly one of/ });
+  t.throws(() => parseClearErrorArgs(['51', '--paid', '--not-paid']), { message: /exactly one of/ });
+  t.throws(() => parseClearErrorArgs(['41', '--paid']), { message: /only 51/ });
+
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--no-choice', '--operator', 'tech-3']), quiet), 0);
+  t.false((await rig.snapshot()).activeErrors.includes(51));
+  await rig.settle();
+  t.is(u.hw.payouts().length, 1, 'no choice: nothing paid');
+  t.is((await rig.snapshot()).counters.debt_coins, 10);
+
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--not-paid', '--reason', 'hopper counted']), quiet), 0);
+  const debt = await waitFor(() => u.hw.payouts()[1], 5_000, 'debt payout');
+  t.is(debt.coins, 10);
+  const [decided] = await rig.waitMessages((m) => m.message_type === 'error' && dataOf(m).error_code === 51 && dataOf(m).context?.resolution === 'not_paid', 1);
+  t.like(dataOf(decided!).context, { coins_in_doubt: 10, debt_to_pay: 10, debt_written_off: 0 });
+  t.is(await clearError(rig.t.config, parseClearErrorArgs(['51', '--paid']), quiet), 1, 'nothing left to decide');
+});
+
+test('a 51 the board raised, with no debt on the books, is decided and cleared too', async (t) => {
+  const { rig } = await quickToAsk(t, () => healthy);
+  await rig.feed({ kind: 'fault_raised', code: 51, eventId: 'board-51', at: Date.now() });
+  await waitFor(async () => (await rig.snapshot()).activeErrors.includes(51), 5_000, '51 raised');
+  const r = await rig.business.machine.decideDoubt({ choice: 'not_paid', operator: 'tech-4', reason: null });
+  t.like(r, { coinsInDoubt: 0, debtWrittenOff: 0, debtToPay: 0, debtAfter: 0 });
+  t.false((await rig.snapshot()).activeErrors.includes(51));
 });

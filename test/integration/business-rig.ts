@@ -4,7 +4,7 @@
  * with a stand-in for the mqtt app that records what reaches the `outbox`
  * queue. One rig per test: its own device id and key prefix.
  */
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Clock } from '../../shared/clock.js';
@@ -17,7 +17,7 @@ import { startBusiness, type BusinessService } from '../../workers/business/serv
 import type { StuckPolicy } from '../../workers/business/exchange/recovery.js';
 import { startHardwareService, type HardwareService } from '../../workers/hardware/service.js';
 import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
-import { cleanupRedis, testEnv, waitFor, type TestEnv } from '../helpers/env.js';
+import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from '../helpers/env.js';
 
 export interface RigOptions {
   env?: Record<string, string>;
@@ -153,3 +153,36 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
 
 /** A transaction message's data, typed loosely for assertions. */
 export const dataOf = (m: Envelope): any => m.data;
+
+export type Report = Omit<Extract<HwEvent, { kind: 'status_report' }>, 'eventId' | 'at' | 'requestId' | 'kind'>;
+
+/** A hardware stand-in: records commands; answers report_status with `answer()` (none when it returns null). */
+export async function fakeHardware(prefix: string, answer: () => Report | null) {
+  const commands: HwCommand[] = [];
+  const connection = workerConnection(REDIS_URL);
+  const workerConn = workerConnection(REDIS_URL);
+  const events = new Queue<HwEvent>(queueNames.hwEvents, { connection, prefix });
+  let n = 0;
+  const worker = new Worker<HwCommand>(
+    queueNames.hwCommands,
+    async (job: Job<HwCommand>) => {
+      commands.push(job.data);
+      if (job.data.kind !== 'report_status') return;
+      const r = answer();
+      const eventId = `sr-${n++}-${job.data.requestId}`;
+      if (r) await events.add('status_report', { kind: 'status_report', requestId: job.data.requestId, eventId, at: Date.now(), ...r }, { jobId: eventId });
+    },
+    { connection: workerConn, prefix, concurrency: 1 },
+  );
+  worker.on('error', () => undefined);
+  return {
+    commands,
+    payouts: () => commands.filter((c): c is Extract<HwCommand, { kind: 'payout' }> => c.kind === 'payout'),
+    close: async () => {
+      await worker.close();
+      await events.close();
+      await connection.quit();
+      await workerConn.quit();
+    },
+  };
+}

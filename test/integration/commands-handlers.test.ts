@@ -139,6 +139,36 @@ test('a run cut short after the claim resumes through the machine: paid once, co
     t.like(JSON.parse((await h.redis.get(h.env.keys.command(body.command_id)))!), { state: 'done' });
   }));
 
+test('a run cut short between the claim and the checks passes every check again and counts once', (t) =>
+  withHarness(t, async (h) => {
+    const crashedAfterClaim = async (body: { command_id: string }) =>
+      h.redis.set(h.env.keys.command(body.command_id), JSON.stringify({ state: 'executing', jobId: 'old', at: Date.now() }));
+    // Over the per-command limit (200): refused, nothing paid.
+    const big = dispense(300);
+    await crashedAfterClaim(big);
+    t.is(await errorOf(h, big), 'LIMIT_EXCEEDED');
+    // More than the hopper holds.
+    h.machine.state.inventory = 10;
+    const short = dispense(20);
+    await crashedAfterClaim(short);
+    t.is(await errorOf(h, short), 'INSUFFICIENT_COINS');
+    h.machine.state.inventory = 1000;
+    // Past its timeout_seconds by the time it is resumed.
+    const late = dispense(4, { timestamp: nowSeconds() - 60, data: { coins_to_dispense: 4, timeout_seconds: 30 } });
+    await crashedAfterClaim(late);
+    t.is(await errorOf(h, late), 'EXPIRED');
+    t.is(h.machine.paid, 0);
+    // A valid one is paid and counted against the day's quota, once, however often it is resumed.
+    const ok = dispense(6);
+    await crashedAfterClaim(ok);
+    t.is(await errorOf(h, ok), 'success');
+    await crashedAfterClaim(ok);
+    t.is(await errorOf(h, ok), 'success');
+    t.is(h.machine.paid, 6);
+    const day = h.env.keys.dispenseQuota(localDay(Date.now(), h.env.config.timezone));
+    t.is(await h.redis.hget(day, 'total'), '6');
+  }));
+
 test('requires_ack false: executed silently; a later repeat asking for it gets the original result', (t) =>
   withHarness(t, async (h) => {
     const body = dispense(3, { requires_ack: false });

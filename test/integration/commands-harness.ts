@@ -21,6 +21,7 @@ import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
 import { queueNames } from '../../queue/names.js';
 import type { CommandVerifier } from '../../workers/business/auth/pool.js';
 import { commandProcessor, type CommandProcessor, type ProcessOutcome } from '../../workers/business/commands/pipeline.js';
+import type { DoubtDecision, DoubtResolution } from '../../workers/business/exchange/doubt.js';
 import type { JournalQuery, LockRequest, MachinePort, RemoteDispenseOutcome, RemoteDispenseRequest } from '../../workers/business/machine-port.js';
 import { makeLogger } from '../../shared/logger.js';
 import { cleanupRedis, REDIS_URL, testEnv, type TestEnv } from '../helpers/env.js';
@@ -62,6 +63,21 @@ export class TestMachine implements MachinePort {
     };
     this.outcomes.set(req.commandId, outcome);
     return outcome;
+  }
+
+  readonly decisions: DoubtDecision[] = [];
+
+  async decideDoubt(decision: DoubtDecision): Promise<DoubtResolution> {
+    this.decisions.push(decision);
+    const inDoubt = this.state.counters.debt_coins;
+    const writtenOff = decision.choice === 'paid' ? inDoubt : 0;
+    this.state.counters.debt_coins -= writtenOff;
+    this.state.activeErrors = this.state.activeErrors.filter((c) => c !== 51);
+    return { choice: decision.choice, coinsInDoubt: inDoubt, debtWrittenOff: writtenOff, debtToPay: decision.choice === 'not_paid' ? inDoubt : 0, debtAfter: this.state.counters.debt_coins };
+  }
+
+  async dispenseQueued(commandId: string): Promise<boolean> {
+    return this.outcomes.has(commandId);
   }
 
   async setLock(req: LockRequest): Promise<void> {

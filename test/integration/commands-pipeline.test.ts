@@ -61,6 +61,20 @@ async function setup(env: Record<string, string> = {}) {
   return { e, redis, deps, machine, lines, results, send, close };
 }
 
+/** Makes the machine's dispenses for which `held` is true wait until the returned function is called. */
+function holdDispenses(machine: TestMachine, held: (commandId: string) => boolean): () => void {
+  const pay = machine.remoteDispense.bind(machine);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  machine.remoteDispense = async (req) => {
+    if (held(req.commandId)) await gate;
+    return pay(req);
+  };
+  return release;
+}
+
 test('without a key: a loud warning at start, and the guide test command runs through the queue', async (t) => {
   const s = await setup();
   const pipeline = await startCommandPipeline(s.deps);
@@ -103,15 +117,7 @@ test('with a key: five queued deliveries of one signed dispense pay once, five i
 
 test('close() lets the command in hand finish and store its result, and is idempotent', async (t) => {
   const s = await setup();
-  const pay = s.machine.remoteDispense.bind(s.machine);
-  let release!: () => void;
-  const gate = new Promise<void>((r) => {
-    release = r;
-  });
-  s.machine.remoteDispense = async (req) => {
-    await gate;
-    return pay(req);
-  };
+  const release = holdDispenses(s.machine, () => true);
   const pipeline = await startCommandPipeline(s.deps);
   try {
     await s.send('coin_dispense', { command_id: 'SLOW', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
@@ -124,6 +130,30 @@ test('close() lets the command in hand finish and store its result, and is idemp
     t.like(JSON.parse((await s.redis.get(s.e.keys.command('SLOW')))!), { state: 'done', result: { status: 'success' } });
     t.is((await s.results()).length, 1);
   } finally {
+    await s.close();
+  }
+});
+
+test('lock, query and config are answered while a dispense waits; dispenses keep their order', async (t) => {
+  const s = await setup();
+  const release = holdDispenses(s.machine, (id) => id === 'STUCK');
+  const pipeline = await startCommandPipeline(s.deps);
+  t.teardown(release);
+  try {
+    await s.send('coin_dispense', { command_id: 'STUCK', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
+    await s.send('coin_dispense', { command_id: 'AFTER', command_type: 'coin_dispense', data: { coins_to_dispense: 3 } });
+    await waitFor(() => s.redis.exists(s.e.keys.command('STUCK')), 10_000, 'the dispense claimed and waiting');
+    await s.send('lock', { command_id: 'L1', command_type: 'lock', data: { action: 'lock' } });
+    await s.send('query', { command_id: 'Q1', command_type: 'query', data: { query_type: 'accounting' } });
+    await s.send('config', { command_id: 'C1', command_type: 'config', data: { heartbeat_interval: 120 } });
+    const early = await waitFor(async () => ((await s.results()).length >= 3 ? s.results() : null), 10_000, 'lock, query and config answered');
+    t.deepEqual(early.map((r) => r.ack_command_id).sort(), ['C1', 'L1', 'Q1']);
+    t.is(s.machine.paid, 0, 'the dispenses still wait, in order');
+    release();
+    const all = await waitFor(async () => ((await s.results()).length >= 5 ? s.results() : null), 10_000, 'dispenses answered');
+    t.deepEqual(all.slice(3).map((r) => r.ack_command_id), ['STUCK', 'AFTER']);
+  } finally {
+    await pipeline.close();
     await s.close();
   }
 });

@@ -17,6 +17,7 @@ test('topics follow docs/protocol.md#2-topics with a configurable prefix', (t) =
     'acme/commands/CCM_001/lock',
     'acme/commands/CCM_001/query',
     'acme/commands/CCM_001/config',
+    'acme/commands/CCM_001/clear_error',
   ]);
   t.false(tp.subscriptions().includes(tp.commandResult), 'own results are never subscribed');
 });

@@ -6,12 +6,15 @@
 import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { RuntimeSettings } from '../../shared/config.js';
 import type { Envelope } from '../../shared/messages.js';
+import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
 
 export interface RemoteDispenseRequest {
   commandId: string;
   coins: number;
   operatorAccount: string | null;
   reason: string | null;
+  /** Epoch ms: a payout not started by then is cancelled and the call rejects with EXPIRED. */
+  deadline: number;
 }
 
 export interface RemoteDispenseOutcome {
@@ -50,9 +53,18 @@ export interface MachinePort {
    * transaction and an accounting message. At most once per commandId: a
    * second call with the same commandId (the command pipeline re-running a
    * job after a crash) pays nothing more and resolves to the first call's
-   * outcome, waiting for it if that payout is still running.
+   * outcome, waiting for it if that payout is still running. A payout that
+   * has not started by `deadline` is cancelled (EXPIRED); one that started is
+   * waited for and answered with what it paid.
    */
   remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome>;
+  /** Whether a payout was ever queued for this command id (its outcome is then the machine's to tell). */
+  dispenseQueued(commandId: string): Promise<boolean>;
+  /**
+   * A person's decision about error 51 and the debt in doubt (the coins were
+   * paid, were not, or no choice): one atomic write, recorded in the journal.
+   */
+  decideDoubt(decision: DoubtDecision): Promise<DoubtResolution>;
   /** Persists the lock, disables/enables the acceptors, shows the message, raises/clears alarm 3. */
   setLock(req: LockRequest): Promise<void>;
   /** Resolves once no exchange or payout is in progress, or after `maxWaitMs` (default 60 s) at the latest (used before a restart). */

@@ -12,6 +12,7 @@ import type { MachineSnapshot } from '../../shared/machine-state.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Accounting } from './accounting/accounting.js';
 import type { BusinessDeps } from './deps.js';
+import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
 import type { ExchangeEngine } from './exchange/engine.js';
 import { readRemote, type RemoteRecord } from './exchange/records.js';
 import type { Condition } from './machine/condition.js';
@@ -35,9 +36,11 @@ export class BusinessMachine implements MachinePort {
   }
 
   async remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome> {
+    const expired = () => new CommandError('EXPIRED', '逾時未開始出幣，已取消 (not started before its deadline; cancelled, nothing paid)');
     if (!(await readRemote(this.d.redis, this.d.keys, req.commandId))) {
       await this.engine.act(async () => {
         if (await readRemote(this.d.redis, this.d.keys, req.commandId)) return;
+        if (this.d.clock.now() >= req.deadline) throw expired();
         // Checked again here, in line with hardware events: the handler's check may be a moment old.
         const s = await this.condition.snapshot();
         if (s.locked) throw new CommandError('MACHINE_LOCKED');
@@ -49,9 +52,21 @@ export class BusinessMachine implements MachinePort {
     }
     const done = await this.waitFor(async () => {
       const r = await readRemote(this.d.redis, this.d.keys, req.commandId);
-      return r?.state === 'done' ? r : null;
+      if (r?.state === 'done') return r;
+      if (r?.state === 'cancelled') throw expired();
+      // Past the deadline a payout that has not started is cancelled; one that started is waited for.
+      if (r?.state === 'queued' && this.d.clock.now() >= req.deadline && (await this.engine.act(() => this.engine.lane.cancelRemote(req.commandId)))) throw expired();
+      return null;
     });
     return outcome(done);
+  }
+
+  async dispenseQueued(commandId: string): Promise<boolean> {
+    return (await readRemote(this.d.redis, this.d.keys, commandId)) !== null;
+  }
+
+  decideDoubt(decision: DoubtDecision): Promise<DoubtResolution> {
+    return this.engine.act(() => this.engine.doubt.decide(decision));
   }
 
   setLock(req: LockRequest): Promise<void> {

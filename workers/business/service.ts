@@ -4,7 +4,7 @@
  * the lock, behind a MachinePort for the command pipeline. main.ts starts it
  * with real connections; tests start it in-process the same way.
  */
-import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from '../../shared/clock.js';
@@ -14,9 +14,7 @@ import type { RedisKeys } from '../../shared/keys.js';
 import { redisMetrics, type Metrics } from '../../shared/metrics.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import {
-  hwEventSchema,
   makeQueue,
-  makeWorker,
   producerConnection,
   queueNames,
   workerConnection,
@@ -30,6 +28,7 @@ import { ExchangeEngine } from './exchange/engine.js';
 import type { StuckPolicy } from './exchange/recovery.js';
 import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
+import { eventsWorker } from './events-worker.js';
 import { BusinessMachine } from './machine.js';
 import { Condition } from './machine/condition.js';
 import { MemoryWatch } from './machine/memory-watch.js';
@@ -98,19 +97,7 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
   const eventConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:hw-events`);
   const scheduleConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:schedule`);
   for (const c of [eventConnection, scheduleConnection]) c.on('error', (err) => log.warn({ err: err.message }, 'worker connection error'));
-  const events = makeWorker(
-    queueNames.hwEvents,
-    async (job: Job) => {
-      const parsed = hwEventSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`invalid hardware event: ${parsed.error.message}`);
-      const started = Date.now();
-      await engine.handle(parsed.data);
-      d.metrics.observe('business_event_ms', Date.now() - started, { kind: parsed.data.kind });
-    },
-    eventConnection,
-    keys.bullPrefix,
-    log,
-  );
+  const events = eventsWorker(d, engine, faults, eventConnection);
   await scheduleDailyClose(schedule, config.timezone);
   const closer = dailyCloseWorker(d, scheduleConnection, accounting, (fn) => engine.act(fn));
 

@@ -1,11 +1,14 @@
 /**
- * Entry point of the remote-command pipeline in the business app: a BullMQ
- * worker on the `commands` queue (concurrency 1, so commands run one at a
- * time in arrival order) feeding the command processor, with the
- * verification pool for signatures. See docs/commands.md.
+ * Entry point of the remote-command pipeline in the business app, with the
+ * verification pool for signatures. Two lanes, each one command at a time in
+ * arrival order: the `commands` queue runs every command but `coin_dispense`,
+ * which it moves to `commands-dispense`, so `lock`, `query`, `config` and
+ * `restart` never wait behind a payout. A command id still executes at most
+ * once (the processor's claim, and its in-process guard across the two
+ * lanes). See docs/commands.md.
  */
 import { UnrecoverableError } from 'bullmq';
-import { makeWorker } from '../../../queue/connection.js';
+import { makeQueue, makeWorker } from '../../../queue/connection.js';
 import { commandJobSchema, type CommandJob } from '../../../queue/jobs.js';
 import { queueNames } from '../../../queue/names.js';
 import { createCommandVerifier } from '../auth/pool.js';
@@ -45,20 +48,38 @@ export async function startCommandPipeline(deps: CommandPipelineDeps, options: C
   });
   const processor = commandProcessor({ ...deps, verifier, resultWaitMs: options.resultWaitMs });
   const connection = deps.redis.duplicate();
-  connection.on('error', (err) => log.warn({ err: err.message }, 'commands worker redis error'));
+  const dispenseConnection = deps.redis.duplicate();
+  for (const c of [connection, dispenseConnection]) c.on('error', (err) => log.warn({ err: err.message }, 'commands worker redis error'));
+  const dispenseLane = makeQueue<CommandJob>(queueNames.commandsDispense, deps.redis, keys.bullPrefix, log);
+  const parse = (data: unknown): CommandJob => {
+    const parsed = commandJobSchema.safeParse(data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed command job: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  };
   const worker = makeWorker<CommandJob>(
     queueNames.commands,
     async (job) => {
-      const parsed = commandJobSchema.safeParse(job.data);
-      if (!parsed.success) throw new UnrecoverableError(`malformed command job: ${parsed.error.issues[0]?.message}`);
-      await processor.process(parsed.data, job.id ?? '');
+      const command = parse(job.data);
+      // Routed by topic only; the processor validates everything. The job id makes a re-run of this job add nothing.
+      if (command.commandType === 'coin_dispense') await dispenseLane.add('coin_dispense', command, { jobId: `lane-${job.id ?? ''}` });
+      else await processor.process(command, job.id ?? '');
     },
     connection,
     keys.bullPrefix,
     log,
     { concurrency: 1 },
   );
-  await worker.waitUntilReady();
+  const dispenseWorker = makeWorker<CommandJob>(
+    queueNames.commandsDispense,
+    async (job) => {
+      await processor.process(parse(job.data), job.id ?? '');
+    },
+    dispenseConnection,
+    keys.bullPrefix,
+    log,
+    { concurrency: 1 },
+  );
+  await Promise.all([worker.waitUntilReady(), dispenseWorker.waitUntilReady()]);
 
   let closing: Promise<void> | undefined;
   const step = async (what: string, fn: () => Promise<unknown>) => {
@@ -71,10 +92,11 @@ export async function startCommandPipeline(deps: CommandPipelineDeps, options: C
   return {
     close: () =>
       (closing ??= (async () => {
-        await step('worker', () => worker.close());
+        await step('worker', () => Promise.all([worker.close(), dispenseWorker.close()]));
         await step('post-result work', () => processor.close());
         await step('verification pool', () => verifier.close());
-        await step('connection', () => connection.quit());
+        await step('dispense lane', () => dispenseLane.close());
+        await step('connection', () => Promise.all([connection.quit(), dispenseConnection.quit()]));
       })()),
   };
 }

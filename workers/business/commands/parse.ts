@@ -66,13 +66,21 @@ const dataSchemas = {
       operator_id: text(200),
     })
     .catchall(z.unknown()),
+  /** Error 51 and its coins in doubt (docs/commands.md "Error 51"): absent `coins_paid` clears 51 and pays nothing. */
+  clear_error: z.object({
+    error_code: z.literal(51),
+    coins_paid: z.boolean().optional(),
+    timeout_seconds: timeoutSeconds,
+    reason: text(500),
+    operator_id: text(200),
+  }),
 } satisfies Record<CommandType, z.ZodType>;
 
 const envelopeFields = {
   command_id: commandId,
   timestamp: timestamp.optional(),
   requires_ack: z.boolean().default(true),
-  /** Accepted and ignored: commands run one at a time in arrival order. */
+  /** Accepted and ignored: commands run in arrival order (dispenses in their own lane, commands/index.ts). */
   priority: z.union([z.string().max(32), z.number()]).optional(),
   signature: z.string().max(256).optional(),
 };
@@ -87,6 +95,7 @@ const schemas = {
     data: dataSchemas.query.default({ query_type: 'full_status', limit: 100, include_diagnostics: false }),
   }),
   config: z.object({ ...envelopeFields, command_type: z.literal('config'), data: dataSchemas.config }),
+  clear_error: z.object({ ...envelopeFields, command_type: z.literal('clear_error'), data: dataSchemas.clear_error }),
 };
 
 export type CoinDispenseCommand = z.infer<typeof schemas.coin_dispense>;
@@ -94,7 +103,8 @@ export type RestartCommand = z.infer<typeof schemas.restart>;
 export type LockCommand = z.infer<typeof schemas.lock>;
 export type QueryCommand = z.infer<typeof schemas.query>;
 export type ConfigCommand = z.infer<typeof schemas.config>;
-export type Command = CoinDispenseCommand | RestartCommand | LockCommand | QueryCommand | ConfigCommand;
+export type ClearErrorCommand = z.infer<typeof schemas.clear_error>;
+export type Command = CoinDispenseCommand | RestartCommand | LockCommand | QueryCommand | ConfigCommand | ClearErrorCommand;
 
 export type ParseOutcome =
   | { ok: true; command: Command }

@@ -16,7 +16,7 @@ import { commandTypes } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import type { CommandVerifier } from '../auth/pool.js';
 import type { CommandPipelineDeps } from './deps.js';
-import { expiryError } from './expiry.js';
+import { deadlineOf, expiryError } from './expiry.js';
 import type { HandlerContext, HandlerOutcome } from './handlers/context.js';
 import { dispatch } from './handlers/index.js';
 import { readableCommandId, shapeProblem, wantsResult } from './limits.js';
@@ -52,16 +52,22 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
 
   const count = (type: string, outcome: string) => metrics.incr('commands_total', { type: typeLabel(type), outcome });
 
-  const handlerContext = (resumed: boolean): HandlerContext => ({
+  /** Commands executing in this process by id: the dispense lane and the other lane never run one id twice at once. */
+  const running = new Map<string, Promise<ProcessOutcome>>();
+
+  const handlerContext = (command: Command, job: CommandJob, resumed: boolean): HandlerContext => ({
     ...deps,
     settings: () => readRuntimeSettings(redis, keys, config),
     timestamp: (ms) => formatTimestamp(ms, config.timestampFormat),
     resumed,
+    // A new command passed the expiry check before its claim; a resumed one is checked again here.
+    expired: resumed ? expiryError(command, job.receivedAt, clock.now(), config.commandMaxAgeSeconds) : null,
+    deadline: deadlineOf(command, job.receivedAt, config.commandTimeoutSeconds),
   });
 
-  async function execute(command: Command, resumed: boolean): Promise<HandlerOutcome> {
+  async function execute(command: Command, job: CommandJob, resumed: boolean): Promise<HandlerOutcome> {
     try {
-      return await dispatch(command, handlerContext(resumed));
+      return await dispatch(command, handlerContext(command, job, resumed));
     } catch (err) {
       if (err instanceof CommandError) return { status: 'failed', result: err.toResult() };
       log.error({ err, commandId: command.command_id }, 'command failed unexpectedly');
@@ -105,8 +111,26 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     const checked = await verifier.check({ topic: job.topic, topicType: job.commandType, body: job.body });
     if (!checked.ok) return refuse(new CommandError(checked.code, checked.detail));
     const command = checked.command;
-    const id = command.command_id;
+    const ahead = running.get(command.command_id);
+    // The same id still executing in the other lane: its result is the answer (a repeat, below).
+    if (ahead) await ahead.catch(() => undefined);
+    const run = claimAndExecute(command, job, jobId, started, refuse);
+    running.set(command.command_id, run);
+    try {
+      return await run;
+    } finally {
+      if (running.get(command.command_id) === run) running.delete(command.command_id);
+    }
+  }
 
+  async function claimAndExecute(
+    command: Command,
+    job: CommandJob,
+    jobId: string,
+    started: number,
+    refuse: (error: CommandError) => Promise<ProcessOutcome>,
+  ): Promise<ProcessOutcome> {
+    const id = command.command_id;
     // A repeat is answered before the expiry check: its original result stays valid however late it comes.
     let record = await registry.lookup(id);
     if (record === null) {
@@ -123,7 +147,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     const resumed = record !== null;
     if (record !== null) log.warn({ commandId: id, claimedBy: record.jobId, jobId }, 'resuming a command whose earlier run was cut short');
 
-    const outcome = await execute(command, resumed);
+    const outcome = await execute(command, job, resumed);
     const result = buildResult(resultCtx, id, command.command_type, outcome.status, outcome.result);
     await registry.complete(id, result, clock.now());
     count(command.command_type, outcome.status === 'success' ? 'success' : String(outcome.result.error_code ?? 'failed'));

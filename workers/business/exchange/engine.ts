@@ -23,6 +23,7 @@ import type { Faults } from '../faults/faults.js';
 import { acceptorStopCodes, type Condition } from '../machine/condition.js';
 import { MEMORY_CODE } from '../machine/memory-watch.js';
 import { booksInventory, readStateView, type StateView } from '../machine/state-view.js';
+import { DebtDoubt } from './doubt.js';
 import { PayoutLane, type LaneGate, type Settlement } from './payout-lane.js';
 import { defaultStuckPolicy, endOf, isStuck, judge, type StatusReport, type StuckPolicy } from './recovery.js';
 
@@ -34,6 +35,7 @@ export interface EngineParts {
 
 export class ExchangeEngine {
   readonly lane: PayoutLane;
+  readonly doubt: DebtDoubt;
   /** Settlements, for waiters (remote dispense) and tests. */
   readonly settled = new EventEmitter();
   private chain: Promise<unknown> = Promise.resolve();
@@ -51,7 +53,8 @@ export class ExchangeEngine {
     /** How often a sent payout is checked for being stuck, ms. */
     private readonly checkEveryMs = 5_000,
   ) {
-    this.lane = new PayoutLane(d);
+    this.lane = new PayoutLane(d, p.faults);
+    this.doubt = new DebtDoubt(d, p.faults);
   }
 
   /** Runs `fn` after every earlier state change has finished: one change at a time. */
@@ -157,7 +160,8 @@ export class ExchangeEngine {
         await faults.raise('error', ev.code, { source: 'hardware', context: ev.context ?? {} });
         return;
       case 'fault_cleared':
-        await faults.clear('error', ev.code);
+        if (ev.code === 51) await this.doubt.clearedAtMachine();
+        else await faults.clear('error', ev.code);
         return;
       case 'door':
         await this.d.redis.hset(m, ev.open ? { doorOpen: 1 } : { doorOpen: 0, lastMaintenanceAt: this.d.clock.now() });
@@ -221,21 +225,16 @@ export class ExchangeEngine {
   }
 
   /**
-   * Right after a settlement: its transaction goes to the mqtt app before
-   * anything else, error 51 for an unknown outcome; the rest (42 with the
-   * shortfall, status, accounting, the waiter) follows with the change's follow-up.
+   * Right after a settlement: its transaction (and error 51 for an unknown
+   * outcome, committed with it) goes to the mqtt app before anything else;
+   * the rest (42 with the shortfall, status, accounting, the waiter) follows
+   * with the change's follow-up.
    */
   private async afterSettle(s: Settlement | null): Promise<void> {
     if (!s) return;
     this.settlement = s;
-    await this.d.publisher.drain();
     this.lastNews.delete(s.intent.payoutId);
-    if (s.end === 'unknown') {
-      await this.p.faults.raise('error', 51, {
-        source: 'engine',
-        context: { payout_id: s.intent.payoutId, transaction_id: s.intent.ref || null, coins_in_doubt: s.intent.coins, debt_coins: s.debtAfter },
-      });
-    }
+    await this.d.publisher.drain();
   }
 
   /**
@@ -245,6 +244,7 @@ export class ExchangeEngine {
    */
   private async follow(s?: Settlement): Promise<void> {
     let v = await readStateView(this.d);
+    if (await this.doubt.rederive(v)) v = await readStateView(this.d);
     const sent = await this.lane.pump(gateOf(v), v.head);
     if (sent) {
       this.lastNews.set(sent.payoutId, this.d.clock.now());
@@ -344,5 +344,5 @@ export class ExchangeEngine {
  */
 function gateOf(v: StateView): LaneGate {
   const errors = v.snapshot.activeErrors.filter((c) => !(c === MEMORY_CODE && v.sources[`error:${c}`] === 'memory'));
-  return { errors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins };
+  return { errors, inventory: booksInventory(v), debt: v.snapshot.counters.debt_coins, doubt: v.doubt.coins };
 }

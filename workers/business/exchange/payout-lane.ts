@@ -19,6 +19,7 @@ import {
   today,
   type BusinessDeps,
 } from '../deps.js';
+import type { Faults } from '../faults/faults.js';
 import type { RemoteDispenseRequest } from '../machine-port.js';
 import {
   intentFields,
@@ -31,6 +32,7 @@ import {
   type PayoutIntent,
 } from './records.js';
 import { transactionData } from './transaction-message.js';
+import type { Plan } from '../store/plan.js';
 
 type Credit = Extract<HwEvent, { kind: 'bill_accepted' | 'coin_accepted' }>;
 
@@ -61,10 +63,15 @@ export interface LaneGate {
   /** Books inventory, or null when the hardware never reported one. */
   inventory: number | null;
   debt: number;
+  /** Part of `debt` whose payout ended with an unknown outcome: held until a person resolves it. */
+  doubt: number;
 }
 
 export class PayoutLane {
-  constructor(private readonly d: BusinessDeps) {}
+  constructor(
+    private readonly d: BusinessDeps,
+    private readonly faults: Faults,
+  ) {}
 
   private get k() {
     return this.d.keys;
@@ -175,6 +182,29 @@ export class PayoutLane {
   }
 
   /**
+   * Cancels a remote dispense whose payout has not started (still queued,
+   * nothing paid by any attempt): the intent leaves the lane and the record
+   * says `cancelled`, in one write. False when it started (or is unknown).
+   */
+  async cancelRemote(commandId: string): Promise<boolean> {
+    const remoteKey = this.k.remoteDispense(commandId);
+    const txnId = await this.d.redis.hget(remoteKey, 'txnId');
+    const txn = txnId === null ? null : await readTransaction(this.d.redis, this.k, txnId);
+    if (!txn) return false;
+    const result = await newPlan(this.d)
+      .expectEq(remoteKey, 'state', 'queued')
+      .expectEq(this.k.payoutIntent(txn.payoutId), 'state', 'queued')
+      .expectEq(this.k.openTransaction(txn.txnId), 'paid', '0')
+      .hset(remoteKey, { state: 'cancelled', coinsDispensed: 0, coinsUnpaid: txn.due, success: 0 })
+      .lrem(this.k.payoutLane, txn.payoutId)
+      .del(this.k.payoutIntent(txn.payoutId))
+      .del(this.k.openTransaction(txn.txnId))
+      .commit(this.d.redis);
+    if (result === 'ok') this.d.log.warn({ commandId, txnId: txn.txnId, coins: txn.due }, 'remote dispense cancelled: not started before its deadline');
+    return result === 'ok';
+  }
+
+  /**
    * Starts the next payout if the lane is free and allowed to pay. Returns
    * the intent it sent, or null. Never sends while another payout is out.
    * `headNow`: the lane's head as just read, if the caller has it.
@@ -217,12 +247,14 @@ export class PayoutLane {
 
   /**
    * Puts a debt payout at the head of the lane when debt is owed and may be
-   * paid now. Not while error 51 is active: then the owed amount is in doubt
-   * and a person decides (docs/protocol.md#error-codes "進設定清除上一筆交易內容").
+   * paid now. Debt in doubt (an unknown outcome) is never paid until a person
+   * says the coins did not leave (docs/commands.md#error-51-coins-in-doubt), and no debt is
+   * paid while error 51 is active: then the owed amount itself is in question.
    */
   private async headDebt(gate: LaneGate): Promise<boolean> {
-    if (gate.debt <= 0 || !this.mayPay(gate) || gate.errors.includes(51)) return false;
-    const coins = gate.inventory === null ? gate.debt : Math.min(gate.debt, gate.inventory);
+    const payable = gate.debt - gate.doubt;
+    if (payable <= 0 || !this.mayPay(gate) || gate.errors.includes(51)) return false;
+    const coins = gate.inventory === null ? payable : Math.min(payable, gate.inventory);
     const payoutId = newPayoutId();
     const result = await newPlan(this.d)
       .expectAbsent(this.k.payoutIntent(payoutId), 'state')
@@ -308,6 +340,7 @@ export class PayoutLane {
         finished = { txn, paid: totalPaid, unpaid };
       }
     }
+    if (end === 'unknown') await this.doubt(plan, intent, paid, debtAfter);
     const result = await plan.commit(this.d.redis);
     if (result !== 'ok') return null;
     this.d.metrics.incr('business_coins_paid_total', { purpose: intent.purpose }, paid);
@@ -316,6 +349,22 @@ export class PayoutLane {
     const settled: Settlement = { intent, paid, end, debtAfter };
     if (finished) settled.finished = finished;
     return settled;
+  }
+
+  /**
+   * An unknown outcome, in the settlement's own write: the coins of this
+   * attempt that became debt are held as debt in doubt, and error 51 is
+   * raised. A crash can therefore never leave that debt payable without 51
+   * (a second payout of coins that may have left the hopper).
+   */
+  private async doubt(plan: Plan, intent: PayoutIntent, paid: number, debtAfter: number): Promise<void> {
+    // A remote shortfall is no debt (nobody is owed it); only the 51 tells a person to check the hopper.
+    const inDoubt = intent.purpose === 'remote' ? 0 : intent.coins - paid;
+    if (inDoubt > 0) plan.hincr(this.k.debtDoubt, { coins: inDoubt }).hset(this.k.debtDoubt, { acknowledged: 0 });
+    await this.faults.raiseWith(plan, 'error', 51, {
+      source: 'engine',
+      context: { payout_id: intent.payoutId, transaction_id: intent.ref || null, coins_in_doubt: intent.coins - paid, debt_coins: debtAfter },
+    });
   }
 
   /** Marks a re-issue of the same payout id (the hardware never received it). */

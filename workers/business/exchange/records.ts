@@ -52,7 +52,8 @@ export interface OpenTransaction {
 export interface RemoteRecord {
   txnId: string;
   coins: number;
-  state: 'queued' | 'done';
+  /** `cancelled`: its deadline passed before the payout started; nothing was paid. */
+  state: 'queued' | 'done' | 'cancelled';
   startedAt: number;
   coinsDispensed: number;
   coinsUnpaid: number;

@@ -8,12 +8,13 @@
 import { formatTimestamp } from '../../../shared/clock.js';
 import { alarmCodes, errorCodes, isCritical } from '../../../shared/codes.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
+import type { Plan } from '../store/plan.js';
 import { alarmData, errorData } from './messages.js';
 
 export type CodeKind = 'error' | 'alarm';
 
 /** What raised a code; `link up` clears only what `link down` raised. */
-export type CodeSource = 'hardware' | 'link' | 'payout' | 'engine' | 'lock' | 'door' | 'inventory' | 'unmapped' | 'memory';
+export type CodeSource = 'hardware' | 'link' | 'payout' | 'engine' | 'lock' | 'door' | 'inventory' | 'unmapped' | 'memory' | 'events';
 
 export interface RaiseOptions {
   source: CodeSource;
@@ -61,13 +62,27 @@ export class Faults {
 
   /** Raises `code` unless already active. Resolves true when it was raised now. */
   async raise(kind: CodeKind, code: number, opts: RaiseOptions): Promise<boolean> {
+    const plan = newPlan(this.d);
+    if (!(await this.raiseWith(plan, kind, code, opts))) return false;
+    return (await plan.commit(this.d.redis)) === 'ok';
+  }
+
+  /**
+   * Adds the raise of `code` to `plan`, so the code and the change that
+   * causes it are one atomic write. False when it is already active (the
+   * plan then only applies while it still is) or unknown.
+   */
+  async raiseWith(plan: Plan, kind: CodeKind, code: number, opts: RaiseOptions): Promise<boolean> {
     if (!(kind === 'error' ? errorCodes : alarmCodes).has(code)) {
       this.d.log.warn({ kind, code }, 'unknown code ignored');
       return false;
     }
     const f = field(kind, code);
     const active = await this.active();
-    if (active.raisedAt.has(f)) return false;
+    if (active.raisedAt.has(f)) {
+      plan.expectPresent(this.d.keys.activeCodes, f);
+      return false;
+    }
     const after = { errors: kind === 'error' ? [...active.errors, code] : active.errors, alarms: kind === 'alarm' ? [...active.alarms, code] : active.alarms };
     const now = this.d.clock.now();
     const data =
@@ -75,7 +90,7 @@ export class Faults {
         ? errorData(code, 'raised', opts.context ?? {}, serviceAvailable(after))
         : alarmData(code, 'raised', opts.level ?? null, opts.context ?? {}, serviceAvailable(after));
     const envelope = await this.d.publisher.envelope(kind, data);
-    const plan = newPlan(this.d)
+    plan
       .expectAbsent(this.d.keys.activeCodes, f)
       .hset(this.d.keys.activeCodes, { [f]: now })
       .hset(this.d.keys.codeSources, { [f]: opts.source })
@@ -84,20 +99,33 @@ export class Faults {
       const daily = this.d.keys.daily(today(this.d, now));
       plan.hincr(daily, { errors: 1 }).expire(daily, DAILY_TTL_SECONDS);
     }
-    const result = await plan.commit(this.d.redis);
-    if (result === 'ok') {
+    plan.onCommitted(() => {
       this.d.log.info({ kind, code, source: opts.source }, 'code raised');
       this.d.metrics.incr('business_codes_raised_total', { kind, code });
-    }
-    return result === 'ok';
+    });
+    return true;
   }
 
   /** Clears `code` if active (and raised by `onlySource` when given). Resolves true when it was cleared now. */
   async clear(kind: CodeKind, code: number, opts: ClearOptions = {}): Promise<boolean> {
+    const plan = newPlan(this.d);
+    if (!(await this.clearWith(plan, kind, code, opts))) return false;
+    return (await plan.commit(this.d.redis)) === 'ok';
+  }
+
+  /**
+   * Adds the clear of `code` to `plan` (one atomic write with what resolves
+   * it). False when it is not active (the plan then only applies while it
+   * still is not) or was raised by another source than `onlySource`.
+   */
+  async clearWith(plan: Plan, kind: CodeKind, code: number, opts: ClearOptions = {}, journal?: { member: string }): Promise<boolean> {
     const f = field(kind, code);
     const active = await this.active();
     const raisedAt = active.raisedAt.get(f);
-    if (raisedAt === undefined) return false;
+    if (raisedAt === undefined) {
+      plan.expectAbsent(this.d.keys.activeCodes, f);
+      return false;
+    }
     const source = await this.d.redis.hget(this.d.keys.codeSources, f);
     if (opts.onlySource && source !== opts.onlySource) return false;
     const after = { errors: active.errors.filter((c) => kind !== 'error' || c !== code), alarms: active.alarms.filter((c) => kind !== 'alarm' || c !== code) };
@@ -108,13 +136,12 @@ export class Faults {
         ? errorData(code, 'cleared', context, serviceAvailable(after))
         : alarmData(code, 'cleared', opts.level ?? null, context, serviceAvailable(after));
     const envelope = await this.d.publisher.envelope(kind, data);
-    const plan = newPlan(this.d)
+    plan
       .expectEq(this.d.keys.activeCodes, f, String(raisedAt))
       .hdel(this.d.keys.activeCodes, f)
       .hdel(this.d.keys.codeSources, f)
-      .emit(envelope);
-    const result = await plan.commit(this.d.redis);
-    if (result === 'ok') this.d.log.info({ kind, code }, 'code cleared');
-    return result === 'ok';
+      .emit(envelope, journal && { entryKey: this.d.keys.journalEntry(journal.member), indexKey: this.d.keys.journal, member: journal.member, at: now });
+    plan.onCommitted(() => this.d.log.info({ kind, code }, 'code cleared'));
+    return true;
   }
 }

@@ -23,6 +23,8 @@ export interface StateView {
   head: PayoutIntent | null;
   /** Messages committed but not yet handed to the mqtt app. */
   unsent: number;
+  /** Debt in doubt (keys.debtDoubt): coins held for a person, and whether error 51 about them was cleared without a choice. */
+  doubt: { coins: number; acknowledged: boolean };
 }
 
 export async function readStateView(d: BusinessDeps): Promise<StateView> {
@@ -36,14 +38,23 @@ export async function readStateView(d: BusinessDeps): Promise<StateView> {
     .hgetall(k.daily(today(d)))
     .lindex(k.payoutLane, 0)
     .llen(k.unsent)
+    .hgetall(k.debtDoubt)
     .exec();
   if (!replies) throw new Error('state view: transaction aborted');
-  const [machine, counters, codes, sources, daily, headId, unsent] = replies.map(([err, value]) => {
+  const [machine, counters, codes, sources, daily, headId, unsent, doubt] = replies.map(([err, value]) => {
     if (err) throw err;
     return value;
-  }) as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, string | null, number];
+  }) as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, string | null, number, Record<string, string>];
   const head = headId === null ? null : await readIntent(d.redis, k, headId);
-  return { snapshot: machineSnapshotOf({ machine, counters, codes, daily }), machine, codes, sources, head, unsent };
+  return {
+    snapshot: machineSnapshotOf({ machine, counters, codes, daily }),
+    machine,
+    codes,
+    sources,
+    head,
+    unsent,
+    doubt: { coins: Number(doubt.coins ?? 0), acknowledged: doubt.acknowledged === '1' },
+  };
 }
 
 /** The books' inventory, or null while the hardware never reported a level. */

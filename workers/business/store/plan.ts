@@ -96,6 +96,7 @@ function scripted(redis: Redis): WithPlan {
 export class Plan {
   private readonly p: PlanJson;
   private readonly envelopes: string[] = [];
+  private readonly committed: (() => void)[] = [];
 
   constructor(keys: RedisKeys, seqEnabled: boolean) {
     this.p = {
@@ -173,7 +174,15 @@ export class Plan {
     return this;
   }
 
-  commit(redis: Redis): Promise<CommitResult> {
-    return scripted(redis).coinerexPlan(JSON.stringify(this.p), ...this.envelopes);
+  /** Runs `fn` once the plan has applied (its log lines and metrics: what did not happen is not told). */
+  onCommitted(fn: () => void): this {
+    this.committed.push(fn);
+    return this;
+  }
+
+  async commit(redis: Redis): Promise<CommitResult> {
+    const result = await scripted(redis).coinerexPlan(JSON.stringify(this.p), ...this.envelopes);
+    if (result === 'ok') for (const fn of this.committed) fn();
+    return result;
   }
 }

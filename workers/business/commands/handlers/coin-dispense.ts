@@ -16,8 +16,10 @@ export const coinDispense: Handler<CoinDispenseCommand> = async (command, ctx) =
   const coins = command.data.coins_to_dispense;
   const quota = dispenseQuota(ctx.redis);
   const dayKey = ctx.keys.dispenseQuota(localDay(ctx.clock.now(), ctx.config.timezone));
-  // A resumed run already passed these checks and reserved its coins; the payout it started changed the inventory.
-  if (!ctx.resumed) {
+  // Only a payout already queued for this command id skips the checks: its coins are the machine's now
+  // (it may have changed the inventory). A run cut short before that is checked and counted like a new one.
+  if (!(ctx.resumed && (await ctx.machine.dispenseQueued(command.command_id)))) {
+    if (ctx.expired) throw ctx.expired;
     const settings = await ctx.settings();
     if (coins > settings.dispenseMaxPerCommand) {
       throw new CommandError('LIMIT_EXCEEDED', `${coins} coins requested, at most ${settings.dispenseMaxPerCommand} per command`);
@@ -28,6 +30,7 @@ export const coinDispense: Handler<CoinDispenseCommand> = async (command, ctx) =
     if (critical.length > 0) throw new CommandError('MACHINE_FAULT', `active fault ${critical.join(', ')}`);
     if (machine.doorOpen) throw new CommandError('MACHINE_FAULT', '前門開啟 (door open)');
     if (machine.inventory < coins) throw new CommandError('INSUFFICIENT_COINS', `${coins} requested, ${machine.inventory} in the hopper`);
+    // Per command id: a resumed run that reserved before its crash is not counted twice.
     const { reserved, total } = await quota.reserve(dayKey, command.command_id, coins, settings.dispenseMaxPerDay);
     if (!reserved) {
       throw new CommandError('LIMIT_EXCEEDED', `${coins} more coins would pass today's limit of ${settings.dispenseMaxPerDay} (${total} dispensed)`);
@@ -40,6 +43,7 @@ export const coinDispense: Handler<CoinDispenseCommand> = async (command, ctx) =
       coins,
       operatorAccount: command.data.operator_account ?? null,
       reason: command.data.reason ?? null,
+      deadline: ctx.deadline,
     });
   } catch (err) {
     // A refusal by the machine paid nothing; after any other error the payout's fate is unknown, so the coins stay counted.

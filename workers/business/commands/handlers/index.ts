@@ -1,5 +1,6 @@
 /** The command dispatcher: one handler per command type (docs/architecture.md#one-handler-per-message-type, as MQTT.js `handlers/index.ts`). */
 import type { Command } from '../parse.js';
+import { clearError } from './clear-error.js';
 import { coinDispense } from './coin-dispense.js';
 import { config } from './config.js';
 import type { HandlerContext, HandlerOutcome } from './context.js';
@@ -19,6 +20,8 @@ export function dispatch(command: Command, ctx: HandlerContext): Promise<Handler
       return query(command, ctx);
     case 'config':
       return config(command, ctx);
+    case 'clear_error':
+      return clearError(command, ctx);
     default:
       return assertNever(command);
   }

@@ -1,0 +1,145 @@
+/**
+ * Debt in doubt and error 51 (兌幣紀錄異常). A payout whose outcome the
+ * hardware cannot tell is settled as unpaid: its coins become debt, held in
+ * `keys.debtDoubt`, and 51 is raised — all in the settlement's own write
+ * (payout-lane.ts). The lane never pays coins in doubt. A person counts the
+ * hopper and says what happened (docs/commands.md "Error 51"):
+ *
+ *  - `paid`: the coins left the hopper. The debt is written off and the
+ *    coins are booked as dispensed;
+ *  - `not_paid`: they did not. The debt becomes payable and the lane pays it;
+ *  - no choice (51 cleared at the machine's settings menu, or `clear_error`
+ *    without `coins_paid`): 51 is cleared and nothing is paid; the coins stay
+ *    held until one of the two choices is given.
+ *
+ * Each choice is one atomic write that also clears 51 and records the
+ * decision in the journal (an `error` 51 `cleared` message whose context
+ * says what was decided).
+ */
+import { CommandError } from '../../../shared/errors.js';
+import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
+import { serviceAvailable, type Faults } from '../faults/faults.js';
+import { errorData } from '../faults/messages.js';
+import type { StateView } from '../machine/state-view.js';
+import type { Plan } from '../store/plan.js';
+
+export type DoubtChoice = 'paid' | 'not_paid';
+
+export interface DoubtDecision {
+  choice: DoubtChoice | null;
+  operator: string | null;
+  reason: string | null;
+}
+
+export interface DoubtResolution {
+  choice: DoubtChoice | null;
+  /** Coins that were in doubt. */
+  coinsInDoubt: number;
+  /** Coins written off the debt (choice `paid`). */
+  debtWrittenOff: number;
+  /** Coins now payable (choice `not_paid`). */
+  debtToPay: number;
+  /** Debt left on the books after the decision. */
+  debtAfter: number;
+}
+
+/** Journal member of a decision: unique per millisecond, sorted with the transactions by time. */
+const journalMember = (at: number) => `DEBT51_${at}`;
+
+export class DebtDoubt {
+  constructor(
+    private readonly d: BusinessDeps,
+    private readonly faults: Faults,
+  ) {}
+
+  private async read(): Promise<{ coins: number; acknowledged: boolean; debt: number; debtField: string | null }> {
+    const [doubt, debt] = await Promise.all([this.d.redis.hgetall(this.d.keys.debtDoubt), this.d.redis.hget(this.d.keys.counters, 'debt_coins')]);
+    return { coins: Number(doubt.coins ?? 0), acknowledged: doubt.acknowledged === '1', debt: Number(debt ?? 0), debtField: debt };
+  }
+
+  /**
+   * Applies a person's decision about error 51. Without a choice only 51 is
+   * cleared (the coins stay held); refused when there is neither 51 nor debt in doubt.
+   */
+  async decide(decision: DoubtDecision): Promise<DoubtResolution> {
+    const k = this.d.keys;
+    const now = this.d.clock.now();
+    const doubt = await this.read();
+    const active = await this.faults.active();
+    if (doubt.coins === 0 && !active.errors.includes(51)) throw new CommandError('NOT_PERMITTED', '沒有待確認的出幣紀錄 (no error 51 and no debt in doubt)');
+    const inDoubt = Math.min(doubt.coins, doubt.debt);
+    const writtenOff = decision.choice === 'paid' ? inDoubt : 0;
+    const resolution: DoubtResolution = {
+      choice: decision.choice,
+      coinsInDoubt: doubt.coins,
+      debtWrittenOff: writtenOff,
+      debtToPay: decision.choice === 'not_paid' ? inDoubt : 0,
+      debtAfter: doubt.debt - writtenOff,
+    };
+    // Decided on what was read: a payout settling in between makes the plan stale instead of wrong.
+    const plan = newPlan(this.d);
+    if (doubt.debtField === null) plan.expectAbsent(k.counters, 'debt_coins');
+    else plan.expectEq(k.counters, 'debt_coins', doubt.debtField);
+    if (doubt.coins > 0) plan.expectEq(k.debtDoubt, 'coins', String(doubt.coins));
+    else plan.expectAbsent(k.debtDoubt, 'coins');
+    if (decision.choice === null) {
+      if (doubt.coins > 0) plan.hset(k.debtDoubt, { acknowledged: 1 });
+    } else {
+      plan.del(k.debtDoubt);
+    }
+    if (writtenOff > 0) {
+      // The coins left the hopper: booked as a debt payout would have booked them.
+      const daily = k.daily(today(this.d, now));
+      plan
+        .hincr(k.counters, { debt_coins: -writtenOff, total_dispensed: writtenOff })
+        .floor0(k.counters, 'debt_coins')
+        .hincr(daily, { coins_dispensed: writtenOff })
+        .expire(daily, DAILY_TTL_SECONDS);
+      if ((await this.d.redis.hexists(k.machine, 'inventory')) === 1) plan.hincr(k.machine, { inventory: -writtenOff }).floor0(k.machine, 'inventory');
+    }
+    const context = {
+      resolution: decision.choice ?? 'none',
+      coins_in_doubt: resolution.coinsInDoubt,
+      debt_written_off: resolution.debtWrittenOff,
+      debt_to_pay: resolution.debtToPay,
+      debt_coins: resolution.debtAfter,
+      operator_id: decision.operator,
+      reason: decision.reason,
+    };
+    const member = journalMember(now);
+    if (!(await this.faults.clearWith(plan, 'error', 51, { context }, { member }))) {
+      // 51 was already cleared without a choice: the decision is still announced and journaled.
+      const envelope = await this.d.publisher.envelope('error', errorData(51, 'cleared', context, serviceAvailable(active)));
+      plan.emit(envelope, { entryKey: k.journalEntry(member), indexKey: k.journal, member, at: now });
+    }
+    const result = await plan.commit(this.d.redis);
+    if (result !== 'ok') throw new CommandError('BUSY', 'the books changed while deciding; send it again');
+    this.d.log.warn({ ...context }, 'error 51 decided');
+    return resolution;
+  }
+
+  /** A clear of 51 from the hardware (the machine's settings menu): a decision without a choice. */
+  async clearedAtMachine(): Promise<void> {
+    const doubt = await this.read();
+    if (doubt.coins === 0) {
+      await this.faults.clear('error', 51);
+      return;
+    }
+    await this.decide({ choice: null, operator: null, reason: 'cleared at the machine' });
+  }
+
+  /**
+   * Re-derives 51 from the books: debt in doubt that nobody acknowledged
+   * must have 51 active. With the settlement writing both at once this only
+   * repairs state written by older versions or by hand.
+   */
+  async rederive(v: StateView): Promise<boolean> {
+    if (v.doubt.coins <= 0 || v.doubt.acknowledged || v.codes['error:51'] !== undefined) return false;
+    const plan: Plan = newPlan(this.d).expectEq(this.d.keys.debtDoubt, 'coins', String(v.doubt.coins));
+    const raised = await this.faults.raiseWith(plan, 'error', 51, {
+      source: 'engine',
+      context: { coins_in_doubt: v.doubt.coins, debt_coins: v.snapshot.counters.debt_coins, rederived: true },
+    });
+    return raised && (await plan.commit(this.d.redis)) === 'ok';
+  }
+}
