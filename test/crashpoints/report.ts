@@ -1,0 +1,41 @@
+/** The crash-point report: totals per path, then every violation with its point and write. */
+import type { PathResult, PointResult } from './explore.js';
+
+export interface PathTotals {
+  path: string;
+  writes: Record<string, number>;
+  before: number;
+  after: number;
+  notReached: number;
+  violations: number;
+}
+
+export function totals(r: PathResult): PathTotals {
+  const ran = r.points.filter((p) => p.reached);
+  return {
+    path: r.path,
+    writes: r.writes,
+    before: ran.filter((p) => p.when === 'before').length,
+    after: ran.filter((p) => p.when === 'after').length,
+    notReached: r.points.length - ran.length,
+    violations: r.points.filter((p) => p.violations.length > 0).length,
+  };
+}
+
+const point = (p: PointResult) => `${p.path} ${p.app}:${p.k}:${p.when} — ${p.write.cmd}${p.write.script ? ` ${p.write.script}` : ''} ${p.write.key}`;
+
+export function formatReport(results: readonly PathResult[]): string {
+  const lines = ['path              writes (hw/biz/mqtt)  explored before/after  not reached  violations'];
+  for (const r of results) {
+    const t = totals(r);
+    const w = `${t.writes.hardware ?? 0}/${t.writes.business ?? 0}/${t.writes.mqtt ?? 0}`;
+    lines.push(`${t.path.padEnd(18)}${w.padEnd(22)}${`${t.before}/${t.after}`.padEnd(23)}${String(t.notReached).padEnd(13)}${t.violations}`);
+  }
+  const bad = results.flatMap((r) => r.points.filter((p) => p.violations.length > 0));
+  lines.push('', bad.length === 0 ? 'no violations' : `${bad.length} point(s) with violations:`);
+  for (const p of bad) {
+    lines.push(`- ${point(p)}`);
+    for (const v of p.violations) lines.push(`    [${v.invariant}] ${v.name}: ${v.detail}`);
+  }
+  return lines.join('\n');
+}

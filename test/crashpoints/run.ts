@@ -1,0 +1,51 @@
+/**
+ * `npm run crashpoints -- [--paths a,b] [--short] [--out FILE]`: explores
+ * every write of every money path, before and after, prints the totals and
+ * every violation, and writes the JSON report (crashpoints-report.json).
+ * Exit codes: 0 no violation, 1 violations, 2 bad arguments, 3 the run broke down.
+ */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { everyPoint, Explorer, fewPoints, type PathResult } from './explore.js';
+import { moneyPaths } from './paths.js';
+import { formatReport, totals } from './report.js';
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { paths: { type: 'string' }, short: { type: 'boolean' }, out: { type: 'string' } }, strict: true }));
+  } catch (err) {
+    process.stderr.write(`crashpoints: ${(err as Error).message}\nusage: npm run crashpoints -- [--paths ${moneyPaths.map((p) => p.name).join(',')}] [--short] [--out FILE]\n`);
+    return 2;
+  }
+  const wanted = values.paths?.split(',') ?? moneyPaths.map((p) => p.name);
+  const unknown = wanted.filter((n) => !moneyPaths.some((p) => p.name === n));
+  if (unknown.length > 0) {
+    process.stderr.write(`crashpoints: unknown path(s) ${unknown.join(', ')}\n`);
+    return 2;
+  }
+  const say = (line: string) => process.stdout.write(`[crashpoints] ${line}\n`);
+  const explorer = new Explorer(say, 1);
+  const stop = () => void explorer.close().finally(() => process.exit(3));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const started = Date.now();
+  const results: PathResult[] = [];
+  try {
+    for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) results.push(await explorer.explorePath(path, values.short ? fewPoints : everyPoint));
+  } catch (err) {
+    process.stderr.write(`crashpoints: the run broke down: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 3;
+  } finally {
+    await explorer.close();
+    const text = formatReport(results);
+    process.stdout.write(`\n${text}\n`);
+    const out = resolve(values.out ?? 'crashpoints-report.json');
+    await writeFile(out, `${JSON.stringify({ startedAt: new Date(started).toISOString(), minutes: (Date.now() - started) / 60_000, totals: results.map(totals), results }, null, 2)}\n`);
+    say(`report written to ${out}`);
+  }
+  return results.some((r) => r.points.some((p) => p.violations.length > 0)) ? 1 : 0;
+}
+
+process.exitCode = await main(process.argv.slice(2));
