@@ -7,13 +7,16 @@
  * `COINEREX_CRASH_POINT` or `COINEREX_CRASH_TRACE` is set: nothing is
  * patched and no signal handler is installed otherwise.
  *
- *  - `COINEREX_CRASH_TRACE=<file>`: append one JSON line per counted write.
+ *  - `COINEREX_CRASH_TRACE=<dir>`: append one JSON line per counted write to `<dir>/<app>.jsonl`.
  *  - `COINEREX_CRASH_POINT=<app>:<k>:<before|after>`: in the app named `<app>`
  *    (the folder of its main.js), die before the write is sent / after Redis
  *    answered it and before the app sees the answer.
  *  - `COINEREX_CRASH_MATCH=<signature>`: count only writes with this signature
  *    (command, script, key with ids masked), so a write a timer adds to the
  *    path does not move the point.
+ *  - With a trace dir, a file `<dir>/<app>.arm` read at SIGUSR2 (first line the
+ *    point, second the signature) replaces both variables: the harness moves
+ *    the point without restarting the app.
  *
  * Counting starts at SIGUSR2 (the harness arms the process once it is idle),
  * so start-up writes and the moment of the start do not shift the numbers.
@@ -21,7 +24,8 @@
  * stalled-job upkeep, which a timer drives and no money path depends on.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export interface CrashPointSpec {
@@ -70,17 +74,17 @@ export function signature(cmd: string, script: string, key: string, prefix: stri
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function installCrashPointHook(env: NodeJS.ProcessEnv = process.env): void {
-  const tracePath = env.COINEREX_CRASH_TRACE;
+  const traceDir = env.COINEREX_CRASH_TRACE;
   const rawPoint = env.COINEREX_CRASH_POINT;
-  if (!tracePath && !rawPoint) return;
+  if (!traceDir && !rawPoint) return;
   const proto = Redis.prototype as unknown as Record<string, unknown> & { __crashPointHook?: true };
   if (proto.__crashPointHook) return;
   proto.__crashPointHook = true;
 
   const app = /(?:^|\/)([\w-]+)\/main\.js$/.exec(process.argv[1] ?? '')?.[1] ?? '?';
-  const spec = rawPoint ? parseCrashPoint(rawPoint) : null;
-  const mine = spec !== null && spec.app === app;
-  const match = env.COINEREX_CRASH_MATCH ?? '';
+  const tracePath = traceDir ? join(traceDir, `${app}.jsonl`) : '';
+  let spec = rawPoint ? parseCrashPoint(rawPoint) : null;
+  let match = env.COINEREX_CRASH_MATCH ?? '';
   const prefix = env.COINEREX_REDIS_PREFIX ?? '';
   const deviceId = env.COINEREX_DEVICE_ID ?? '';
   const scripts = new Map<string, string>();
@@ -93,6 +97,15 @@ export function installCrashPointHook(env: NodeJS.ProcessEnv = process.env): voi
     throw new Error('unreachable');
   };
   process.on('SIGUSR2', () => {
+    if (traceDir) {
+      try {
+        const [point = '', sig = ''] = readFileSync(join(traceDir, `${app}.arm`), 'utf8').split('\n');
+        spec = parseCrashPoint(point);
+        match = sig;
+      } catch {
+        // No arm file: count (and trace) with what the environment says.
+      }
+    }
     armed = true;
     seen = 0;
     counted = 0;
@@ -150,7 +163,7 @@ export function installCrashPointHook(env: NodeJS.ProcessEnv = process.env): voi
     const hit = match === '' || match === sig;
     if (hit) counted += 1;
     if (tracePath) appendFileSync(tracePath, `${JSON.stringify({ app, n: seen, sig, cmd: name, script, key, at: Date.now() })}\n`);
-    if (mine && hit && counted === spec.k) {
+    if (spec?.app === app && hit && counted === spec.k) {
       if (spec.when === 'before') die();
       const resolve = command.resolve;
       command.resolve = (v: unknown) => {

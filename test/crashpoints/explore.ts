@@ -7,7 +7,8 @@
  * invariant of the chaos suite, plus no job parked in a failed set. A
  * violation restarts the rig from scratch so it does not colour later points.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkInvariants, type Check } from '../chaos/invariants.js';
 import { gatherEvidence } from '../chaos/evidence.js';
@@ -63,17 +64,14 @@ export type Selection = (writes: readonly Write[]) => Array<{ write: Write; when
 export const everyPoint: Selection = (writes) => writes.flatMap((write) => [{ write, when: 'before' as const }, { write, when: 'after' as const }]);
 
 /**
- * The short tier: per path, the first write of the owner that writes first,
- * the middle write of the business app and the last write of the path, alternating before and after.
+ * The short tier: `count` writes spread evenly over the path's sequence (all
+ * apps, in order), before and after in turn from `phase` — the same writes
+ * every time a path records the same sequence.
  */
-export const fewPoints: Selection = (writes) => {
-  if (writes.length === 0) return [];
-  const business = writes.filter((w) => w.app === 'business');
-  const picks = [writes[0]!, business[Math.floor(business.length / 2)] ?? writes[Math.floor(writes.length / 2)]!, writes[writes.length - 1]!];
-  const seen = new Set<string>();
-  return picks
-    .filter((w) => !seen.has(`${w.app}:${w.k}`) && seen.add(`${w.app}:${w.k}`))
-    .map((write, i) => ({ write, when: i % 2 === 0 ? ('before' as const) : ('after' as const) }));
+export const spread = (count: number, phase = 0): Selection => (writes) => {
+  const picked = new Map<number, 'before' | 'after'>();
+  for (let j = 0; j < Math.min(count, writes.length); j++) picked.set(Math.floor(((j + 0.5) * writes.length) / count), (j + phase) % 2 === 0 ? 'before' : 'after');
+  return [...picked].map(([i, when]) => ({ write: writes[i]!, when }));
 };
 
 const SETTLE_MS = 120_000;
@@ -129,6 +127,7 @@ export class Explorer {
   private rig: Rig | null = null;
   private stack: ChildStack | null = null;
   private runs = 0;
+  private traces = '';
 
   constructor(
     private readonly say: (line: string) => void,
@@ -138,6 +137,7 @@ export class Explorer {
   private async ensureRig(): Promise<{ rig: Rig; stack: ChildStack }> {
     if (this.rig && this.stack) return { rig: this.rig, stack: this.stack };
     let stack: ChildStack | null = null;
+    const traces = await mkdtemp(join(tmpdir(), 'coinerex-traces-'));
     const rig = await startRig({ ...defaultOptions, seed: this.seed, logLevel: 'info', initialInventory: 400 }, this.say, {
       apps: ownerApps,
       startApps: async (apps, env) => (stack = await startChildren(apps, env)),
@@ -146,8 +146,11 @@ export class Explorer {
         COINEREX_HEARTBEAT_SECONDS: '3600',
         COINEREX_STATUS_SECONDS: '3600',
         COINEREX_SIM_PAYOUT_MS: '2',
+        // Each app writes what it does while armed to <dir>/<app>.jsonl.
+        COINEREX_CRASH_TRACE: traces,
       },
     });
+    this.traces = traces;
     this.rig = rig;
     this.stack = stack!;
     return { rig, stack: stack! };
@@ -158,6 +161,7 @@ export class Explorer {
     this.rig = null;
     this.stack = null;
     await rig?.close(false);
+    if (this.traces) await rm(this.traces, { recursive: true, force: true });
   }
 
   async close(): Promise<void> {
@@ -176,11 +180,8 @@ export class Explorer {
     const n = ++this.runs;
     await this.atRest(rig);
     await path.setup?.(rig, n);
-    const files = Object.fromEntries(ownerApps.map((a) => [a, join(stack.home, `${a}.trace`)])) as Record<OwnerApp, string>;
-    await Promise.all(ownerApps.map(async (a) => {
-      await rm(files[a], { force: true });
-      await stack.start(a, { COINEREX_CRASH_TRACE: files[a] });
-    }));
+    const files = Object.fromEntries(ownerApps.map((a) => [a, join(this.traces, `${a}.jsonl`)])) as Record<OwnerApp, string>;
+    await Promise.all(ownerApps.flatMap((a) => [rm(files[a], { force: true }), rm(join(this.traces, `${a}.arm`), { force: true })]));
     await this.quiet(rig, path);
     for (const a of ownerApps) stack.signal(a, 'SIGUSR2');
     const t0 = Date.now();
@@ -198,8 +199,6 @@ export class Explorer {
         writes.push({ app, k: i + 1, sig: w.sig, cmd: w.cmd, script: w.script, key: w.key, occurrence });
       });
     }
-    // Back to apps that trace nothing.
-    await Promise.all(ownerApps.map((a) => stack.start(a)));
     await this.failIfViolated(rig, path, n);
     return { writes, ms };
   }
@@ -239,7 +238,9 @@ export class Explorer {
     try {
       await path.setup?.(rig, n);
       phase('setup');
-      await stack.start(write.app, { COINEREX_CRASH_POINT: `${write.app}:${write.occurrence}:${when}`, COINEREX_CRASH_MATCH: write.sig });
+      // The app reads the point at SIGUSR2 (queue/crash-point.ts): no restart needed to move it.
+      const arm = join(this.traces, `${write.app}.arm`);
+      await writeFile(arm, `${write.app}:${write.occurrence}:${when}\n${write.sig}`);
       phase('arm');
       await this.quiet(rig, path);
       stack.signal(write.app, 'SIGUSR2');
@@ -247,10 +248,16 @@ export class Explorer {
       await path.trigger(rig, n);
       // The path took pathMs when recorded; a point it does not reach in several times that is not in this run.
       result.reached = await Promise.race([died, new Promise<boolean>((r) => setTimeout(() => r(false), 3 * pathMs + 10_000))]);
+      await rm(arm);
       phase('crash');
-      if (result.reached) await releaseDeadLocks(rig, write.app);
-      await stack.start(write.app);
-      if (result.reached) await moveStalled(rig, write.app);
+      if (result.reached) {
+        await releaseDeadLocks(rig, write.app);
+        await stack.start(write.app);
+        await moveStalled(rig, write.app);
+      } else {
+        // Still armed: disarm by a restart.
+        await stack.start(write.app);
+      }
       phase('restart');
       const settled = await settle(rig, this.seed, SETTLE_MS, async () => 0);
       result.settled = settled.settled;
@@ -276,7 +283,8 @@ export class Explorer {
     return checks.filter((c) => !c.ok);
   }
 
-  async explorePath(path: MoneyPath, select: Selection): Promise<PathResult> {
+  /** `progress` sees the path's result after every point (the runner writes it out, so an interrupted run keeps what it found). */
+  async explorePath(path: MoneyPath, select: Selection, progress: (r: PathResult) => void = () => undefined): Promise<PathResult> {
     const { writes, ms } = await this.record(path);
     const counts = Object.fromEntries(ownerApps.map((a) => [a, writes.filter((w) => w.app === a).length])) as Record<OwnerApp, number>;
     this.say(`${path.name}: ${writes.length} writes recorded in ${ms} ms (${ownerApps.map((a) => `${a} ${counts[a]}`).join(', ')})`);
@@ -284,6 +292,7 @@ export class Explorer {
     for (const { write, when } of select(writes)) {
       const p = await this.explorePoint(path, write, when, ms);
       points.push(p);
+      progress({ path: path.name, writes: counts, points });
       const verdict = !p.reached ? 'not reached' : p.violations.length === 0 ? 'ok' : `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}`;
       this.say(`${path.name} ${p.app}:${p.k}:${p.when} ${p.write.cmd} ${p.write.script} ${p.write.key} → ${verdict} (${(p.ms / 1000).toFixed(1)} s: ${Object.entries(p.phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
     }

@@ -52,8 +52,9 @@ export const moneyPaths: readonly MoneyPath[] = [
   {
     name: 'remote-dispense',
     trigger: async (rig, n) => {
-      // The cloud publishes again until answered, as after a lost QoS 0 command.
-      void rig.commands.sendUntilAnswered(dispenseId(n, 'rd'), 'coin_dispense', { coins_to_dispense: 7, coin_value: 10, reason: 'crashpoints', operator_account: 'crashpoints' }, 120_000);
+      // The cloud publishes again until answered, as after a lost QoS 0 command; not sooner than 20 s, since a
+      // repeat of a dispense still running is answered BUSY (a finding of its own, reported by the recording run).
+      void rig.commands.sendUntilAnswered(dispenseId(n, 'rd'), 'coin_dispense', { coins_to_dispense: 7, coin_value: 10, reason: 'crashpoints', operator_account: 'crashpoints' }, 120_000, 20_000);
     },
   },
   {

@@ -4,10 +4,10 @@
  * every violation, and writes the JSON report (crashpoints-report.json).
  * Exit codes: 0 no violation, 1 violations, 2 bad arguments, 3 the run broke down.
  */
-import { writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { everyPoint, Explorer, fewPoints, type PathResult } from './explore.js';
+import { everyPoint, Explorer, spread, type PathResult } from './explore.js';
 import { moneyPaths } from './paths.js';
 import { formatReport, totals } from './report.js';
 
@@ -27,13 +27,18 @@ async function main(argv: string[]): Promise<number> {
   }
   const say = (line: string) => process.stdout.write(`[crashpoints] ${line}\n`);
   const explorer = new Explorer(say, 1);
+  const started = Date.now();
+  const results: PathResult[] = [];
+  const out = resolve(values.out ?? 'crashpoints-report.json');
+  const write = (current?: PathResult) => {
+    const all = current ? [...results, current] : results;
+    writeFileSync(out, `${JSON.stringify({ startedAt: new Date(started).toISOString(), minutes: (Date.now() - started) / 60_000, complete: !current, totals: all.map(totals), results: all }, null, 2)}\n`);
+  };
   const stop = () => void explorer.close().finally(() => process.exit(3));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const started = Date.now();
-  const results: PathResult[] = [];
   try {
-    for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) results.push(await explorer.explorePath(path, values.short ? fewPoints : everyPoint));
+    for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) results.push(await explorer.explorePath(path, values.short ? spread(3) : everyPoint, write));
   } catch (err) {
     process.stderr.write(`crashpoints: the run broke down: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 3;
@@ -41,8 +46,7 @@ async function main(argv: string[]): Promise<number> {
     await explorer.close();
     const text = formatReport(results);
     process.stdout.write(`\n${text}\n`);
-    const out = resolve(values.out ?? 'crashpoints-report.json');
-    await writeFile(out, `${JSON.stringify({ startedAt: new Date(started).toISOString(), minutes: (Date.now() - started) / 60_000, totals: results.map(totals), results }, null, 2)}\n`);
+    write();
     say(`report written to ${out}`);
   }
   return results.some((r) => r.points.some((p) => p.violations.length > 0)) ? 1 : 0;

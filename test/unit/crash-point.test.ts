@@ -1,7 +1,7 @@
 /** The crash-point hook's pure parts: the spec it is given and the signature it counts by. */
 import test from 'ava';
 import { parseCrashPoint, signature } from '../../queue/crash-point.js';
-import { fewPoints, everyPoint, type Write } from '../crashpoints/explore.js';
+import { everyPoint, spread, type Write } from '../crashpoints/explore.js';
 
 test('parseCrashPoint: <app>:<k>:<before|after>, k from 1', (t) => {
   t.deepEqual(parseCrashPoint('business:12:before'), { app: 'business', k: 12, when: 'before' });
@@ -23,8 +23,9 @@ test('point selection: every write before and after; the short tier a few, deter
   const w = (app: Write['app'], k: number): Write => ({ app, k, sig: `s${k}`, cmd: 'evalsha', script: 'x', key: '', occurrence: 1 });
   const writes = [w('hardware', 1), w('hardware', 2), w('business', 1), w('business', 2), w('business', 3), w('mqtt', 1)];
   t.is(everyPoint(writes).length, 12);
-  const few = fewPoints(writes);
-  t.deepEqual(few.map((p) => `${p.write.app}:${p.write.k}:${p.when}`), ['hardware:1:before', 'business:2:after', 'mqtt:1:before']);
-  t.deepEqual(fewPoints(writes), few);
-  t.deepEqual(fewPoints([]), []);
+  const few = spread(3)(writes);
+  t.deepEqual(few.map((p) => `${p.write.app}:${p.write.k}:${p.when}`), ['hardware:2:before', 'business:2:after', 'mqtt:1:before']);
+  t.deepEqual(spread(3)(writes), few);
+  t.deepEqual(spread(1, 1)(writes).map((p) => `${p.write.app}:${p.write.k}:${p.when}`), ['business:2:after']);
+  t.deepEqual(spread(3)([]), []);
 });
