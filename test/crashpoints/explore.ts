@@ -293,7 +293,7 @@ export class Explorer {
       const p = await this.explorePoint(path, write, when, ms);
       points.push(p);
       progress({ path: path.name, writes: counts, points });
-      const verdict = !p.reached ? 'not reached' : p.violations.length === 0 ? 'ok' : `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}`;
+      const verdict = p.violations.length > 0 ? `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}` : p.reached ? 'ok' : 'not reached';
       this.say(`${path.name} ${p.app}:${p.k}:${p.when} ${p.write.cmd} ${p.write.script} ${p.write.key} → ${verdict} (${(p.ms / 1000).toFixed(1)} s: ${Object.entries(p.phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
     }
     return { path: path.name, writes: counts, points };

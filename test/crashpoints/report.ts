@@ -17,7 +17,7 @@ export function totals(r: PathResult): PathTotals {
     writes: r.writes,
     before: ran.filter((p) => p.when === 'before').length,
     after: ran.filter((p) => p.when === 'after').length,
-    notReached: r.points.length - ran.length,
+    notReached: r.points.filter((p) => !p.reached && p.violations.length === 0).length,
     violations: r.points.filter((p) => p.violations.length > 0).length,
   };
 }
