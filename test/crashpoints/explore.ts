@@ -55,6 +55,8 @@ export interface PointResult {
 export interface PathResult {
   path: string;
   writes: Record<OwnerApp, number>;
+  /** The recorded writes in order per app, `<app>:<k> <cmd> <script> <key>`, to read a point's neighbours. */
+  sequence: string[];
   points: PointResult[];
 }
 
@@ -289,13 +291,14 @@ export class Explorer {
     const counts = Object.fromEntries(ownerApps.map((a) => [a, writes.filter((w) => w.app === a).length])) as Record<OwnerApp, number>;
     this.say(`${path.name}: ${writes.length} writes recorded in ${ms} ms (${ownerApps.map((a) => `${a} ${counts[a]}`).join(', ')})`);
     const points: PointResult[] = [];
+    const sequence = writes.map((w) => `${w.app}:${w.k} ${w.cmd} ${w.script} ${w.key}`);
     for (const { write, when } of select(writes)) {
       const p = await this.explorePoint(path, write, when, ms);
       points.push(p);
-      progress({ path: path.name, writes: counts, points });
+      progress({ path: path.name, writes: counts, sequence, points });
       const verdict = p.violations.length > 0 ? `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}` : p.reached ? 'ok' : 'not reached';
       this.say(`${path.name} ${p.app}:${p.k}:${p.when} ${p.write.cmd} ${p.write.script} ${p.write.key} → ${verdict} (${(p.ms / 1000).toFixed(1)} s: ${Object.entries(p.phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
     }
-    return { path: path.name, writes: counts, points };
+    return { path: path.name, writes: counts, sequence, points };
   }
 }
