@@ -25,6 +25,7 @@ test('crash points: one point of every money path keeps every invariant', async 
     t.is(r.points.length, 1, `${r.path}: one point explored`);
   }
   const points = results.flatMap((r) => r.points);
+  t.deepEqual(points.filter((p) => p.error).map((p) => `${p.path} ${p.app}:${p.k}:${p.when}: ${p.error}`), [], 'every point ran');
   t.deepEqual(points.filter((p) => !p.reached).map((p) => `${p.path} ${p.app}:${p.k}:${p.when}`), [], 'every chosen write is reached again');
   t.deepEqual(points.filter((p) => p.violations.length > 0).map((p) => `${p.path} ${p.app}:${p.k}:${p.when}: ${p.violations.map((v) => v.name).join('; ')}`), []);
 });

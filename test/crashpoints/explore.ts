@@ -47,6 +47,8 @@ export interface PointResult {
   reached: boolean;
   settled: boolean;
   violations: Array<Pick<Check, 'invariant' | 'name' | 'detail'>>;
+  /** The harness could not run the point (a setup that failed): neither passed nor violated. */
+  error?: string;
   ms: number;
   /** ms spent in each phase of the run. */
   phases: Record<string, number>;
@@ -267,10 +269,10 @@ export class Explorer {
       result.violations = await this.violations(rig, path, n, settled);
       phase('check');
     } catch (err) {
-      result.violations.push({ invariant: 'rest', name: 'the point ran to its end', detail: err instanceof Error ? err.message : String(err) });
+      result.error = err instanceof Error ? err.message : String(err);
     }
     result.ms = Date.now() - t0;
-    if (result.violations.length > 0) await this.resetRig();
+    if (result.violations.length > 0 || result.error) await this.resetRig();
     return result;
   }
 
@@ -296,7 +298,7 @@ export class Explorer {
       const p = await this.explorePoint(path, write, when, ms);
       points.push(p);
       progress({ path: path.name, writes: counts, sequence, points });
-      const verdict = p.violations.length > 0 ? `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}` : p.reached ? 'ok' : 'not reached';
+      const verdict = p.error ? `ERROR: ${p.error}` : p.violations.length > 0 ? `VIOLATION: ${p.violations.map((v) => `${v.name} (${v.detail})`).join('; ')}` : p.reached ? 'ok' : 'not reached';
       this.say(`${path.name} ${p.app}:${p.k}:${p.when} ${p.write.cmd} ${p.write.script} ${p.write.key} → ${verdict} (${(p.ms / 1000).toFixed(1)} s: ${Object.entries(p.phases).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(', ')})`);
     }
     return { path: path.name, writes: counts, sequence, points };

@@ -26,13 +26,17 @@ const DAY_MS = 86_400_000;
 const snapshot = (rig: Rig) => readMachineSnapshot(rig.db, rig.env.keys, localDay(Date.now(), rig.env.config.timezone));
 const dispenseId = (n: number, tag: string) => `CP-${tag}-${n}`;
 
-/** Sends signed dispenses until the hopper holds `left` coins (each waits for its result). */
+/**
+ * Sends signed dispenses until the hopper holds `left` coins (each waits for its result). A BUSY
+ * refusal (signature checks saturated on a loaded machine) is asked again under a new id.
+ */
 async function drainHopper(rig: Rig, n: number, left: number): Promise<void> {
-  for (let i = 0; ; i++) {
+  for (let i = 0, busy = 0; ; i++) {
     const inventory = (await readPhysicalTruth(rig.db, rig.env.keys)).inventory;
     if (inventory <= left) return;
     const coins = Math.min(200, inventory - left);
-    const r = await rig.commands.sendUntilAnswered(dispenseId(n, `drain${i}`), 'coin_dispense', { coins_to_dispense: coins, coin_value: 10, reason: 'crashpoints setup', operator_account: 'crashpoints' }, 60_000);
+    const r = await rig.commands.sendUntilAnswered(dispenseId(n, `drain${i}`), 'coin_dispense', { coins_to_dispense: coins, coin_value: 10, reason: 'crashpoints setup', operator_account: 'crashpoints' }, 60_000, 20_000);
+    if (r?.status === 'failed' && r.result.error_code === 'BUSY' && ++busy < 10) continue;
     if (r?.status !== 'success') throw new Error(`setup: draining the hopper failed: ${JSON.stringify(r)}`);
   }
 }

@@ -53,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
     write();
     say(`report written to ${out}`);
   }
-  return results.some((r) => r.points.some((p) => p.violations.length > 0)) ? 1 : 0;
+  return results.some((r) => r.points.some((p) => p.violations.length > 0 || p.error)) ? 1 : 0;
 }
 
 process.exitCode = await main(process.argv.slice(2));
