@@ -4,6 +4,10 @@
  * supervisor) does not load BullMQ: ~10 MB of the board's memory.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { installCrashPointHook } from './crash-point.js';
+
+// Test-only; does nothing unless COINEREX_CRASH_POINT or COINEREX_CRASH_TRACE is set (queue/crash-point.ts).
+installCrashPointHook();
 
 const common: RedisOptions = {
   // RESP2: BullMQ is tested against it; ioredis 6 defaults to RESP3.

@@ -38,7 +38,18 @@ export interface Rig {
   close(keep: boolean): Promise<string | null>;
 }
 
-export async function startRig(o: ChaosOptions, say: (line: string) => void): Promise<Rig> {
+/** How the agent's apps run: under a private PM2 (the chaos run) or as plain child processes (the crash-point tier). */
+export type StartApps = (apps: string[], env: Record<string, string>) => Promise<Pm2Stack>;
+
+export interface RigVariant {
+  apps?: readonly string[];
+  startApps?: StartApps;
+  /** COINEREX_* settings on top of the chaos run's. */
+  env?: Record<string, string>;
+}
+
+export async function startRig(o: ChaosOptions, say: (line: string) => void, variant: RigVariant = {}): Promise<Rig> {
+  const apps = variant.apps ?? chaosApps;
   const dir = await mkdtemp(join(tmpdir(), 'coinerex-chaos-'));
   const cleanups: Array<() => Promise<unknown>> = [];
   const undo = async () => {
@@ -75,6 +86,7 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void): Pr
       COINEREX_DISPENSE_MAX_PER_COMMAND: '200',
       COINEREX_DISPENSE_MAX_PER_DAY: '1000000',
       COINEREX_DASHBOARD_PORT: String(await freePort()),
+      ...variant.env,
     });
 
     const peer = await cloudPeer(env.deviceId, { url: broker.url });
@@ -89,8 +101,8 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void): Pr
     const queues = Object.fromEntries(Object.values(queueNames).map((n) => [n, makeQueue(n, db, env.keys.bullPrefix)])) as Record<QueueName, Queue>;
     cleanups.push(() => Promise.all([control, ...Object.values(queues)].map((q) => q.close())));
 
-    say(`starting ${chaosApps.join(', ')} under a private PM2 for device ${env.deviceId}`);
-    const stack = await startStack([...chaosApps], env.env);
+    say(`starting ${apps.join(', ')} for device ${env.deviceId}`);
+    const stack = await (variant.startApps ?? startStack)([...apps], env.env);
     cleanups.push(() => stack.destroy());
 
     let closing: Promise<string | null> | undefined;
