@@ -85,17 +85,27 @@ export const heartbeatDataSchema = z.object({
 });
 export type HeartbeatData = z.infer<typeof heartbeatDataSchema>;
 
-/** Cloud → device ACK (PROTOCOL.md §4). `message_id` is accepted when `ack_message_id` is absent. */
+/** `null` is the same as absent (docs/cloud-interop.md): Python's `None`, JavaScript's `null`. */
+const nullable = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]).optional();
+const ackId = z.string().min(1).max(200);
+
+/**
+ * Cloud → device ACK (docs/protocol.md, dialects in docs/cloud-interop.md).
+ * Liberal: `message_id` stands in for an absent `ack_message_id`, `status` may
+ * be any word or absent, any optional field may be `null`, and `timestamp`
+ * is not used (integer, numeric string, ISO 8601 or absent are all fine).
+ * The verdict (settle or failed) is `ackVerdict` in workers/mqtt/inbound/ack.ts.
+ */
 export const cloudAckSchema = z
   .object({
-    timestamp: z.unknown().optional(),
-    ack_message_id: z.string().min(1).max(200).optional(),
-    message_id: z.string().min(1).max(200).optional(),
-    status: z.enum(['received', 'processed', 'error']),
-    error_message: z.string().max(10_000).optional(),
+    timestamp: z.unknown().optional().describe('not used by the device: Unix seconds, a numeric string, ISO 8601, null or absent'),
+    ack_message_id: nullable(ackId),
+    message_id: nullable(ackId),
+    status: nullable(z.string().max(100)).describe('received/processed/success settle; error/failed/fail/nack (any case) do not; absent or null = received; any other word settles and is counted'),
+    error_message: nullable(z.string().max(10_000)),
     result: z.unknown().optional(),
   })
-  .refine((a) => a.ack_message_id !== undefined || a.message_id !== undefined, { message: 'ack_message_id is required' });
+  .refine((a) => (a.ack_message_id ?? a.message_id) != null, { message: 'ack_message_id is required' });
 export type CloudAck = z.infer<typeof cloudAckSchema>;
 
 /** Device → cloud command result on `…/commands/{id}/ack` (PROTOCOL.md §7); no envelope. */
