@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseTimestamp } from '../../../shared/clock.js';
 import { commandTypes, type CommandType } from '../../../shared/topics.js';
+import { foldDialects } from './lenient.js';
 
 /** printable ASCII, no spaces: it becomes part of a Redis key and is echoed in results. */
 const commandId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'expected 1 to 128 printable ASCII characters without spaces');
@@ -103,7 +104,8 @@ export type ParseOutcome =
 const isCommandType = (v: unknown): v is CommandType => typeof v === 'string' && (commandTypes as readonly string[]).includes(v);
 
 /** Validates `body` received on a topic whose last segment is `topicType`. */
-export function parseCommand(topicType: string, body: unknown): ParseOutcome {
+export function parseCommand(topicType: string, raw: unknown): ParseOutcome {
+  const body = foldDialects(raw);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, code: 'INVALID_COMMAND', detail: 'payload must be a JSON object' };
   const declared = (body as Record<string, unknown>).command_type;
   if (!isCommandType(topicType)) return { ok: false, code: 'UNKNOWN_COMMAND', detail: `topic: unknown command type "${topicType.slice(0, 64)}"` };
