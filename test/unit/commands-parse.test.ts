@@ -43,6 +43,7 @@ test('command dialects: null means absent, numeric strings are numbers, other st
   for (const [field, body] of [
     ['data.coins_to_dispense', dispense('five')],
     ['data.coins_to_dispense', dispense(' ')],
+    ['data.coins_to_dispense', dispense(' 5')],
     ['data.coins_to_dispense', dispense('0x10')],
     ['data.coins_to_dispense', dispense(null)],
     ['data.timeout_seconds', dispense(5, { data: { coins_to_dispense: 5, timeout_seconds: '1e3' } })],
@@ -152,7 +153,7 @@ test('property: a coin count is accepted exactly when it is an integer in 1..MAX
     fc.property(fc.oneof(fc.double(), fc.integer(), fc.bigInt().map(String), fc.string(), fc.constant(null), fc.boolean()), (coins) => {
       const out = parseCommand('coin_dispense', dispense(coins));
       // A numeric string counts as its number (docs/cloud-interop.md).
-      const n = typeof coins === 'string' && /^-?\d{1,15}(\.\d{1,9})?$/.test(coins.trim()) ? Number(coins.trim()) : coins;
+      const n = typeof coins === 'string' && /^-?\d{1,15}(\.\d{1,9})?$/.test(coins) ? Number(coins) : coins;
       const valid = typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_COINS_PER_COMMAND;
       return out.ok === valid && (out.ok || out.detail.startsWith('data.coins_to_dispense'));
     }),

@@ -18,7 +18,7 @@ const OPTIONAL_DATA = [
 const NUMERIC_TOP = ['timestamp'] as const;
 const NUMERIC_DATA = ['coins_to_dispense', 'coin_value', 'timeout_seconds', 'delay_seconds', 'duration_minutes', 'limit', 'since', 'until'] as const;
 
-/** Plain decimals only: `Number()` would also take "0x10", "1e3", " " and "". */
+/** Plain decimals only: `Number()` would also take "0x10", "1e3", " 5" and "". */
 const NUMERIC = /^-?\d{1,15}(\.\d{1,9})?$/;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,7 +27,7 @@ function fold(from: Record<string, unknown>, optional: readonly string[], numeri
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(from)) {
     if (value === null && optional.includes(key)) continue;
-    const v = typeof value === 'string' && numeric.includes(key) && NUMERIC.test(value.trim()) ? Number(value.trim()) : value;
+    const v = typeof value === 'string' && numeric.includes(key) && NUMERIC.test(value) ? Number(value) : value;
     // Defined, not assigned: a `__proto__` key stays a key (and is refused by the schema).
     Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
   }
