@@ -42,7 +42,7 @@ test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a ref
     severity: 'critical',
     suggested_action: '補充硬幣',
     auto_recoverable: false,
-    impact: { service_available: false, estimated_downtime: null },
+    impact: { service_available: false, estimated_downtime: 'immediate_action_required' },
   });
   t.deepEqual(e.affected_functions, ['coin_dispense', 'exchange']);
   t.is(e.context.pending_dispense, 70);

@@ -6,7 +6,6 @@ import {
   affectedFunctions,
   alarmCodes,
   errorCodes,
-  isCritical,
   recoveryConditions,
   securityCodes,
 } from '../../../shared/codes.js';
@@ -27,8 +26,8 @@ export function errorData(code: number, state: CodeState, context: Record<string
     context,
     impact: {
       service_available: serviceAvailable,
-      // Minutes; null = unknown: a critical code waits for a person (PROTOCOL.md §6).
-      estimated_downtime: state === 'cleared' || !isCritical(code) ? 0 : null,
+      // The guide's words: a raised 42 (no coins) needs a person now; otherwise unknown.
+      estimated_downtime: code === 42 && state === 'raised' ? 'immediate_action_required' : 'unknown',
     },
     state,
   };
