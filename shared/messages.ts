@@ -85,6 +85,40 @@ export const heartbeatDataSchema = z.object({
 });
 export type HeartbeatData = z.infer<typeof heartbeatDataSchema>;
 
+const codeState = z.enum(['raised', 'cleared']);
+
+export const errorDataSchema = z.object({
+  error_code: z.number().int().nonnegative(),
+  error_description: z.string(),
+  error_category: z.enum(['system', 'counter', 'config', 'coin_acceptor', 'bill_acceptor', 'dispenser', 'ledger', 'security']),
+  severity: z.enum(['critical', 'high', 'medium']),
+  suggested_action: z.string(),
+  auto_recoverable: z.boolean(),
+  affected_functions: z.array(z.string()),
+  context: z.record(z.string(), z.unknown()),
+  impact: z.object({
+    service_available: z.boolean(),
+    /** The guide's words (docs/cloud-interop.md): never a number or null. */
+    estimated_downtime: z.enum(['immediate_action_required', 'unknown']),
+  }),
+  state: codeState,
+  security: z.object({ suspected_attack: z.boolean(), auto_locked: z.boolean() }).optional(),
+  recovery: z.object({ automatic: z.boolean(), condition: z.string().nullable(), recovered: z.boolean() }).optional(),
+});
+export type ErrorData = z.infer<typeof errorDataSchema>;
+
+export const alarmDataSchema = z.object({
+  alarm_code: z.number().int().nonnegative(),
+  alarm_description: z.string(),
+  severity: z.enum(['warning', 'info']),
+  current_level: z.union([z.number(), z.string()]).nullable(),
+  recommended_action: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  impact: z.object({ service_available: z.boolean() }),
+  state: codeState,
+});
+export type AlarmData = z.infer<typeof alarmDataSchema>;
+
 /** `null` is the same as absent (docs/cloud-interop.md): Python's `None`, JavaScript's `null`. */
 const nullable = <T extends z.ZodType>(schema: T) => z.union([schema, z.null()]).optional();
 const ackId = z.string().min(1).max(200);

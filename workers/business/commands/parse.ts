@@ -78,7 +78,8 @@ const envelopeFields = {
   signature: z.string().max(256).optional(),
 };
 
-const schemas = {
+/** One schema per command type, also published as JSON Schema (docs/schemas/). */
+export const commandSchemas = {
   coin_dispense: z.object({ ...envelopeFields, command_type: z.literal('coin_dispense'), data: dataSchemas.coin_dispense }),
   restart: z.object({ ...envelopeFields, command_type: z.literal('restart'), data: dataSchemas.restart.default({ restart_type: 'soft', delay_seconds: 0 }) }),
   lock: z.object({ ...envelopeFields, command_type: z.literal('lock'), data: dataSchemas.lock }),
@@ -90,11 +91,11 @@ const schemas = {
   config: z.object({ ...envelopeFields, command_type: z.literal('config'), data: dataSchemas.config }),
 };
 
-export type CoinDispenseCommand = z.infer<typeof schemas.coin_dispense>;
-export type RestartCommand = z.infer<typeof schemas.restart>;
-export type LockCommand = z.infer<typeof schemas.lock>;
-export type QueryCommand = z.infer<typeof schemas.query>;
-export type ConfigCommand = z.infer<typeof schemas.config>;
+export type CoinDispenseCommand = z.infer<typeof commandSchemas.coin_dispense>;
+export type RestartCommand = z.infer<typeof commandSchemas.restart>;
+export type LockCommand = z.infer<typeof commandSchemas.lock>;
+export type QueryCommand = z.infer<typeof commandSchemas.query>;
+export type ConfigCommand = z.infer<typeof commandSchemas.config>;
 export type Command = CoinDispenseCommand | RestartCommand | LockCommand | QueryCommand | ConfigCommand;
 
 export type ParseOutcome =
@@ -113,7 +114,7 @@ export function parseCommand(topicType: string, raw: unknown): ParseOutcome {
   if (typeof declared !== 'string') return { ok: false, code: 'INVALID_COMMAND', detail: 'command_type: expected a string' };
   if (!isCommandType(declared)) return { ok: false, code: 'UNKNOWN_COMMAND', detail: `command_type: unknown command type "${declared.slice(0, 64)}"` };
   if (declared !== topicType) return { ok: false, code: 'INVALID_COMMAND', detail: `command_type: "${declared}" does not match the topic's "${topicType}"` };
-  const parsed = schemas[topicType].safeParse(body);
+  const parsed = commandSchemas[topicType].safeParse(body);
   if (parsed.success) return { ok: true, command: parsed.data };
   const issue = parsed.error.issues[0]!;
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'payload';

@@ -9,13 +9,14 @@ import {
   recoveryConditions,
   securityCodes,
 } from '../../../shared/codes.js';
+import type { AlarmData, ErrorData } from '../../../shared/messages.js';
 
 export type CodeState = 'raised' | 'cleared';
 
-export function errorData(code: number, state: CodeState, context: Record<string, unknown>, serviceAvailable: boolean): Record<string, unknown> {
+export function errorData(code: number, state: CodeState, context: Record<string, unknown>, serviceAvailable: boolean): ErrorData {
   const info = errorCodes.get(code);
   if (!info) throw new Error(`unknown error code ${code}`);
-  const data: Record<string, unknown> = {
+  const data: ErrorData = {
     error_code: code,
     error_description: info.description,
     error_category: info.category,
@@ -42,7 +43,7 @@ export function alarmData(
   currentLevel: number | string | null,
   details: Record<string, unknown>,
   serviceAvailable: boolean,
-): Record<string, unknown> {
+): AlarmData {
   const info = alarmCodes.get(code);
   if (!info) throw new Error(`unknown alarm code ${code}`);
   return {
