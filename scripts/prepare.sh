@@ -27,3 +27,5 @@ if [ ! -f "$stamp" ] || [ -n "$(find shared queue workers supervisor dashboard c
 fi
 
 bash scripts/services.sh
+# `npm test` also needs the interop suite's Python packages.
+if [ "${npm_lifecycle_event:-}" = pretest ]; then bash scripts/test-deps.sh; fi
