@@ -97,6 +97,8 @@ export const configSchema = z
     seqField: z.boolean(),
     /** COINEREX_FIRMWARE_VERSION: the heartbeat's `firmware_version`. Default: the agent's package version. */
     firmwareVersion: z.string().min(1).max(64).optional(),
+    /** COINEREX_RESULT_BUFFER_LIMIT: command results held while the link is down; the oldest beyond it are dropped and counted. Default 100. */
+    resultBufferLimit: z.number().int().min(1).max(10_000),
     /** COINEREX_DASHBOARD_HOST. Default 127.0.0.1. */
     dashboardHost: z.string().min(1),
     /** COINEREX_DASHBOARD_PORT. Default 3000. */
@@ -151,6 +153,7 @@ export const defaults: z.infer<typeof configSchema> = {
   timestampFormat: 'unix',
   protocolVersion: '1.3.2',
   seqField: false,
+  resultBufferLimit: 100,
   dashboardHost: '127.0.0.1',
   dashboardPort: 3000,
   simCustomersPerMinute: 0,
@@ -178,7 +181,7 @@ const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
   commandMaxAgeSeconds: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
-  lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
+  lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int', resultBufferLimit: 'int',
   simCustomersPerMinute: 'number',
   allowUnsignedCommands: 'bool', allowHardRestart: 'bool', seqField: 'bool',
   retrySchedule: 'list', bonusTable: 'json',
