@@ -29,7 +29,8 @@ const counters = z.object({
 });
 
 export const transactionDataSchema = z.object({
-  transaction_type: z.enum(['exchange', 'remote_dispense']),
+  /** `debt_payout`: coins an earlier exchange owed, paid later; `transaction_id` is that exchange's (docs/cloud-interop.md). */
+  transaction_type: z.enum(['exchange', 'remote_dispense', 'debt_payout']),
   transaction_id: z.string().regex(/^(TXN|REMOTE)_\d{8}_\d{6}_\d{3,}$/),
   command_id: z.string().optional(),
   amounts: z.object({
