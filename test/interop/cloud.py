@@ -237,7 +237,9 @@ class Cloud:
         if self.sent_after_ack:
             self.fail(f"sent again after its ACK: {sorted(set(self.sent_after_ack))[:5]}")
         txns = self.of("transaction")
-        remote = [t["data"] for t in txns if t["data"]["transaction_type"] == "remote_dispense"]
+        # A message sent again (after the refused ACK) is one transaction: count each message_id once.
+        by_id = {t["message_id"]: t["data"] for t in txns}
+        remote = [d for d in by_id.values() if d["transaction_type"] == "remote_dispense"]
         paid_by = {}
         for d in remote:
             paid_by[d.get("command_id")] = paid_by.get(d.get("command_id"), 0) + d["amounts"]["coins_dispensed"]
