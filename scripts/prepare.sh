@@ -26,4 +26,5 @@ if [ ! -f "$stamp" ] || [ -n "$(find shared queue workers supervisor dashboard c
   npm run --silent build
 fi
 
-bash scripts/services.sh
+# `npm test` also needs the interop suite's Python packages.
+if [ "${npm_lifecycle_event:-}" = pretest ]; then bash scripts/services.sh --test; else bash scripts/services.sh; fi

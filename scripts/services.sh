@@ -48,3 +48,11 @@ CONF
     wait_port 1883 || { echo "coinerex: mosquitto did not start; see $run_dir/mosquitto.log" >&2; exit 1; }
   fi
 fi
+
+# `--test`: also what `npm test` needs beyond the services, the interop
+# suite's Python cloud (test/interop/cloud.py) on Debian's python3 with
+# python3-paho-mqtt and python3-jsonschema.
+if [ "${1:-}" = --test ]; then
+  python=${COINEREX_TEST_PYTHON:-/usr/bin/python3}
+  "$python" -c 'import paho.mqtt.client, jsonschema' 2>/dev/null || install_pkgs python3 python3-paho-mqtt python3-jsonschema
+fi

@@ -96,8 +96,15 @@ export const configSchema = z
     /** COINEREX_CCTALK_TIMEOUT_MS: wait for a reply, ms. Default 200. */
     cctalkTimeoutMs: z.number().int().min(10).max(10_000),
     // ---- end ccTalk ----
-    /** COINEREX_RETRY_SCHEDULE: seconds, three resend gaps and the final wait. Default 10,30,60,60. */
-    retrySchedule: z.array(z.number().positive().max(86_400)).min(1).max(10),
+    /**
+     * COINEREX_RETRY_SCHEDULE: seconds, three resend gaps and the final wait. Default 10,30,60,60.
+     * The guide's three values (10,30,60) are the three resend gaps; the final wait then repeats the last.
+     */
+    retrySchedule: z
+      .array(z.number().positive().max(86_400))
+      .min(1)
+      .max(10)
+      .transform((gaps) => (gaps.length === 3 ? [...gaps, gaps[2]!] : gaps)),
     /** COINEREX_OFFLINE_LIMIT: ACK-required messages held while offline. Default 100. */
     offlineLimit: z.number().int().min(1).max(100_000),
     /** COINEREX_COMMAND_PUBLIC_KEY: PEM file of the Ed25519 command-verification key. */
@@ -121,8 +128,13 @@ export const configSchema = z
     timestampFormat: z.enum(['unix', 'iso8601']),
     /** COINEREX_PROTOCOL_VERSION. Default 1.3.2. */
     protocolVersion: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a version such as 1.3.2'),
-    /** COINEREX_SEQ: 1 adds the `seq` extension to ACK-required messages. Default 1. */
+    // Interoperability with clouds built from the guide (docs/cloud-interop.md).
+    /** COINEREX_SEQ: 1 adds the `seq` extension to ACK-required messages; off so a strict envelope check passes. Default 0. */
     seqField: z.boolean(),
+    /** COINEREX_FIRMWARE_VERSION: the heartbeat's `firmware_version`. Default: the agent's package version. */
+    firmwareVersion: z.string().min(1).max(64).optional(),
+    /** COINEREX_RESULT_BUFFER_LIMIT: command results held while the link is down; the oldest beyond it are dropped and counted. Default 100. */
+    resultBufferLimit: z.number().int().min(1).max(10_000),
     /** COINEREX_DASHBOARD_HOST. Default 127.0.0.1. */
     dashboardHost: z.string().min(1),
     /** COINEREX_DASHBOARD_PORT. Default 3000. */
@@ -209,7 +221,8 @@ export const defaults: z.infer<typeof configSchema> = {
   timezone: 'Asia/Taipei',
   timestampFormat: 'unix',
   protocolVersion: '1.3.2',
-  seqField: true,
+  seqField: false,
+  resultBufferLimit: 100,
   dashboardHost: '127.0.0.1',
   dashboardPort: 3000,
   simCustomersPerMinute: 0,
@@ -243,7 +256,7 @@ const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
   commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
-  lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int',
+  lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int', resultBufferLimit: 'int',
   simCustomersPerMinute: 'number',
   payoutMarginCoins: 'int', acceptorsResendSeconds: 'int', redisMemoryAlarmPercent: 'int', redisMemoryCheckSeconds: 'int', outFailedLimit: 'int',
   acceptedDenominations: 'list',
@@ -294,7 +307,7 @@ function fromEnv(kind: Kind, raw: string): unknown {
 }
 
 const expected: Partial<Record<Field, string>> = {
-  retrySchedule: 'comma-separated seconds such as 10,30,60,60',
+  retrySchedule: 'comma-separated seconds such as 10,30,60 or 10,30,60,60',
   acceptedDenominations: 'comma-separated NTD values among 1,5,10,50,100,200,500,1000,2000',
   bonusTable: 'JSON object of inserted NTD to bonus coins such as {"1000":5}',
   allowUnsignedCommands: '0 or 1', allowHardRestart: '0 or 1', seqField: '0 or 1',

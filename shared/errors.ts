@@ -22,13 +22,15 @@ export class CommandError extends Error {
   constructor(
     readonly code: CommandErrorCode,
     detail?: string,
+    /** Machine-readable facts added to the result, e.g. EXPIRED's measured clock difference. */
+    readonly facts: Record<string, unknown> = {},
   ) {
     super(detail ? `${commandErrorCodes[code]}: ${detail}` : commandErrorCodes[code]);
     this.name = 'CommandError';
   }
 
   /** The `result` of a failed command result message. */
-  toResult(): { error_code: CommandErrorCode; error: string } {
-    return { error_code: this.code, error: this.message };
+  toResult(): { error_code: CommandErrorCode; error: string } & Record<string, unknown> {
+    return { ...this.facts, error_code: this.code, error: this.message };
   }
 }

@@ -26,6 +26,8 @@ export function redisKeys(prefix: string, deviceId: string) {
     outStats: `${base}:out:stats`,
     /** zset: offline buffer, message ids waiting to be sent, scored by production order (docs/protocol.md#offline-buffer). */
     outBuffer: `${base}:out:buffer`,
+    /** list: command results waiting for the link, oldest first (bounded by COINEREX_RESULT_BUFFER_LIMIT). */
+    resultBuffer: `${base}:out:results`,
     /** Production-order counter of ACK-required messages (the outOrder/outBuffer score). */
     outCounter: `${base}:out:counter`,
     /** Short-lived tombstone of a settled, failed, dropped or superseded id: a re-run outbox job never resends it. */

@@ -73,16 +73,21 @@ function hostileAcks(deviceId: string, pending: string[], settled: string): Case
   // Missing parts.
   add('invalid', 'empty object', '{}');
   add('invalid', 'status only', json({ status: 'received' }));
-  add('invalid', 'id only, no status', json({ ack_message_id: id }));
-  add('invalid', 'fallback id only, no status', json({ message_id: id }));
+  // Without a status an ACK settles (docs/cloud-interop.md): aimed at unknown ids, they must settle nothing.
+  add('ignored', 'unknown id only, no status', json({ ack_message_id: 'no-such-id' }));
+  add('ignored', 'unknown fallback id only, no status', json({ message_id: 'no-such-id' }));
   // Wrong types and out-of-range ids.
   for (const bad of [42, 0, true, null, [id], { id }, '', 'x'.repeat(201)]) {
     add('invalid', `ack_message_id ${json(bad).slice(0, 30)}`, json({ ack_message_id: bad, status: 'received' }));
     add('invalid', `message_id ${json(bad).slice(0, 30)}`, json({ message_id: bad, status: 'received' }));
   }
-  // Statuses outside the enum.
-  for (const status of ['RECEIVED', 'Received', 'ok', 'ack', 'acked', 'success', 'processed ', ' received', 'received\u0000', '', 'null', null, 1, 0, true, ['received'], { received: true }]) {
+  // Statuses that are not text.
+  for (const status of [1, 0, true, ['received'], { received: true }]) {
     add('invalid', `status ${json(status)}`, json({ ack_message_id: id, status }));
+  }
+  // Any status word settles (docs/cloud-interop.md): aimed at an unknown id, they must settle nothing.
+  for (const status of ['RECEIVED', 'Received', 'ok', 'ack', 'acked', 'success', 'processed ', ' received', 'received\u0000', '', 'null', null]) {
+    add('ignored', `status ${json(status)}, unknown id`, json({ ack_message_id: 'no-such-id', status }));
   }
   add('invalid', 'error_message not text', json({ ack_message_id: id, status: 'error', error_message: { text: 'x' } }));
   add('invalid', 'error_message of 10 001 chars', json({ ack_message_id: id, status: 'error', error_message: 'x'.repeat(10_001) }));
@@ -99,13 +104,14 @@ function hostileAcks(deviceId: string, pending: string[], settled: string): Case
 
   // Prototype keys: the fields exist only on a would-be prototype, so nothing may settle.
   for (const text of [
-    `{"__proto__":{"status":"received"},"ack_message_id":"${id}"}`,
     `{"__proto__":{"ack_message_id":"${id}"},"status":"received"}`,
     `{"__proto__":{"ack_message_id":"${id}","status":"received"}}`,
     `{"constructor":{"prototype":{"ack_message_id":"${id}","status":"received"}}}`,
     `{"prototype":{"ack_message_id":"${id}","status":"received"}}`,
     `{"ack_message_id":"${id}","status":{"__proto__":"received"}}`,
   ]) add('invalid', `prototype keys ${text.slice(0, 60)}`, text);
+  // The status on a would-be prototype is not the ACK's: its own `error` keeps the message pending.
+  add('ignored', 'prototype status under an own error', `{"__proto__":{"status":"received"},"ack_message_id":"${id}","status":"error"}`);
 
   // Well-formed, but for nothing that is pending: ignored, not settled.
   for (const [name, other] of [

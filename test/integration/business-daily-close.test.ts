@@ -1,5 +1,5 @@
 /**
- * The daily close: a job scheduler at 23:59 Asia/Taipei on the business
+ * The daily close: a job scheduler at midnight Asia/Taipei on the business
  * queue, and — with the clock injected at 23:58 Taipei — the day's totals in
  * the `daily_close` accounting, at most once per day, with "today" starting
  * again from zero after local midnight.
@@ -22,21 +22,21 @@ function clockFrom(startIso: string) {
   };
 }
 
-test('the daily close is scheduled at 23:59 Asia/Taipei', async (t) => {
+test('the daily close is scheduled at midnight Asia/Taipei for the day that ended', async (t) => {
   const rig = await startRig({ sim: false });
   t.teardown(() => rig.close());
   const queue = new Queue(queueNames.businessSchedule, { connection: rig.redis, prefix: rig.t.keys.bullPrefix });
   t.teardown(() => queue.close());
   const s = await queue.getJobScheduler(DAILY_CLOSE_SCHEDULER);
-  t.is(s?.pattern, '0 59 23 * * *');
+  t.is(s?.pattern, '0 0 0 * * *');
   t.is(s?.tz, 'Asia/Taipei');
-  // 23:59 in Taipei is 15:59 UTC, within the next day.
+  // Midnight in Taipei is 16:00 UTC, within the next day.
   const next = new Date(s!.next!);
-  t.is(next.getUTCHours(), 15);
-  t.is(next.getUTCMinutes(), 59);
+  t.is(next.getUTCHours(), 16);
+  t.is(next.getUTCMinutes(), 0);
   t.true(s!.next! > Date.now() && s!.next! - Date.now() <= 86_400_000);
   // The scheduler's job closes the day it was due for (prevMillis), even when it runs late.
-  await queue.add(DAILY_CLOSE_SCHEDULER, {}, { prevMillis: Date.parse('2025-09-12T15:59:00.000Z') });
+  await queue.add(DAILY_CLOSE_SCHEDULER, {}, { prevMillis: Date.parse('2025-09-12T16:00:00.000Z') });
   const [close] = await rig.waitMessages((m) => m.message_type === 'accounting' && dataOf(m).report === 'daily_close', 1);
   t.is(dataOf(close!).daily.date, '2025-09-12');
 });
@@ -86,4 +86,17 @@ test('closing the day at 23:59 Taipei reports that day’s totals once; today re
   t.like(snap.today, { exchanges: 1, bills: 100, coins: 0, coins_dispensed: 10 });
   t.like(snap.counters, { total_bills: 700, total_coins: 50, total_dispensed: 75 });
   t.true((await rig.redis.ttl(rig.t.keys.daily('20250912'))) > 35 * 86_400, 'daily keys are kept over 35 days');
+});
+
+test('the close at midnight covers the whole day, including the exchanges of 23:59:00–23:59:59', async (t) => {
+  const clock = clockFrom('2025-09-12T15:59:30.000Z'); // 23:59:30 in Taipei
+  const rig = await startRig({ clock });
+  t.teardown(() => rig.close());
+  await rig.act({ action: 'bill', amount: 100 });
+  await rig.waitMessages((m) => m.message_type === 'transaction', 1);
+  await rig.settle();
+  t.true(await rig.business.accounting.closeDay(Date.parse('2025-09-12T16:00:00.000Z')));
+  await rig.business.machine.publishAccounting();
+  const [close] = await rig.waitMessages((m) => m.message_type === 'accounting' && dataOf(m).report === 'daily_close', 1);
+  t.like(dataOf(close!).daily, { date: '2025-09-12', exchanges: 1, bills_ntd: 100, coins_dispensed: 10 });
 });

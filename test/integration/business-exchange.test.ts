@@ -11,7 +11,7 @@ import { readJournalEntries } from '../../shared/journal.js';
 import { startRig, dataOf } from './business-rig.js';
 
 test('four exchanges pay 10, 5, 50 and 100 coins with exact transaction and accounting messages', async (t) => {
-  const rig = await startRig();
+  const rig = await startRig({ env: { COINEREX_SEQ: '1' } });
   t.teardown(() => rig.close());
   const steps = [
     { action: 'bill', amount: 100, coins: 10, bills: 100, coinsIn: 0 },

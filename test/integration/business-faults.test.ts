@@ -5,7 +5,7 @@
  * jam (41). Each raise and clear is checked as the exact message data.
  */
 import test from 'ava';
-import type { Envelope } from '../../shared/messages.js';
+import { transactionDataSchema, type Envelope } from '../../shared/messages.js';
 import { startRig, dataOf, type Rig } from './business-rig.js';
 
 const code = (type: 'error' | 'alarm', n: number, state: 'raised' | 'cleared') => (m: Envelope) =>
@@ -44,7 +44,7 @@ test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a ref
     severity: 'critical',
     suggested_action: '補充硬幣',
     auto_recoverable: false,
-    impact: { service_available: false, estimated_downtime: null },
+    impact: { service_available: false, estimated_downtime: 'immediate_action_required' },
   });
   t.deepEqual(e.affected_functions, ['coin_dispense', 'exchange']);
   t.is(e.context.pending_dispense, 70);
@@ -82,8 +82,12 @@ test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a ref
   t.true(truth.acceptorsEnabled);
   const last = rig.of('accounting').at(-1)!;
   t.like(dataOf(last), { machine_status: 1, current_state: { debt_coins: 0, balance: 1000 }, codes: { error_code: 0, alarm_code: 0 } });
-  // One transaction only: the debt payout is not a second exchange.
-  t.is(rig.of('transaction').length, 1);
+  // The debt payout is a transaction of its own kind, carrying the exchange's id: the coins of all transactions add up to total_dispensed.
+  const txns = rig.of('transaction').map(dataOf);
+  t.deepEqual(txns.map((x) => x.transaction_type), ['exchange', 'debt_payout']);
+  t.like(txns[1], { transaction_id: d.transaction_id, success: true, debt_coins: 0, amounts: { coins_dispensed: 70, transaction_amount: 0, bills_inserted: 0 } });
+  t.true(transactionDataSchema.safeParse(txns[1]).success);
+  t.is(txns.reduce((sum, x) => sum + x.amounts.coins_dispensed, 0), snap.counters.total_dispensed);
 });
 
 test('door: alarm 2 raised and cleared, acceptors off while open', async (t) => {

@@ -12,6 +12,7 @@ import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import { localDay } from '../../shared/clock.js';
 import { queueNames } from '../../queue/names.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/auth/pool.js';
+import { intentFields } from '../../workers/business/exchange/records.js';
 import { REDIS_URL, waitFor } from '../helpers/env.js';
 import { harness, nowSeconds, type Harness } from './commands-harness.js';
 
@@ -56,9 +57,9 @@ test("the guide's TEST_001 works without a key and reports the payout", (t) =>
     t.is(h.machine.paid, 5);
   }));
 
-test('coin counts: negative, fractional, huge, string are INVALID_COMMAND; above the per-command limit LIMIT_EXCEEDED', (t) =>
+test('coin counts: negative, fractional, huge, non-numeric string are INVALID_COMMAND; above the per-command limit LIMIT_EXCEEDED', (t) =>
   withHarness(t, async (h) => {
-    for (const coins of [-5, 0, 2.5, 1e9, '5']) t.is(await errorOf(h, dispense(coins)), 'INVALID_COMMAND', String(coins));
+    for (const coins of [-5, 0, 2.5, 1e9, 'five']) t.is(await errorOf(h, dispense(coins)), 'INVALID_COMMAND', String(coins));
     t.is(await errorOf(h, dispense(201)), 'LIMIT_EXCEEDED');
     t.is(await errorOf(h, dispense(200)), 'success');
     t.is(await errorOf(h, cmd('coin_dispense', { coins_to_dispense: 5, coin_value: 50 })), 'INVALID_COMMAND');
@@ -209,6 +210,22 @@ test('soft restart: the result is published first, then after idle and the delay
       await mqttApp.close();
       conn.disconnect();
     }
+  }));
+
+test('restart counts the exchange payouts in progress in active_transactions, not debt payouts', (t) =>
+  withHarness(t, async (h) => {
+    const k = h.env.keys;
+    const intents = [
+      { payoutId: 'P1', purpose: 'exchange', ref: 'TXN_20250912_103000_001' },
+      { payoutId: 'P2', purpose: 'exchange', ref: 'TXN_20250912_103001_002' },
+      { payoutId: 'P3', purpose: 'exchange', ref: 'TXN_20250912_103001_002' },
+      { payoutId: 'P4', purpose: 'debt', ref: '' },
+    ] as const;
+    const m = h.redis.multi();
+    for (const i of intents) m.hset(k.payoutIntent(i.payoutId), intentFields({ ...i, coins: 10, createdAt: 1 })).rpush(k.payoutLane, i.payoutId);
+    await m.exec();
+    const out = await h.run('restart', cmd('restart', { restart_type: 'soft', delay_seconds: 3600 }));
+    t.like(out.result, { status: 'success', result: { active_transactions: 2 } });
   }));
 
 test('soft restart with nothing in progress still waits for the mqtt app to publish the result', (t) =>

@@ -31,6 +31,10 @@ test('heartbeat: machine health from Redis, live interval change, diagnostics on
     t.true(envelopeSchema.safeParse(withDiag.payload).success);
     const data = heartbeatDataSchema.parse(withDiag.payload.data);
     t.like(data, { status: 'degraded', firmware_version: '0.0.0-test', last_transaction: 1_757_644_200, service_status: { dispenser: 'fault', coin_acceptor: 'operational' } });
+    // The guide's numbers are numbers: 0 = no maintenance recorded yet, 0 °C without a sensor.
+    t.is(data.statistics.last_maintenance, 0);
+    t.is(typeof data.system_health.temperature, 'number');
+    t.true(['excellent', 'good', 'fair', 'poor'].includes(data.network_quality));
     t.deepEqual(
       data.active_issues,
       [

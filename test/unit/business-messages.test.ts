@@ -42,7 +42,7 @@ test('error data: security block for 11/12/22/43, recovery block for auto-recove
   const e44 = errorData(44, 'cleared', {}, true);
   t.deepEqual(e44.recovery, { automatic: true, condition: '硬幣補充至低水位以上', recovered: true });
   t.false('security' in e44);
-  t.like(errorData(1, 'raised', {}, false), { severity: 'critical', impact: { service_available: false, estimated_downtime: null }, affected_functions: ['exchange', 'coin_dispense', 'coin_accept', 'bill_accept'] });
+  t.like(errorData(1, 'raised', {}, false), { severity: 'critical', impact: { service_available: false, estimated_downtime: 'unknown' }, affected_functions: ['exchange', 'coin_dispense', 'coin_accept', 'bill_accept'] });
   t.throws(() => errorData(3, 'raised', {}, true));
 });
 

@@ -10,6 +10,7 @@ import { signCommand, signingInput, verifyCommandSignature } from '../../shared/
 import { commandTypes } from '../../shared/topics.js';
 import { checkCommand } from '../../workers/business/auth/check-command.js';
 import { commandLimits, readableCommandId, shapeProblem, wantsResult } from '../../workers/business/commands/limits.js';
+import { expiryError } from '../../workers/business/commands/expiry.js';
 import { MAX_COINS_PER_COMMAND, parseCommand } from '../../workers/business/commands/parse.js';
 
 const dispense = (coins: unknown, extra: Record<string, unknown> = {}) => ({
@@ -25,9 +26,53 @@ test("the guide's test command parses, requires_ack defaulting to true", (t) => 
   if (out.ok) t.like(out.command, { command_id: 'TEST_001', requires_ack: true, data: { coins_to_dispense: 5 } });
 });
 
+test('command dialects: null means absent, numeric strings are numbers, other strings are refused naming the field', (t) => {
+  const out = parseCommand('coin_dispense', {
+    command_id: 'TEST_001', command_type: 'coin_dispense', timestamp: null, requires_ack: null, priority: null, signature: null,
+    data: { coins_to_dispense: '5', timeout_seconds: null, reason: null, operator_account: null, coin_value: '10' },
+  });
+  t.like(out, { ok: true, command: { requires_ack: true, data: { coins_to_dispense: 5, coin_value: 10 } } });
+  if (out.ok) t.false('timestamp' in out.command || 'signature' in out.command || 'timeout_seconds' in out.command.data);
+  t.like(parseCommand('lock', { command_id: 'L', command_type: 'lock', data: { action: 'lock', duration_minutes: '30', operator_id: null, message_display: null } }), {
+    ok: true, command: { data: { duration_minutes: 30 } },
+  });
+  t.like(parseCommand('restart', { command_id: 'R', command_type: 'restart', data: { restart_type: null, delay_seconds: '0', timeout_seconds: '60' } }), {
+    ok: true, command: { data: { restart_type: 'soft', delay_seconds: 0, timeout_seconds: 60 } },
+  });
+  t.like(parseCommand('query', { command_id: 'Q', command_type: 'query', timestamp: '1765000000', data: null }), { ok: true, command: { timestamp: 1_765_000_000, data: { query_type: 'full_status' } } });
+  for (const [field, body] of [
+    ['data.coins_to_dispense', dispense('five')],
+    ['data.coins_to_dispense', dispense(' ')],
+    ['data.coins_to_dispense', dispense(' 5')],
+    ['data.coins_to_dispense', dispense('0x10')],
+    ['data.coins_to_dispense', dispense(null)],
+    ['data.timeout_seconds', dispense(5, { data: { coins_to_dispense: 5, timeout_seconds: '1e3' } })],
+    ['timestamp', dispense(5, { timestamp: 'yesterday' })],
+  ] as const) {
+    const r = parseCommand('coin_dispense', body);
+    t.like(r, { ok: false, code: 'INVALID_COMMAND' }, field);
+    if (!r.ok) t.true(r.detail.startsWith(`${field}: `), r.detail);
+  }
+});
+
+test('EXPIRED states the measured clock difference; an 8-hour shift is named', (t) => {
+  const now = 1_765_000_000_000;
+  const cmd = (ts: number) => {
+    const r = parseCommand('lock', { command_id: 'L', command_type: 'lock', timestamp: ts, data: { action: 'lock' } });
+    if (!r.ok) throw new Error(r.detail);
+    return r.command;
+  };
+  const shifted = expiryError(cmd(now / 1000 + 8 * 3600), now, now, 300)!;
+  t.is(shifted.code, 'EXPIRED');
+  t.like(shifted.toResult(), { error_code: 'EXPIRED', clock_difference_seconds: -28_800, max_age_seconds: 300 });
+  t.regex(shifted.message, /-28800 s; about 8 hours/);
+  t.like(expiryError(cmd(now / 1000 - 400), now, now, 300)!.toResult(), { clock_difference_seconds: 400 });
+  t.is(expiryError(cmd(now / 1000 - 10), now, now, 300), null);
+});
+
 test('refusals name the field', (t) => {
   t.like(parseCommand('coin_dispense', dispense(1.5)), { ok: false, code: 'INVALID_COMMAND' });
-  t.regex((parseCommand('coin_dispense', dispense('5')) as { detail: string }).detail, /^data\.coins_to_dispense: /);
+  t.regex((parseCommand('coin_dispense', dispense('5x')) as { detail: string }).detail, /^data\.coins_to_dispense: /);
   t.regex((parseCommand('coin_dispense', { ...dispense(5), data: { coins_to_dispense: 5, coin_value: 50 } }) as { detail: string }).detail, /^data\.coin_value: /);
   t.regex((parseCommand('coin_dispense', { command_type: 'coin_dispense', data: { coins_to_dispense: 5 } }) as { detail: string }).detail, /^command_id: /);
   t.regex((parseCommand('lock', { command_id: 'L', command_type: 'lock', data: { action: 'open' } }) as { detail: string }).detail, /^data\.action: /);
@@ -107,7 +152,9 @@ test('property: a coin count is accepted exactly when it is an integer in 1..MAX
   fc.assert(
     fc.property(fc.oneof(fc.double(), fc.integer(), fc.bigInt().map(String), fc.string(), fc.constant(null), fc.boolean()), (coins) => {
       const out = parseCommand('coin_dispense', dispense(coins));
-      const valid = typeof coins === 'number' && Number.isInteger(coins) && coins >= 1 && coins <= MAX_COINS_PER_COMMAND;
+      // A numeric string counts as its number (docs/cloud-interop.md).
+      const n = typeof coins === 'string' && /^-?\d{1,15}(\.\d{1,9})?$/.test(coins) ? Number(coins) : coins;
+      const valid = typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= MAX_COINS_PER_COMMAND;
       return out.ok === valid && (out.ok || out.detail.startsWith('data.coins_to_dispense'));
     }),
     { numRuns: 3000 },

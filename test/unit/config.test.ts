@@ -26,6 +26,21 @@ test('defaults load and are frozen', (t) => {
   t.true(Object.isFrozen(c));
 });
 
+test("the guide's three retry values mean three resends, the final wait repeating the last gap; four keep their meaning", (t) => {
+  t.deepEqual(loadConfig({ COINEREX_RETRY_SCHEDULE: '10,30,60' }).retrySchedule, [10, 30, 60, 60]);
+  t.deepEqual(loadConfig({ COINEREX_RETRY_SCHEDULE: '10, 30, 60' }).retrySchedule, [10, 30, 60, 60]);
+  t.deepEqual(loadConfig({ COINEREX_RETRY_SCHEDULE: '10,30,60,90' }).retrySchedule, [10, 30, 60, 90]);
+  t.deepEqual(loadConfig({ COINEREX_RETRY_SCHEDULE: '5,5' }).retrySchedule, [5, 5]);
+});
+
+test('interop defaults: no seq extension unless COINEREX_SEQ=1; firmware version configurable', (t) => {
+  const c = loadConfig({});
+  t.false(c.seqField);
+  t.is(c.firmwareVersion, undefined);
+  t.true(loadConfig({ COINEREX_SEQ: '1' }).seqField);
+  t.is(loadConfig({ COINEREX_FIRMWARE_VERSION: '1.3.2' }).firmwareVersion, '1.3.2');
+});
+
 test('environment overrides the file, the file overrides defaults', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
   const file = join(dir, 'c.json');

@@ -10,6 +10,7 @@ import { makeLogger } from '../../shared/logger.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { Delivery, type Publisher } from '../../workers/mqtt/delivery.js';
+import { ackVerdict } from '../../workers/mqtt/inbound/ack.js';
 import type { AddInput, DeliveryStore, SettleResult } from '../../workers/mqtt/delivery-store.js';
 
 let n = 0;
@@ -127,8 +128,8 @@ test('ACKs ride along with the next state call; alone they are settled in one ca
   log.length = 0;
   const a = envelope();
   const b = envelope();
-  await delivery.handleAck({ ack_message_id: a.message_id, status: 'received', timestamp: 1 });
-  await delivery.handleAck({ ack_message_id: b.message_id, status: 'processed', timestamp: 1 });
+  await delivery.handleAck(ackVerdict({ ack_message_id: a.message_id, status: 'received', timestamp: 1 }));
+  await delivery.handleAck(ackVerdict({ ack_message_id: b.message_id, status: 'processed', timestamp: 1 }));
   const c = envelope();
   const p = delivery.submit('t', c);
   t.is(log.at(-1), `add ${id(c)} sent settle ${id(a)},${id(b)}`);
@@ -136,7 +137,7 @@ test('ACKs ride along with the next state call; alone they are settled in one ca
   await p;
 
   log.length = 0;
-  await delivery.handleAck({ ack_message_id: c.message_id, status: 'received', timestamp: 1 });
+  await delivery.handleAck(ackVerdict({ ack_message_id: c.message_id, status: 'received', timestamp: 1 }));
   t.deepEqual(log, [], 'not settled at once');
   await new Promise((r) => setTimeout(r, 300));
   t.deepEqual(log, [`settle ${id(c)}`], 'settled by the timer');
@@ -144,7 +145,7 @@ test('ACKs ride along with the next state call; alone they are settled in one ca
 
   log.length = 0;
   const d = envelope();
-  await delivery.handleAck({ ack_message_id: d.message_id, status: 'received', timestamp: 1 });
+  await delivery.handleAck(ackVerdict({ ack_message_id: d.message_id, status: 'received', timestamp: 1 }));
   const down = delivery.linkDown();
   t.deepEqual(log, [`settle ${id(d)}`, 'suspend']);
   await release();

@@ -1,16 +1,16 @@
 import test from 'ava';
 import { fixedClock } from '../../shared/clock.js';
 import { makeLogger } from '../../shared/logger.js';
-import type { CloudAck } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { CommandJob } from '../../queue/jobs.js';
+import type { AckVerdict } from '../../workers/mqtt/inbound/ack.js';
 import { inboundRouter } from '../../workers/mqtt/inbound/index.js';
 import { TokenBucket } from '../../workers/mqtt/inbound/rate-limit.js';
 
 function setup(rate = 100, burst = 100) {
   const clock = fixedClock(1_000);
   const counted: string[] = [];
-  const acks: CloudAck[] = [];
+  const acks: AckVerdict[] = [];
   const jobs: CommandJob[] = [];
   const metrics: Metrics = { incr: (name) => void counted.push(name), observe: () => undefined, set: () => undefined };
   const route = inboundRouter({
@@ -34,9 +34,37 @@ test('ACKs are parsed; message_id is accepted when ack_message_id is absent; inv
   s.route('coinerex/ack/D1', buf({ message_id: 'b', status: 'processed' }));
   s.route('coinerex/ack/D1', buf('{oops'));
   s.route('coinerex/ack/D1', buf({ status: 'received' }));
-  s.route('coinerex/ack/D1', buf({ ack_message_id: 'c', status: 'maybe' }));
-  t.deepEqual(s.acks.map((a) => a.ack_message_id ?? a.message_id), ['a', 'b']);
+  s.route('coinerex/ack/D1', buf({ ack_message_id: 'c', status: 42 }));
+  t.deepEqual(s.acks.map((a) => a.id), ['a', 'b']);
   t.deepEqual(s.counted, ['acks_invalid_total', 'acks_invalid_total', 'acks_invalid_total']);
+});
+
+test('ACK dialects of real clouds: null fields, no status, message_id only, other status words, any timestamp', (t) => {
+  const s = setup();
+  const dialects: Array<[unknown, { id: string; failed: boolean; unknownStatus: boolean }]> = [
+    [{ ack_message_id: 'n1', status: 'received', error_message: null, result: null, timestamp: null }, { id: 'n1', failed: false, unknownStatus: false }],
+    [{ ack_message_id: 'n2', timestamp: 1_765_000_000 }, { id: 'n2', failed: false, unknownStatus: false }],
+    [{ message_id: 'n3' }, { id: 'n3', failed: false, unknownStatus: false }],
+    [{ ack_message_id: null, message_id: 'n4', status: 'success' }, { id: 'n4', failed: false, unknownStatus: false }],
+    [{ ack_message_id: 'n5', status: 'OK', timestamp: '1765000000' }, { id: 'n5', failed: false, unknownStatus: true }],
+    [{ ack_message_id: 'n6', status: 'Processed', timestamp: '2026-12-07T12:00:00+08:00' }, { id: 'n6', failed: false, unknownStatus: false }],
+    [{ ack_message_id: 'n7', status: null }, { id: 'n7', failed: false, unknownStatus: false }],
+    ...['error', 'FAILED', 'fail', 'Nack'].map((status, i): [unknown, { id: string; failed: boolean; unknownStatus: boolean }] => [
+      { ack_message_id: `f${i}`, status, error_message: null },
+      { id: `f${i}`, failed: true, unknownStatus: false },
+    ]),
+    [{ ack_message_id: 'x'.repeat(200), status: 'received' }, { id: 'x'.repeat(200), failed: false, unknownStatus: false }],
+  ];
+  for (const [ack] of dialects) s.route('coinerex/ack/D1', buf(ack));
+  t.deepEqual(
+    s.acks.map((a) => ({ id: a.id, failed: a.failed, unknownStatus: a.unknownStatus })),
+    dialects.map(([, v]) => v),
+  );
+  t.deepEqual(s.counted, ['acks_unknown_status_total'], 'only the unknown status word is counted');
+  for (const bad of [{ ack_message_id: null }, { message_id: '' }, { ack_message_id: 'x'.repeat(201) }, { ack_message_id: 'a', status: 1 }, { ack_message_id: 'a', error_message: {} }]) {
+    s.route('coinerex/ack/D1', buf(bad));
+  }
+  t.is(s.counted.filter((c) => c === 'acks_invalid_total').length, 5, 'ids and types stay strict');
 });
 
 test('commands become jobs with their type, size and body; invalid JSON is counted', (t) => {

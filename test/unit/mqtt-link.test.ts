@@ -11,10 +11,12 @@ test('reconnect back-off doubles per attempt, is capped, and jitters within the 
   t.is(reconnectDelay(1000, 500, 30_000, hi), 30_000, 'huge attempt counts stay finite and capped');
 });
 
-test('network quality: good by default, worse with slow ACKs or repeated drops in the last hour', (t) => {
+test('network quality: excellent by default, worse with slow ACKs or repeated drops in the last hour', (t) => {
   const clock = fixedClock(0);
   const q = new NetworkQuality(clock);
-  t.is(q.current(), 'good');
+  t.is(q.current(), 'excellent');
+  q.recordDrop();
+  t.is(q.current(), 'good', 'one drop in the hour');
   q.recordDrop();
   q.recordDrop();
   t.is(q.current(), 'fair');
@@ -22,9 +24,11 @@ test('network quality: good by default, worse with slow ACKs or repeated drops i
   q.recordDrop();
   t.is(q.current(), 'poor');
   clock.advance(3_600_001);
-  t.is(q.current(), 'good', 'old drops are forgotten');
+  t.is(q.current(), 'excellent', 'old drops are forgotten');
   for (let i = 0; i < 20; i++) q.recordAck(8_000);
   t.is(q.current(), 'poor');
   for (let i = 0; i < 20; i++) q.recordAck(20);
+  t.is(q.current(), 'excellent');
+  for (let i = 0; i < 20; i++) q.recordAck(600);
   t.is(q.current(), 'good');
 });

@@ -23,6 +23,7 @@ import type { SystemHealth } from '../../shared/system-health.js';
 import { ackRequired, topics, type OutboundType } from '../../shared/topics.js';
 import type { RunningApp } from '../../shared/app-runner.js';
 import { allQueueNames, makeQueue, makeWorker, queueNames, type CommandJob } from '../../queue/index.js';
+import { ResultBuffer } from './result-buffer.js';
 import { Delivery } from './delivery.js';
 import { DeliveryStore } from './delivery-store.js';
 import { readDiagnostics } from './diagnostics.js';
@@ -102,7 +103,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
   });
   const delivery = new Delivery({ store, link, clock, log, metrics, onAckLatency: (ms) => quality.recordAck(ms) });
 
-  /** Heartbeat, status and command results: sent if the link is up, otherwise counted and dropped (docs/protocol.md#offline-buffer). */
+  /** Heartbeat and status: sent if the link is up, otherwise counted and dropped (docs/protocol.md#offline-buffer). */
   const sendDirect = async (kind: string, topic: string, payload: string): Promise<void> => {
     if (link.up) {
       try {
@@ -116,6 +117,18 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     metrics.incr('messages_skipped_total', { type: kind });
     await store.countSkipped(kind);
   };
+  const results = new ResultBuffer({
+    redis,
+    key: keys.resultBuffer,
+    limit: config.resultBufferLimit,
+    metrics,
+    log,
+    up: () => link.up,
+    publish: async (payload) => {
+      await link.publish(t.commandResult, payload);
+      metrics.incr('messages_published_total', { type: 'command_result' });
+    },
+  });
   const sendHeartbeat = async (diagnostics: boolean): Promise<void> => {
     const data = await buildHeartbeatData(sources, { diagnostics });
     const { diagnostics: _omitted, ...base } = data;
@@ -149,7 +162,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     void (async () => {
       await sendHeartbeat(false).catch((err) => log.error({ err }, 'heartbeat after connect failed'));
       await sendStatus().catch((err) => log.error({ err }, 'status after connect failed'));
-      if (link.up) await delivery.linkUp();
+      if (link.up) await Promise.all([results.flush(), delivery.linkUp()]);
     })().catch((err) => log.error({ err }, 'resuming delivery failed'));
   });
   link.on('down', () => {
@@ -182,7 +195,7 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
         ackRequired.has(envelope.message_type)
           ? delivery.submit(t.outbound(envelope.message_type), envelope, replay)
           : sendDirect(envelope.message_type, t.outbound(envelope.message_type as OutboundType), JSON.stringify(envelope)),
-      commandResult: (result) => sendDirect('command_result', t.commandResult, JSON.stringify(result)),
+      commandResult: (result) => results.send(JSON.stringify(result)),
       heartbeat: (diagnostics) => sendHeartbeat(diagnostics),
     }),
     redis,

@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
-import type { CloudAck } from '../../shared/messages.js';
+import type { AckVerdict } from './inbound/ack.js';
 import type { AddResult, DeliveryStore, Outgoing, SettleResult } from './delivery-store.js';
 
 /** What delivery needs of the MQTT link. */
@@ -129,14 +129,14 @@ export class Delivery {
   }
 
   /**
-   * docs/protocol.md#cloud-ack: `received`/`processed` settle; `error` leaves the message
-   * on its schedule. Settled in batches (ACK_SETTLE_MS), no Redis call of its own
+   * Every ACK settles but one whose status says it failed (docs/protocol.md#cloud-ack, docs/cloud-interop.md),
+   * which leaves the message on its schedule. Settled in batches (ACK_SETTLE_MS), no Redis call of its own
    * when a new message's call comes first.
    */
-  async handleAck(ack: CloudAck): Promise<void> {
-    const id = (ack.ack_message_id ?? ack.message_id)!;
-    if (ack.status === 'error') {
-      this.d.log.warn({ messageId: id, error: ack.error_message }, 'cloud reported an error for a message; it stays pending');
+  async handleAck(ack: AckVerdict): Promise<void> {
+    const id = ack.id;
+    if (ack.failed) {
+      this.d.log.warn({ messageId: id, status: ack.status, error: ack.errorMessage }, 'cloud reported an error for a message; it stays pending');
       this.d.metrics.incr('acks_error_total');
       return;
     }

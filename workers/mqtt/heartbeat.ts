@@ -14,6 +14,7 @@ import type { RedisKeys } from '../../shared/keys.js';
 import { readMachineSnapshot, type MachineSnapshot } from '../../shared/machine-state.js';
 import type { HeartbeatData } from '../../shared/messages.js';
 import type { SystemHealth } from '../../shared/system-health.js';
+import type { NetworkQualityLevel } from './network-quality.js';
 
 export interface HeartbeatSources {
   redis: Redis;
@@ -23,7 +24,7 @@ export interface HeartbeatSources {
   timestampFormat: TimestampFormat;
   firmwareVersion: string;
   systemHealth: () => Promise<SystemHealth>;
-  networkQuality: () => string;
+  networkQuality: () => NetworkQualityLevel;
   uptimeSeconds: () => number;
   diagnostics: () => Promise<Record<string, unknown>>;
 }
@@ -50,7 +51,8 @@ export function healthStatus(s: MachineSnapshot): 'online' | 'degraded' {
 
 export async function buildHeartbeatData(src: HeartbeatSources, opts: { diagnostics: boolean }): Promise<HeartbeatData> {
   const now = src.clock.now();
-  const ts = (ms: number | null) => (ms === null ? null : formatTimestamp(ms, src.timestampFormat));
+  // The guide gives these as numbers: 0 = none yet (no transaction since the counters began, no maintenance recorded).
+  const ts = (ms: number | null) => (ms === null ? 0 : formatTimestamp(ms, src.timestampFormat));
   const [snapshot, health, diagnostics] = await Promise.all([
     readMachineSnapshot(src.redis, src.keys, localDay(now, src.timezone)),
     src.systemHealth(),
@@ -62,7 +64,8 @@ export async function buildHeartbeatData(src: HeartbeatSources, opts: { diagnost
     uptime_seconds: Math.max(0, Math.floor(src.uptimeSeconds())),
     last_transaction: ts(snapshot.lastTransactionAt),
     network_quality: src.networkQuality(),
-    system_health: health,
+    // 0 without a sensor, as the guide's get_cpu_temperature() does.
+    system_health: { ...health, temperature: health.temperature ?? 0 },
     service_status: { ...snapshot.serviceStatus },
     active_issues: activeIssues(snapshot),
     statistics: {

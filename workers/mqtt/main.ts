@@ -25,7 +25,7 @@ await runApp('mqtt', async ({ config, log, keys, redis }) => {
     producer,
     clientFactory: (url, options) => mqtt.connect(url, options),
     ca: config.mqttCa ? readFileSync(config.mqttCa) : undefined,
-    firmwareVersion: agentVersion(),
+    firmwareVersion: config.firmwareVersion ?? agentVersion(),
     // Storage is reported for the file system the agent (and by default its Redis) lives on.
     systemHealth: systemHealthReader({ dataDir: process.cwd() }),
     uptimeSeconds: uptime,

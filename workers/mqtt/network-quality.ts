@@ -5,7 +5,10 @@
  */
 import type { Clock } from '../../shared/clock.js';
 
-export type NetworkQualityLevel = 'good' | 'fair' | 'poor';
+export type NetworkQualityLevel = 'excellent' | 'good' | 'fair' | 'poor';
+
+/** ACK round trips at or under this, with no drop in the hour, are the guide's top value. */
+const EXCELLENT_MS = 300;
 
 const WINDOW_MS = 3_600_000;
 
@@ -31,6 +34,6 @@ export class NetworkQuality {
     const l = this.latency ?? 0;
     if (n >= 4 || l > 5_000) return 'poor';
     if (n >= 2 || l > 1_000) return 'fair';
-    return 'good';
+    return n === 0 && l <= EXCELLENT_MS ? 'excellent' : 'good';
   }
 }

@@ -61,9 +61,11 @@ export class Accounting {
    * commits nothing. Resolves true when it committed the report now.
    */
   async closeDay(atMs: number): Promise<boolean> {
-    const day = today(this.d, atMs);
+    // The calendar day that ends at or contains `atMs`: midnight closes the day before, in full.
+    const inDay = atMs - 1;
+    const day = today(this.d, inDay);
     const s = await readMachineSnapshot(this.d.redis, this.d.keys, day);
-    const data = { ...accountingData(s), report: 'daily_close' as const, daily: dailySummary(s, localParts(atMs, this.d.config.timezone).isoDate) };
+    const data = { ...accountingData(s), report: 'daily_close' as const, daily: dailySummary(s, localParts(inDay, this.d.config.timezone).isoDate) };
     const envelope = await this.d.publisher.envelope('accounting', data);
     const result = await newPlan(this.d).guard(this.d.keys.dailyClose(day), DAILY_TTL_SECONDS).emit(envelope).commit(this.d.redis);
     if (result === 'ok') this.d.log.info({ day }, 'daily close committed');

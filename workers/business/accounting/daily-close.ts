@@ -1,9 +1,12 @@
 /**
- * The daily close at 23:59 local time (docs/protocol.md#accounting), from a BullMQ job
- * scheduler with the configured time zone on a business-internal queue.
- * The job closes the day it was scheduled for (its `prevMillis`), so a
- * board that was off at 23:59 and runs the overdue job after midnight still
- * reports the right day (docs/pitfalls.md#1-bullmq: no backfill, one overdue run).
+ * The daily close (docs/protocol.md#accounting), from a BullMQ job scheduler with the
+ * configured time zone on a business-internal queue. It runs at local
+ * midnight and closes the day that just ended, so the exchanges of
+ * 23:59:00–23:59:59 are in it (a close at 23:59 would leave them out,
+ * docs/cloud-interop.md). The job closes the day it was scheduled for (its
+ * `prevMillis`), so a board that was off at midnight and runs the overdue
+ * job later still reports the right day (docs/pitfalls.md#1-bullmq: no backfill, one
+ * overdue run).
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -13,8 +16,8 @@ import type { BusinessDeps } from '../deps.js';
 import type { Accounting } from './accounting.js';
 
 export const DAILY_CLOSE_SCHEDULER = 'daily-close';
-/** Seconds field first: 23:59:00 every day. */
-export const DAILY_CLOSE_PATTERN = '0 59 23 * * *';
+/** Seconds field first: 00:00:00 every day, closing the day before. */
+export const DAILY_CLOSE_PATTERN = '0 0 0 * * *';
 
 export async function scheduleDailyClose(queue: Queue, timeZone: string): Promise<void> {
   await queue.upsertJobScheduler(DAILY_CLOSE_SCHEDULER, { pattern: DAILY_CLOSE_PATTERN, tz: timeZone }, { name: DAILY_CLOSE_SCHEDULER, data: {} });

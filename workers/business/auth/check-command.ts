@@ -26,7 +26,7 @@ export function checkCommand(task: CheckTask, publicKey: KeyObject | null): Chec
   if (!publicKey) return { ok: true, command: parsed.command, authenticated: false };
   const body = task.body as Record<string, unknown>;
   if (parsed.command.timestamp === undefined) return { ok: false, code: 'UNAUTHENTICATED', detail: 'timestamp: required on signed commands' };
-  if (body.signature === undefined) return { ok: false, code: 'UNAUTHENTICATED', detail: 'signature: missing' };
+  if (body.signature == null) return { ok: false, code: 'UNAUTHENTICATED', detail: 'signature: missing' };
   if (!verifyCommandSignature(task.topic, body, publicKey)) return { ok: false, code: 'UNAUTHENTICATED', detail: 'signature: does not verify for this topic and content' };
   return { ok: true, command: parsed.command, authenticated: true };
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseTimestamp } from '../../../shared/clock.js';
 import { commandTypes, type CommandType } from '../../../shared/topics.js';
+import { foldDialects } from './lenient.js';
 
 /** printable ASCII, no spaces: it becomes part of a Redis key and is echoed in results. */
 const commandId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'expected 1 to 128 printable ASCII characters without spaces');
@@ -85,7 +86,8 @@ const envelopeFields = {
   signature: z.string().max(256).optional(),
 };
 
-const schemas = {
+/** One schema per command type, also published as JSON Schema (docs/schemas/). */
+export const commandSchemas = {
   coin_dispense: z.object({ ...envelopeFields, command_type: z.literal('coin_dispense'), data: dataSchemas.coin_dispense }),
   restart: z.object({ ...envelopeFields, command_type: z.literal('restart'), data: dataSchemas.restart.default({ restart_type: 'soft', delay_seconds: 0 }) }),
   lock: z.object({ ...envelopeFields, command_type: z.literal('lock'), data: dataSchemas.lock }),
@@ -98,12 +100,12 @@ const schemas = {
   clear_error: z.object({ ...envelopeFields, command_type: z.literal('clear_error'), data: dataSchemas.clear_error }),
 };
 
-export type CoinDispenseCommand = z.infer<typeof schemas.coin_dispense>;
-export type RestartCommand = z.infer<typeof schemas.restart>;
-export type LockCommand = z.infer<typeof schemas.lock>;
-export type QueryCommand = z.infer<typeof schemas.query>;
-export type ConfigCommand = z.infer<typeof schemas.config>;
-export type ClearErrorCommand = z.infer<typeof schemas.clear_error>;
+export type CoinDispenseCommand = z.infer<typeof commandSchemas.coin_dispense>;
+export type RestartCommand = z.infer<typeof commandSchemas.restart>;
+export type LockCommand = z.infer<typeof commandSchemas.lock>;
+export type QueryCommand = z.infer<typeof commandSchemas.query>;
+export type ConfigCommand = z.infer<typeof commandSchemas.config>;
+export type ClearErrorCommand = z.infer<typeof commandSchemas.clear_error>;
 export type Command = CoinDispenseCommand | RestartCommand | LockCommand | QueryCommand | ConfigCommand | ClearErrorCommand;
 
 export type ParseOutcome =
@@ -113,7 +115,8 @@ export type ParseOutcome =
 const isCommandType = (v: unknown): v is CommandType => typeof v === 'string' && (commandTypes as readonly string[]).includes(v);
 
 /** Validates `body` received on a topic whose last segment is `topicType`. */
-export function parseCommand(topicType: string, body: unknown): ParseOutcome {
+export function parseCommand(topicType: string, raw: unknown): ParseOutcome {
+  const body = foldDialects(raw);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, code: 'INVALID_COMMAND', detail: 'payload must be a JSON object' };
   const declared = (body as Record<string, unknown>).command_type;
   if (!isCommandType(topicType)) return { ok: false, code: 'UNKNOWN_COMMAND', detail: `topic: unknown command type "${topicType.slice(0, 64)}"` };
@@ -121,7 +124,7 @@ export function parseCommand(topicType: string, body: unknown): ParseOutcome {
   if (typeof declared !== 'string') return { ok: false, code: 'INVALID_COMMAND', detail: 'command_type: expected a string' };
   if (!isCommandType(declared)) return { ok: false, code: 'UNKNOWN_COMMAND', detail: `command_type: unknown command type "${declared.slice(0, 64)}"` };
   if (declared !== topicType) return { ok: false, code: 'INVALID_COMMAND', detail: `command_type: "${declared}" does not match the topic's "${topicType}"` };
-  const parsed = schemas[topicType].safeParse(body);
+  const parsed = commandSchemas[topicType].safeParse(body);
   if (parsed.success) return { ok: true, command: parsed.data };
   const issue = parsed.error.issues[0]!;
   const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'payload';

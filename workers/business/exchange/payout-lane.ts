@@ -31,7 +31,7 @@ import {
   type OpenTransaction,
   type PayoutIntent,
 } from './records.js';
-import { transactionData } from './transaction-message.js';
+import { debtPayoutData, transactionData } from './transaction-message.js';
 import type { Plan } from '../store/plan.js';
 
 type Credit = Extract<HwEvent, { kind: 'bill_accepted' | 'coin_accepted' }>;
@@ -256,9 +256,11 @@ export class PayoutLane {
     if (payable <= 0 || !this.mayPay(gate) || gate.errors.includes(51)) return false;
     const coins = gate.inventory === null ? payable : Math.min(payable, gate.inventory);
     const payoutId = newPayoutId();
+    // The exchange that left the debt: its transaction_id goes on the debt payout's transaction.
+    const ref = (await this.d.redis.hget(this.k.machine, 'debtTxn')) ?? '';
     const result = await newPlan(this.d)
       .expectAbsent(this.k.payoutIntent(payoutId), 'state')
-      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'debt', ref: '', coins, createdAt: this.d.clock.now() }))
+      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'debt', ref, coins, createdAt: this.d.clock.now() }))
       .lpush(this.k.payoutLane, payoutId)
       .commit(this.d.redis);
     if (result === 'ok') this.d.log.info({ payoutId, coins, debt: gate.debt }, 'debt payout queued');
@@ -297,6 +299,11 @@ export class PayoutLane {
       // An unknown outcome leaves the whole attempt owed; otherwise what was paid is off the debt.
       plan.hincr(k.counters, { debt_coins: -paid }).floor0(k.counters, 'debt_coins');
       debtAfter = Math.max(0, debtBefore - paid);
+      if (paid > 0 && intent.ref) {
+        const balance = Number(counters.balance ?? 0);
+        const data = debtPayoutData({ originTxnId: intent.ref, paid, startAt: intent.createdAt, doneAt: now, balance, debtAfter }, this.d.config.timestampFormat);
+        plan.emit(await this.d.publisher.envelope('transaction', data as unknown as Record<string, unknown>));
+      }
     } else {
       const txn = await readTransaction(this.d.redis, k, intent.ref);
       if (!txn) {
@@ -325,6 +332,7 @@ export class PayoutLane {
           // Unpaid coins come off the bonus first: bonus_coins counts bonus coins actually paid.
           const bonusPaid = Math.max(0, txn.bonus - unpaid);
           plan.hincr(k.counters, { debt_coins: unpaid, bonus_coins: bonusPaid }).hincr(daily, { exchanges: 1, bonus_coins: bonusPaid, debt_coins: unpaid });
+          if (unpaid > 0) plan.hset(k.machine, { debtTxn: txn.txnId });
           debtAfter = debtBefore + unpaid;
         } else {
           const inventoryAfter = Math.max(0, Number(inventory ?? 0) - paid);

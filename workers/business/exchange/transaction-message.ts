@@ -42,3 +42,23 @@ export function transactionData(t: OpenTransaction, f: Finish, format: Timestamp
   }
   return data;
 }
+
+/**
+ * A debt payout as a transaction (`debt_payout`), carrying the transaction_id
+ * of the exchange that left the debt, so that the coins of all transactions
+ * add up to `counters.total_dispensed`. `debt_coins` is what is still owed.
+ */
+export function debtPayoutData(
+  p: { originTxnId: string; paid: number; startAt: number; doneAt: number; balance: number; debtAfter: number },
+  format: TimestampFormat,
+): TransactionData {
+  return {
+    transaction_type: 'debt_payout',
+    transaction_id: p.originTxnId,
+    amounts: { bills_inserted: 0, coins_inserted: 0, coins_dispensed: p.paid, transaction_amount: 0, coin_value: 10 },
+    balance: { before: p.balance, after: p.balance },
+    timing: { start_time: formatTimestamp(p.startAt, format), dispense_time: formatTimestamp(p.doneAt, format), duration_ms: Math.max(0, p.doneAt - p.startAt) },
+    success: p.debtAfter === 0,
+    debt_coins: p.debtAfter,
+  };
+}

@@ -6,17 +6,17 @@ import {
   affectedFunctions,
   alarmCodes,
   errorCodes,
-  isCritical,
   recoveryConditions,
   securityCodes,
 } from '../../../shared/codes.js';
+import type { AlarmData, ErrorData } from '../../../shared/messages.js';
 
 export type CodeState = 'raised' | 'cleared';
 
-export function errorData(code: number, state: CodeState, context: Record<string, unknown>, serviceAvailable: boolean): Record<string, unknown> {
+export function errorData(code: number, state: CodeState, context: Record<string, unknown>, serviceAvailable: boolean): ErrorData {
   const info = errorCodes.get(code);
   if (!info) throw new Error(`unknown error code ${code}`);
-  const data: Record<string, unknown> = {
+  const data: ErrorData = {
     error_code: code,
     error_description: info.description,
     error_category: info.category,
@@ -27,8 +27,8 @@ export function errorData(code: number, state: CodeState, context: Record<string
     context,
     impact: {
       service_available: serviceAvailable,
-      // Minutes; null = unknown: a critical code waits for a person (docs/protocol.md#6-error-and-alarm-codes).
-      estimated_downtime: state === 'cleared' || !isCritical(code) ? 0 : null,
+      // The guide's words: a raised 42 (no coins) needs a person now; otherwise unknown.
+      estimated_downtime: code === 42 && state === 'raised' ? 'immediate_action_required' : 'unknown',
     },
     state,
   };
@@ -43,7 +43,7 @@ export function alarmData(
   currentLevel: number | string | null,
   details: Record<string, unknown>,
   serviceAvailable: boolean,
-): Record<string, unknown> {
+): AlarmData {
   const info = alarmCodes.get(code);
   if (!info) throw new Error(`unknown alarm code ${code}`);
   return {

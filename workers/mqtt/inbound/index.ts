@@ -6,11 +6,10 @@
  */
 import type { Logger } from 'pino';
 import type { Clock } from '../../../shared/clock.js';
-import type { CloudAck } from '../../../shared/messages.js';
 import type { Metrics } from '../../../shared/metrics.js';
 import { parseInboundTopic } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
-import { parseAck } from './ack.js';
+import { parseAck, type AckVerdict } from './ack.js';
 import { parseCommand } from './command.js';
 import type { TokenBucket } from './rate-limit.js';
 import { oversized } from './size-limit.js';
@@ -23,7 +22,7 @@ export interface InboundDeps {
   metrics: Metrics;
   /** Inbound commands beyond this rate are dropped before any work is spent on them. */
   commandBucket: TokenBucket;
-  onAck(ack: CloudAck): Promise<void>;
+  onAck(ack: AckVerdict): Promise<void>;
   enqueueCommand(job: CommandJob): Promise<void>;
 }
 
@@ -51,6 +50,10 @@ export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) 
           d.metrics.incr('acks_invalid_total');
           d.log.warn({ reason: r.reason, bytes: payload.length }, 'invalid ACK ignored');
           return;
+        }
+        if (r.ack.unknownStatus) {
+          d.metrics.incr('acks_unknown_status_total');
+          d.log.warn({ status: r.ack.status.slice(0, 100), messageId: r.ack.id }, 'ACK with a status the protocol does not define: settles as received');
         }
         void d.onAck(r.ack).catch(fail('handling an ACK failed'));
         return;

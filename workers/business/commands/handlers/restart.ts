@@ -11,6 +11,7 @@ import { machineStatus } from '../../../../shared/codes.js';
 import { CommandError } from '../../../../shared/errors.js';
 import { pushRestartRequest } from '../../../../shared/restart-request.js';
 import type { RestartCommand } from '../parse.js';
+import { activeTransactions } from './active-transactions.js';
 import type { Handler } from './context.js';
 
 /** Rough time until the agent reports again, for `expected_boot_time`, ms. */
@@ -23,6 +24,7 @@ export const restart: Handler<RestartCommand> = async (command, ctx) => {
   }
   const machine = await ctx.machine.snapshot();
   const busy = machine.status === machineStatus.remote || machine.status === machineStatus.inquiry;
+  const paying = await activeTransactions(ctx.redis, ctx.keys);
   const shutdownAt = ctx.clock.now() + delaySeconds * 1000;
   return {
     status: 'success',
@@ -31,7 +33,7 @@ export const restart: Handler<RestartCommand> = async (command, ctx) => {
       restart_type: type,
       shutdown_time: ctx.timestamp(shutdownAt),
       expected_boot_time: ctx.timestamp(shutdownAt + expectedDowntimeMs[type]),
-      active_transactions: busy ? 1 : 0,
+      active_transactions: Math.max(paying, busy ? 1 : 0),
     },
     after: async (signal) => {
       await ctx.machine.whenIdle();
