@@ -179,17 +179,7 @@ function lineAt(text: string, index: number): number {
   return n;
 }
 
-export interface CheckOptions {
-  /**
-   * Targets other branches add (repository-relative; a folder ends in `/`):
-   * a citation of one is accepted while it does not exist yet, and reported
-   * through `onPending`. Once it exists it is checked like any other.
-   */
-  pending?: readonly string[];
-  onPending?: (p: Problem) => void;
-}
-
-export function findProblems(repo: RepoView, opts: CheckOptions = {}): Problem[] {
+export function findProblems(repo: RepoView): Problem[] {
   const problems: Problem[] = [];
   const topLevel = new Set(repo.files.filter((f) => f.includes('/')).map((f) => f.split('/')[0]!));
   const anchorCache = new Map<string, Set<string>>();
@@ -198,19 +188,13 @@ export function findProblems(repo: RepoView, opts: CheckOptions = {}): Problem[]
     if (!a) anchorCache.set(path, (a = headingAnchors(repo.read(path))));
     return a;
   };
-  const isPending = (target: string) =>
-    (opts.pending ?? []).some((p) => (p.endsWith('/') ? target === p.slice(0, -1) || target.startsWith(p) : target === p));
 
   /** Checks one cited path (already resolved against the repository root) and its anchor. */
   const check = (file: string, line: number, cited: string, target: string, anchor: string | undefined) => {
     const report = (reason: string) => problems.push({ file, line, cited, reason });
     if (target.startsWith('..')) return report('points outside the repository');
     const exists = repo.exists(target) || (/\.js$/.test(target) && repo.exists(target.replace(/\.js$/, '.ts')));
-    if (!exists) {
-      if (isPending(target)) opts.onPending?.({ file, line, cited, reason: 'pending: added by another branch' });
-      else report(`${target} does not exist`);
-      return;
-    }
+    if (!exists) return report(`${target} does not exist`);
     if (anchor && /\.md$/.test(target) && !anchorsOf(target).has(anchor)) report(`no heading with anchor #${anchor} in ${target}`);
   };
 

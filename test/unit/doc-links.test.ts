@@ -14,12 +14,6 @@ import { findProblems, headingAnchors, isScanned, jsComments, slugify, type Prob
 /** dist/test/unit/ → the repository root. */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-/**
- * Documents other branches of the same change add; cited already, checked
- * once they exist. Empty this list when they have landed.
- */
-const PENDING = ['docs/schemas/', 'docs/cloud-interop.md', 'docs/cctalk.md'];
-
 const show = (ps: readonly Problem[]) => ps.map((p) => `${p.file}:${p.line}: ${p.cited} — ${p.reason}`).join('\n');
 
 function repoOnDisk(): RepoView {
@@ -39,9 +33,7 @@ function repoInMemory(contents: Record<string, string>, dirs: readonly string[] 
 test('no comment or document cites a file or anchor the repository does not have', (t) => {
   const repo = repoOnDisk();
   t.true(repo.files.length > 100, 'the tracked files were listed');
-  const pending: Problem[] = [];
-  const problems = findProblems(repo, { pending: PENDING, onPending: (p) => pending.push(p) });
-  if (pending.length > 0) t.log(`citations of documents not merged yet (checked once they exist):\n${show(pending)}`);
+  const problems = findProblems(repo);
   t.deepEqual(problems, [], show(problems));
 });
 
@@ -115,8 +107,4 @@ test('each kind of broken citation is reported', (t) => {
   t.deepEqual(at('package.json', 1), ['docs/nowhere.md']);
   t.deepEqual(at('docs/real.md', 5).sort(), ['other.md#missing', 'schemas/'].sort(), 'markdown links: missing anchor and missing folder; #title exists');
 
-  const pending: Problem[] = [];
-  const withPending = findProblems(repo, { pending: ['docs/schemas/'], onPending: (p) => pending.push(p) });
-  t.deepEqual(withPending.filter((p) => p.file === 'docs/real.md').map((p) => p.cited), ['other.md#missing'], 'a pending folder is not a failure');
-  t.deepEqual(pending.map((p) => p.cited), ['schemas/']);
 });
