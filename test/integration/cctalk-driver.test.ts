@@ -174,20 +174,27 @@ test.serial('CRC-16 bill validator and ITA-serial dispense: the same exchange wo
   t.is(rig.emulator.hopper.dispensed, 5);
 });
 
-test.serial('coin and bill values outside what the agent can credit stay inhibited on the device', async (t) => {
-  const rig = await cctalkRig();
+test.serial('values the agent cannot credit, and values the business app inhibits, are refused at the slot', async (t) => {
+  // The agent is told coin type 3 (the emulator's 10) is worth 20 NTD: no such coin, so it cannot credit it.
+  const rig = await cctalkRig({ env: { COINEREX_CCTALK_COIN_VALUES: '1,5,20,50' } });
   t.teardown(() => rig.dispose());
-  // Coin 10 and bill 200 are not creditable with today's hw-events schema: refused at the slot.
   t.like(rig.control('coin 10'), { outcome: 'rejected' });
-  t.like(rig.control('bill 200'), { outcome: 'rejected' });
   t.like(rig.control('coin 50'), { outcome: 'accepted' });
   await waitFor(() => credits(rig).length === 1, WAIT_MS, 'the 50');
-  t.deepEqual(credits(rig), [50]);
+  // The business app's set_acceptors inhibits 200 (not in the accepted set, or beyond what the hopper covers).
+  await rig.driver.execute({ kind: 'set_acceptors', enabled: true, inhibit: [200] });
+  t.like(rig.control('bill 200'), { outcome: 'rejected' });
+  t.like(rig.control('bill 100'), { outcome: 'escrow' });
+  await waitFor(() => credits(rig).length === 2, WAIT_MS, 'the 100');
+  await rig.driver.execute({ kind: 'set_acceptors', enabled: true, inhibit: [] });
+  t.like(rig.control('bill 200'), { outcome: 'escrow' });
+  await waitFor(() => credits(rig).length === 3, WAIT_MS, 'the 200');
+  t.deepEqual(credits(rig), [50, 100, 200]);
   // An acceptor that ignores its inhibits: the coin is in the cash box, so it is recorded as fault 7, not dropped.
   rig.emulator.coin.mask = 0xffff;
   t.like(rig.control('coin 10'), { outcome: 'accepted' });
-  t.like(await rig.next('fault_raised', (e) => e.code === 7), { context: { reason: 'not creditable', type: 3, amount: 10 } });
-  t.deepEqual(credits(rig), [50]);
+  t.like(await rig.next('fault_raised', (e) => e.code === 7), { context: { reason: 'not creditable', type: 3, amount: 20 } });
+  t.deepEqual(credits(rig), [50, 100, 200]);
 });
 
 test.serial('coinerex doctor lists every device on the bus with category, product code and serial number', async (t) => {

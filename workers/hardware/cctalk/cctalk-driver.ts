@@ -210,8 +210,14 @@ export class CctalkHardware implements CctalkDriver {
         await this.step(async () => {
           const s = this.store.state;
           s.acceptorsEnabled = c.enabled;
+          s.inhibit = c.inhibit ?? [];
           await this.commit({ state: s });
-          for (const d of this.devs) if (d.role !== 'hopper' && d.up) await this.masterInhibit(d, c.enabled).catch((err: unknown) => this.missed(d, err));
+          for (const d of this.devs) {
+            if (d.role === 'hopper' || !d.up) continue;
+            await this.request(d, H.modifyInhibitStatus, inhibitMask(d.role, this.values(d.role), s.inhibit), 1)
+              .then(() => this.masterInhibit(d, c.enabled))
+              .catch((err: unknown) => this.missed(d, err));
+          }
         });
         return;
       case 'display':
@@ -350,7 +356,7 @@ export class CctalkHardware implements CctalkDriver {
     if (d.role === 'hopper') {
       await this.request(d, H.enableHopper, [HOPPER_ENABLE_CODE], 1);
     } else {
-      await this.request(d, H.modifyInhibitStatus, inhibitMask(d.role, this.values(d.role)), 1);
+      await this.request(d, H.modifyInhibitStatus, inhibitMask(d.role, this.values(d.role), this.store.state.inhibit), 1);
       d.enablePending = true;
     }
     d.needsInit = false;
@@ -454,8 +460,8 @@ export class CctalkHardware implements CctalkDriver {
     if (e.b === BILL_ESCROW) {
       const value = valueOfType(this.o.billValues, e.a);
       const hopperOk = this.hopperCanPay(s);
-      const take = s.acceptorsEnabled && hopperOk && value !== undefined && creditable('bill', value);
-      if (!take) this.log.info({ billType: e.a, value, acceptorsEnabled: s.acceptorsEnabled, hopperOk }, 'bill in escrow handed back');
+      const take = s.acceptorsEnabled && hopperOk && value !== undefined && creditable('bill', value) && !s.inhibit.includes(value);
+      if (!take) this.log.info({ billType: e.a, value, acceptorsEnabled: s.acceptorsEnabled, inhibit: s.inhibit, hopperOk }, 'bill in escrow handed back');
       return take ? ROUTE.stack : ROUTE.returnBill;
     }
     if (e.b === BILL_STACKED) {

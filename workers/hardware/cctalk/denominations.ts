@@ -28,11 +28,14 @@ export const valueOfType = (values: readonly number[], type: number): number | u
   return v ? v : undefined;
 };
 
-/** The 16-bit inhibit mask of 231: bit n-1 set enables type n. Only creditable types are enabled. */
-export function inhibitMask(kind: CashKind, values: readonly number[]): [number, number] {
+/**
+ * The 16-bit inhibit mask of 231: bit n-1 set enables type n. Only creditable
+ * types whose value the business app has not inhibited are enabled.
+ */
+export function inhibitMask(kind: CashKind, values: readonly number[], inhibited: readonly number[] = []): [number, number] {
   let mask = 0;
   values.forEach((v, i) => {
-    if (v > 0 && i < 16 && creditable(kind, v)) mask |= 1 << i;
+    if (v > 0 && i < 16 && creditable(kind, v) && !inhibited.includes(v)) mask |= 1 << i;
   });
   return [mask & 0xff, mask >> 8];
 }

@@ -56,6 +56,8 @@ export interface CctalkState {
   /** Active fault code -> why it was raised (what clears it). */
   faults: Record<string, string>;
   acceptorsEnabled: boolean;
+  /** NTD values the business app inhibited (set_acceptors): refused at the slot, handed back from escrow. */
+  inhibit: number[];
 }
 
 /** A change: the new state (whole) and payout records to write; committed with its events. */
@@ -92,9 +94,11 @@ const stateSchema = z.object({
   queue: z.array(z.string()),
   faults: z.record(z.string(), z.string()),
   acceptorsEnabled: z.boolean(),
+  // Absent in a state written before per-denomination inhibits existed.
+  inhibit: z.array(z.number().int().nonnegative()).default([]),
 });
 
-export const initialState = (): CctalkState => ({ counters: {}, queue: [], faults: {}, acceptorsEnabled: true });
+export const initialState = (): CctalkState => ({ counters: {}, queue: [], faults: {}, acceptorsEnabled: true, inhibit: [] });
 
 export class StateConflict extends Error {
   constructor() {
