@@ -12,7 +12,7 @@ export const queueNames = {
   commandsDispense: 'commands-dispense',
   /** CLI → hardware: simulator actions. */
   control: 'control',
-  /** business-internal: the daily-close job scheduler (23:59 local). */
+  /** business-internal: the daily-close job scheduler (local midnight, for the day that ended). */
   businessSchedule: 'business-schedule',
 } as const;
 export type QueueName = (typeof queueNames)[keyof typeof queueNames];

@@ -83,7 +83,7 @@ export function redisKeys(prefix: string, deviceId: string) {
     cctalkPayoutOrder: `${base}:cctalk:payouts:order`,
     // Hardware app: events recorded but not yet added to `hw-events` (re-delivered on start).
     hwPending: `${base}:hw:pending`,
-    /** hash {jobId, kind, since, attempts, error}: an `hw-events` job the business app keeps failing to apply (fails /health). */
+    /** Business app: hash {jobId, kind, since, attempts, error} of an `hw-events` job it keeps failing to apply (fails /health). */
     eventStuck: `${base}:hw:events:stuck`,
     /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */
     hwPendingBad: `${base}:hw:pending:bad`,

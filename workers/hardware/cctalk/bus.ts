@@ -1,6 +1,6 @@
 /**
  * One ccTalk bus on one serial port: the host sends a request and waits for
- * its reply, one at a time (docs/cctalk.md "Bus"). Frames are cut by
+ * its reply, one at a time (docs/cctalk.md#protocol-facts-relied-on). Frames are cut by
  * `@serialport/parser-cctalk` (length byte plus its 50 ms inter-byte reset);
  * checksums and CRCs are checked here (frame.ts), since the parser checks
  * neither. On a one-wire bus the host reads its own request back first: a
