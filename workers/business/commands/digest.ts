@@ -6,15 +6,12 @@
  * again (docs/commands.md#repeats).
  */
 import { createHash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
-
-// The package is CommonJS (`module.exports = fn`) but its typings declare an ES default export.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+import { canonicalJson } from '../../../shared/command-signature.js';
 
 /** sha256 (hex) of `<topic>\n<JCS of the body>`; null for a body JCS cannot express. */
 export function commandDigest(topic: string, body: unknown): string | null {
   try {
-    const text = canonicalize(body);
+    const text = canonicalJson(body);
     return text === undefined ? null : createHash('sha256').update(`${topic}\n${text}`, 'utf8').digest('hex');
   } catch {
     return null;
