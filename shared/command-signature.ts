@@ -8,7 +8,8 @@ import { sign, verify, type KeyObject } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 
 // The package is CommonJS (`module.exports = fn`) but its typings declare an ES default export.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+/** RFC 8785 (JCS) canonical JSON; undefined for a value JSON cannot express. */
+export const canonicalJson = canonicalizeModule as unknown as (input: unknown) => string | undefined;
 
 /** Ed25519 signatures are 64 bytes: 88 base64 characters with padding. */
 const base64Signature = /^[A-Za-z0-9+/]{86}==$/;
@@ -17,7 +18,7 @@ const base64Signature = /^[A-Za-z0-9+/]{86}==$/;
 export function signingInput(topic: string, command: Record<string, unknown>): Buffer {
   // fromEntries defines own properties, so even a `__proto__` member is signed as data.
   const unsigned = Object.fromEntries(Object.entries(command).filter(([key]) => key !== 'signature'));
-  return Buffer.from(`${topic}\n${canonicalize(unsigned)}`, 'utf8');
+  return Buffer.from(`${topic}\n${canonicalJson(unsigned)}`, 'utf8');
 }
 
 /** Base64 signature of `command` for `topic`. */

@@ -1,12 +1,15 @@
 /**
  * The command pipeline for one command job (docs/protocol.md#7-commands), in order:
- * size/shape limits → validation and authentication (verification pool) →
- * repeat check → expiry → atomic claim of the command_id → preconditions and
- * execution (one handler per type) → stored result → result published when
- * requires_ack (absent counts as true). Every refusal carries a CommandError
- * code and is answered whenever the command_id is readable and an ACK was
- * asked for. Refusals before the claim are not recorded, so a forged or
- * malformed message can never use up a genuine command's id.
+ * size/shape limits → identical repeat of a handled command (its stored
+ * result, nothing verified or executed) → validation and authentication
+ * (verification pool) → repeat check → expiry → atomic claim of the
+ * command_id → preconditions and execution (one handler per type) → stored
+ * result → result published when requires_ack (absent counts as true). Every
+ * refusal carries a CommandError code and is answered whenever the command_id
+ * is readable and an ACK was asked for, except BUSY for an id already claimed:
+ * that id's answer is its original result, which BUSY would contradict.
+ * Refusals before the claim are not recorded, so a forged or malformed
+ * message can never use up a genuine command's id.
  */
 import { formatTimestamp } from '../../../shared/clock.js';
 import { CommandError, type CommandErrorCode } from '../../../shared/errors.js';
@@ -16,6 +19,7 @@ import { commandTypes } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import type { CommandVerifier } from '../auth/pool.js';
 import type { CommandPipelineDeps } from './deps.js';
+import { commandDigest } from './digest.js';
 import { deadlineOf, expiryError } from './expiry.js';
 import type { HandlerContext, HandlerOutcome } from './handlers/context.js';
 import { dispatch } from './handlers/index.js';
@@ -91,6 +95,29 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     pending.add(task);
   }
 
+  /**
+   * A byte-for-byte copy of a handled command (same digest as the original's
+   * record) gets the stored result. It is not verified, so it only reads: no
+   * coin moves and no state changes, and a changed payload under a used id is
+   * not recognised here but verified as any other message.
+   */
+  async function storedAnswer(commandId: string, digest: string | null, body: unknown): Promise<ProcessOutcome | null> {
+    if (digest === null) return null;
+    const record = await registry.lookup(commandId);
+    if (record?.state !== 'done' || record.digest !== digest) return null;
+    log.info({ commandId }, 'repeated command: answered from its stored result');
+    count(record.result.command_type, 'duplicate');
+    if (wantsResult(body)) await publishResult(outbox, record.result);
+    return { outcome: 'duplicate', commandId, result: record.result };
+  }
+
+  /** BUSY for a claimed id is not answered: the original's result (stored, or published when its run ends) is the answer. */
+  function unanswered(commandId: string, job: CommandJob, detail: string): ProcessOutcome {
+    log.info({ commandId, topic: job.topic, detail }, 'repeat of a claimed command not verified (pool busy): not answered, its original result stands');
+    count(job.commandType, 'BUSY');
+    return { outcome: 'refused', code: 'BUSY', commandId, result: null };
+  }
+
   async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
     const started = Date.now();
     const commandId = readableCommandId(job.body);
@@ -108,13 +135,20 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
 
     const problem = shapeProblem(job.body, job.bytes);
     if (problem) return refuse(new CommandError('INVALID_COMMAND', problem));
+    const digest = commandId === null ? null : commandDigest(job.topic, job.body);
+    // Before verification, so a busy pool cannot give a repeat another answer than the original's.
+    const stored = commandId === null ? null : await storedAnswer(commandId, digest, job.body);
+    if (stored) return stored;
     const checked = await verifier.check({ topic: job.topic, topicType: job.commandType, body: job.body });
-    if (!checked.ok) return refuse(new CommandError(checked.code, checked.detail));
+    if (!checked.ok) {
+      if (checked.code === 'BUSY' && commandId !== null && (await registry.lookup(commandId)) !== null) return unanswered(commandId, job, checked.detail);
+      return refuse(new CommandError(checked.code, checked.detail));
+    }
     const command = checked.command;
     const ahead = running.get(command.command_id);
     // The same id still executing in the other lane: its result is the answer (a repeat, below).
     if (ahead) await ahead.catch(() => undefined);
-    const run = claimAndExecute(command, job, jobId, started, refuse);
+    const run = claimAndExecute(command, job, jobId, digest, started, refuse);
     running.set(command.command_id, run);
     try {
       return await run;
@@ -127,6 +161,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     command: Command,
     job: CommandJob,
     jobId: string,
+    digest: string | null,
     started: number,
     refuse: (error: CommandError) => Promise<ProcessOutcome>,
   ): Promise<ProcessOutcome> {
@@ -136,7 +171,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     if (record === null) {
       const expired = expiryError(command, job.receivedAt, clock.now(), config.commandMaxAgeSeconds);
       if (expired) return refuse(expired);
-      record = await registry.claim(id, jobId, clock.now());
+      record = await registry.claim(id, jobId, clock.now(), digest);
     }
     if (record?.state === 'done') {
       log.info({ commandId: id }, 'repeated command: not executed again');
@@ -149,7 +184,8 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
 
     const outcome = await execute(command, job, resumed);
     const result = buildResult(resultCtx, id, command.command_type, outcome.status, outcome.result);
-    await registry.complete(id, result, clock.now());
+    // The claiming message's digest: the one an identical repeat will carry.
+    await registry.complete(id, result, clock.now(), record?.digest ?? digest);
     count(command.command_type, outcome.status === 'success' ? 'success' : String(outcome.result.error_code ?? 'failed'));
     metrics.observe('command_duration_ms', Date.now() - started, { type: command.command_type });
     log.info({ commandId: id, type: command.command_type, status: outcome.status, result: outcome.result }, 'command handled');
