@@ -196,7 +196,9 @@ export class Delivery {
     })()
       .catch((err) => {
         this.d.log.error({ err }, 'flushing the offline buffer failed; retrying shortly');
-        setTimeout(() => void (this.sending ? this.flush() : undefined), 1000).unref();
+        setTimeout(() => {
+          if (this.sending) void this.flush();
+        }, 1000).unref();
       })
       .finally(() => {
         this.flushing = undefined;
