@@ -194,9 +194,17 @@ export class Delivery {
         }
       } while (this.flushAgain && this.sending);
     })()
-      .catch((err) => this.d.log.error({ err }, 'flushing the offline buffer failed'))
+      .catch((err) => {
+        this.d.log.error({ err }, 'flushing the offline buffer failed; retrying shortly');
+        setTimeout(() => {
+          if (this.sending) void this.flush();
+        }, 1000).unref();
+      })
       .finally(() => {
         this.flushing = undefined;
+        // A request made after the loop's last check (an add answered in the same Redis reply as an empty take)
+        // found `flushing` still set: run again, or the message waits for the next reconnect (docs/protocol.md#offline-buffer).
+        if (this.flushAgain && this.sending) void this.flush();
       });
     return this.flushing;
   }
