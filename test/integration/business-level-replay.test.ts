@@ -1,0 +1,107 @@
+/**
+ * An absolute hopper level is written once per event, atomically with the
+ * event's guard: the business app dying right after the level reached Redis,
+ * then paying coins, then re-running the event (BullMQ at-least-once) must
+ * not write the old level over the payout (books' inventory would disagree
+ * with the hopper). The crash-point tier found it on the debt path
+ * (docs/durability.md); here the crash is a connection that stops answering
+ * right after the first write carrying the new level.
+ */
+import test from 'ava';
+import type { HwEvent } from '../../queue/jobs.js';
+import { startRig, type Rig } from './business-rig.js';
+
+interface Cmd {
+  name: string;
+  args: unknown[];
+  promise: Promise<unknown>;
+  reject(err: Error): void;
+}
+
+/** Cuts the business app's connection right after Redis answered the first write carrying `inventory` = `level`; returns the revive. */
+function dieAfterLevelWrite(rig: Rig, level: number): () => void {
+  const conn = rig.redis as unknown as { sendCommand(c: Cmd, ...rest: unknown[]): unknown };
+  const send = conn.sendCommand.bind(conn);
+  // An HSET's args hold `"inventory",200`; a plan's JSON holds `\"inventory\",\"200\"`.
+  const carries = new RegExp(`inventory\\\\?",\\\\?"?${level}\\b`);
+  let armed = true;
+  let dead = false;
+  conn.sendCommand = (c: Cmd, ...rest: unknown[]) => {
+    if (dead) {
+      c.reject(new Error('connection lost (simulated crash)'));
+      return c.promise;
+    }
+    const out = send(c, ...rest);
+    if (armed && carries.test(JSON.stringify(c.args))) {
+      armed = false;
+      // Registered before the caller's own continuation: nothing after this write reaches Redis.
+      c.promise.then(() => (dead = true), () => undefined);
+    }
+    return out;
+  };
+  return () => {
+    dead = false;
+    conn.sendCommand = send;
+  };
+}
+
+const at = () => Date.now();
+
+async function inventory(rig: Rig): Promise<number> {
+  return Number(await rig.redis.hget(rig.t.keys.machine, 'inventory'));
+}
+
+/** A coin, its payout sent, and the hardware's report that it paid in full, with `report` as the level it gives (if any). */
+async function payCoin(rig: Rig, id: string, report?: { coins: number; lowSensor: boolean }): Promise<number> {
+  const engine = rig.business.engine;
+  await engine.handle({ kind: 'coin_accepted', amount: 50, eventId: `${id}-coin`, at: at() });
+  const head = await engine.lane.head();
+  if (head?.state !== 'sent') throw new Error(`payout not sent: ${JSON.stringify(head)}`);
+  const done: HwEvent = { kind: 'payout_done', payoutId: head.payoutId, requested: head.coins, paid: head.coins, unpaid: 0, reason: 'complete', eventId: `${id}-done`, at: at() };
+  if (report) done.hopper = report;
+  await engine.handle(done);
+  return head.coins;
+}
+
+test('a hopper_level event re-run after a crash and a payout does not write its level over the payout', async (t) => {
+  const rig = await startRig({ sim: false });
+  t.teardown(() => rig.close());
+  const engine = rig.business.engine;
+  const refill: HwEvent = { kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-refill', at: at() };
+
+  const revive = dieAfterLevelWrite(rig, 200);
+  await engine.handle(refill).catch(() => undefined);
+  revive();
+  t.is(await inventory(rig), 200, 'the level reached Redis before the crash');
+
+  const paid = await payCoin(rig, 'ev-a');
+  t.is(await inventory(rig), 200 - paid);
+
+  // BullMQ re-runs the job whose run died.
+  await engine.handle(refill);
+  t.is(await inventory(rig), 200 - paid, "books' inventory still counts the payout made after the level");
+});
+
+test("a payout_done re-run after a crash and a later payout does not write its reported level over that payout", async (t) => {
+  const rig = await startRig({ sim: false });
+  t.teardown(() => rig.close());
+  const engine = rig.business.engine;
+  await engine.handle({ kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-level', at: at() });
+
+  // The first payout's report carries the level after it; the app dies right after writing it.
+  await engine.handle({ kind: 'coin_accepted', amount: 50, eventId: 'ev-a-coin', at: at() });
+  const head = await engine.lane.head();
+  if (head?.state !== 'sent') throw new Error('payout not sent');
+  const after = 200 - head.coins;
+  const done: HwEvent = { kind: 'payout_done', payoutId: head.payoutId, requested: head.coins, paid: head.coins, unpaid: 0, reason: 'complete', hopper: { coins: after, lowSensor: false }, eventId: 'ev-a-done', at: at() };
+  const revive = dieAfterLevelWrite(rig, after);
+  await engine.handle(done).catch(() => undefined);
+  revive();
+  t.is(await inventory(rig), after);
+
+  const paid = await payCoin(rig, 'ev-b');
+  t.is(await inventory(rig), after - paid);
+
+  await engine.handle(done);
+  t.is(await inventory(rig), after - paid, "books' inventory still counts the later payout");
+});
