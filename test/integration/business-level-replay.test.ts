@@ -18,8 +18,8 @@ interface Cmd {
   reject(err: Error): void;
 }
 
-/** Cuts the business app's connection right after Redis answered the first write carrying `inventory` = `level`; returns the revive. */
-function dieAfterLevelWrite(rig: Rig, level: number): () => void {
+/** Cuts the business app's connection right after Redis answered the first write carrying `inventory` = `level`; returns the revive, which tells whether it died. */
+function dieAfterLevelWrite(rig: Rig, level: number): () => boolean {
   const conn = rig.redis as unknown as { sendCommand(c: Cmd, ...rest: unknown[]): unknown };
   const send = conn.sendCommand.bind(conn);
   // An HSET's args hold `"inventory",200`; a plan's JSON holds `\"inventory\",\"200\"`.
@@ -40,8 +40,10 @@ function dieAfterLevelWrite(rig: Rig, level: number): () => void {
     return out;
   };
   return () => {
+    const died = dead;
     dead = false;
     conn.sendCommand = send;
+    return died;
   };
 }
 
@@ -51,16 +53,22 @@ async function inventory(rig: Rig): Promise<number> {
   return Number(await rig.redis.hget(rig.t.keys.machine, 'inventory'));
 }
 
-/** A coin, its payout sent, and the hardware's report that it paid in full, with `report` as the level it gives (if any). */
-async function payCoin(rig: Rig, id: string, report?: { coins: number; lowSensor: boolean }): Promise<number> {
+/** A 50 NTD coin and its payout sent; the `payout_done` the hardware would report for it in full, with `report` as the level it gives. */
+async function coinPayout(rig: Rig, id: string, report?: (coins: number) => { coins: number; lowSensor: boolean }): Promise<Extract<HwEvent, { kind: 'payout_done' }>> {
   const engine = rig.business.engine;
   await engine.handle({ kind: 'coin_accepted', amount: 50, eventId: `${id}-coin`, at: at() });
   const head = await engine.lane.head();
   if (head?.state !== 'sent') throw new Error(`payout not sent: ${JSON.stringify(head)}`);
   const done: HwEvent = { kind: 'payout_done', payoutId: head.payoutId, requested: head.coins, paid: head.coins, unpaid: 0, reason: 'complete', eventId: `${id}-done`, at: at() };
-  if (report) done.hopper = report;
-  await engine.handle(done);
-  return head.coins;
+  if (report) done.hopper = report(head.coins);
+  return done;
+}
+
+/** A coin paid in full; resolves with the coins paid. */
+async function payCoin(rig: Rig, id: string): Promise<number> {
+  const done = await coinPayout(rig, id);
+  await rig.business.engine.handle(done);
+  return done.paid;
 }
 
 test('a hopper_level event re-run after a crash and a payout does not write its level over the payout', async (t) => {
@@ -71,7 +79,7 @@ test('a hopper_level event re-run after a crash and a payout does not write its 
 
   const revive = dieAfterLevelWrite(rig, 200);
   await engine.handle(refill).catch(() => undefined);
-  revive();
+  t.true(revive(), 'the app died right after the level write');
   t.is(await inventory(rig), 200, 'the level reached Redis before the crash');
 
   const paid = await payCoin(rig, 'ev-a');
@@ -89,11 +97,8 @@ test("a payout_done re-run after a crash and a later payout does not write its r
   await engine.handle({ kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-level', at: at() });
 
   // The first payout's report carries the level after it; the app dies right after writing it.
-  await engine.handle({ kind: 'coin_accepted', amount: 50, eventId: 'ev-a-coin', at: at() });
-  const head = await engine.lane.head();
-  if (head?.state !== 'sent') throw new Error('payout not sent');
-  const after = 200 - head.coins;
-  const done: HwEvent = { kind: 'payout_done', payoutId: head.payoutId, requested: head.coins, paid: head.coins, unpaid: 0, reason: 'complete', hopper: { coins: after, lowSensor: false }, eventId: 'ev-a-done', at: at() };
+  const done = await coinPayout(rig, 'ev-a', (coins) => ({ coins: 200 - coins, lowSensor: false }));
+  const after = done.hopper!.coins;
   const revive = dieAfterLevelWrite(rig, after);
   await engine.handle(done).catch(() => undefined);
   revive();
