@@ -117,9 +117,9 @@ export class ExchangeEngine {
     return this.serial(async () => {
       const applied = this.d.keys.appliedEvent(ev.eventId);
       // Credits, payout ends, levels and the door carry their guard inside their plan; progress changes
-      // nothing durable; the rest are marked once done.
-      const guarded = ['bill_accepted', 'coin_accepted', 'payout_done', 'payout_progress', 'acceptors_set', 'hopper_level', 'hopper_empty', 'door'];
-      const marked = !guarded.includes(ev.kind);
+      // nothing durable; acceptors_set is absolute; the rest are marked once done.
+      const unmarked = ['bill_accepted', 'coin_accepted', 'payout_done', 'payout_progress', 'acceptors_set', 'hopper_level', 'hopper_empty', 'door'];
+      const marked = !unmarked.includes(ev.kind);
       if (marked && (await this.d.redis.exists(applied)) === 1) return;
       this.settlement = null;
       await this.apply(ev);
