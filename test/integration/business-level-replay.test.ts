@@ -5,11 +5,13 @@
  * not write the old level over the payout (books' inventory would disagree
  * with the hopper). The crash-point tier found it on the debt path
  * (docs/durability.md); here the crash is a connection that stops answering
- * right after the first write carrying the new level.
+ * right after the first write carrying the new level. A status report's
+ * level, too, is the books' level when it settles a payout.
  */
 import test from 'ava';
 import type { HwEvent } from '../../queue/jobs.js';
-import { startRig, type Rig } from './business-rig.js';
+import { waitFor } from '../helpers/env.js';
+import { fakeHardware, startRig, type Report, type Rig } from './business-rig.js';
 
 interface Cmd {
   name: string;
@@ -109,4 +111,23 @@ test("a payout_done re-run after a crash and a later payout does not write its r
 
   await engine.handle(done);
   t.is(await inventory(rig), after - paid, "books' inventory still counts the later payout");
+});
+
+test('a payout the status report says was paid is booked at the reported level, not that level minus the payout again', async (t) => {
+  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
+  let report: Report | null = null;
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => report);
+  t.teardown(async () => {
+    await hw.close();
+    await rig.close();
+  });
+  await rig.feed({ kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-level', at: at() });
+  await waitFor(async () => (await inventory(rig)) === 200, 5_000, 'the level');
+  await rig.feed({ kind: 'coin_accepted', amount: 50, eventId: 'ev-coin', at: at() });
+  const sent = await waitFor(() => hw.payouts()[0], 5_000, 'payout sent');
+
+  // The payout's end never arrives; asked, the hardware says it paid in full and gives its level after it.
+  report = { inventory: 200 - sent.coins, doorOpen: false, acceptorsEnabled: true, payouts: [{ payoutId: sent.payoutId, requested: sent.coins, paid: sent.coins, done: true }] };
+  await waitFor(() => rig.business.engine.lane.isEmpty(), 10_000, 'the payout settled');
+  t.is(await inventory(rig), 200 - sent.coins);
 });

@@ -356,7 +356,8 @@ export class ExchangeEngine {
     this.d.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
     if (verdict.action === 'wait') this.lastNews.set(head.payoutId, this.d.clock.now());
     else if (verdict.action === 'reissue') await this.lane.reissue(head);
-    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`)));
+    // The report's level already has the paid coins out: it is the books' level, not counted off again.
+    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`), level ?? undefined));
   }
 }
 
