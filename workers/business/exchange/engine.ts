@@ -9,7 +9,7 @@
  *  - bill/coin accepted → counted, transaction opened, payout queued
  *  - payout_done → attempt settled; transaction + accounting; 42 when the hopper ran dry
  *  - fault_raised / fault_cleared → that error code (41 from a jam, 21 from the bill acceptor…)
- *  - door → alarm 2;  hopper_level → inventory, 44 (low-level sensor), alarm 1 (threshold)
+ *  - door → alarm 2;  hopper_level → inventory, 44 (low-level sensor), alarm 1 (threshold), one plan under the event's guard
  *  - hopper_empty → inventory 0 (42 once no payout is in flight)
  *  - link down → error 41 (nothing can be paid or accepted), cleared by link up
  *  - status_report → inventory, door, acceptors, and the verdict on a stuck payout
@@ -17,6 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { HwEvent } from '../../../queue/jobs.js';
 import { APPLIED_TTL_SECONDS, newPlan, type BusinessDeps } from '../deps.js';
+import type { Plan } from '../store/plan.js';
 import { confirmedFields } from '../machine/acceptors.js';
 import type { Accounting } from '../accounting/accounting.js';
 import type { Faults } from '../faults/faults.js';
@@ -115,9 +116,10 @@ export class ExchangeEngine {
   handle(ev: HwEvent): Promise<void> {
     return this.serial(async () => {
       const applied = this.d.keys.appliedEvent(ev.eventId);
-      // Credits and payout ends carry their guard inside their plan; progress changes nothing durable;
-      // the rest are marked once done.
-      const marked = !(ev.kind === 'bill_accepted' || ev.kind === 'coin_accepted' || ev.kind === 'payout_done' || ev.kind === 'payout_progress' || ev.kind === 'acceptors_set');
+      // Credits, payout ends, levels and the door carry their guard inside their plan; progress changes
+      // nothing durable; acceptors_set is absolute; the rest are marked once done.
+      const unmarked = ['bill_accepted', 'coin_accepted', 'payout_done', 'payout_progress', 'acceptors_set', 'hopper_level', 'hopper_empty', 'door'];
+      const marked = !unmarked.includes(ev.kind);
       if (marked && (await this.d.redis.exists(applied)) === 1) return;
       this.settlement = null;
       await this.apply(ev);
@@ -148,12 +150,16 @@ export class ExchangeEngine {
         return;
       case 'payout_done': {
         const intent = await this.lane.intent(ev.payoutId);
+        const guard = this.d.keys.appliedEvent(ev.eventId);
+        // The level after the payout is absolute: it is written once, in the settlement's plan (or alone) under
+        // the event's guard, so a re-run of the event never writes it over coins paid since (docs/durability.md).
         if (intent?.state === 'sent') {
-          if (ev.reason === 'hopper_empty' && !ev.hopper) await this.d.redis.hset(m, 'inventory', 0);
-          await this.afterSettle(await this.lane.settle(intent, Math.min(ev.paid, intent.coins), endOf(ev.reason, intent.coins - ev.paid), this.d.keys.appliedEvent(ev.eventId)));
+          const level = ev.hopper?.coins ?? (ev.reason === 'hopper_empty' ? 0 : undefined);
+          await this.afterSettle(await this.lane.settle(intent, Math.min(ev.paid, intent.coins), endOf(ev.reason, intent.coins - ev.paid), guard, level));
+        } else if (ev.hopper) {
+          await this.guarded(guard, (plan) => plan.hset(m, { inventory: ev.hopper!.coins }));
         }
-        // The level after the payout, as a hopper_level event would report it; absolute, so a replay is harmless.
-        if (ev.hopper) await this.hopperLevel(ev.hopper.coins, ev.hopper.lowSensor);
+        if (ev.hopper) await this.guarded(this.d.keys.appliedEvent(`${ev.eventId}-sensor`), (plan) => this.lowSensorWith(plan, ev.hopper!.coins, ev.hopper!.lowSensor));
         return;
       }
       case 'fault_raised':
@@ -164,15 +170,17 @@ export class ExchangeEngine {
         else await faults.clear('error', ev.code);
         return;
       case 'door':
-        await this.d.redis.hset(m, ev.open ? { doorOpen: 1 } : { doorOpen: 0, lastMaintenanceAt: this.d.clock.now() });
-        if (ev.open) await faults.raise('alarm', 2, { source: 'door', level: 'open', context: { door: 'open' } });
-        else await faults.clear('alarm', 2, { level: 'closed', context: { door: 'closed' } });
+        await this.guarded(this.d.keys.appliedEvent(ev.eventId), async (plan) => {
+          plan.hset(m, ev.open ? { doorOpen: 1 } : { doorOpen: 0, lastMaintenanceAt: this.d.clock.now() });
+          if (ev.open) await faults.raiseWith(plan, 'alarm', 2, { source: 'door', level: 'open', context: { door: 'open' } });
+          else await faults.clearWith(plan, 'alarm', 2, { level: 'closed', context: { door: 'closed' } });
+        });
         return;
       case 'hopper_level':
-        await this.hopperLevel(ev.coins, ev.lowSensor);
+        await this.guarded(this.d.keys.appliedEvent(ev.eventId), (plan) => this.lowSensorWith(plan.hset(m, { inventory: ev.coins }), ev.coins, ev.lowSensor));
         return;
       case 'hopper_empty':
-        await this.d.redis.hset(m, 'inventory', 0);
+        await this.guarded(this.d.keys.appliedEvent(ev.eventId), (plan) => plan.hset(m, { inventory: 0 }));
         return;
       case 'link':
         if (ev.up) {
@@ -214,14 +222,27 @@ export class ExchangeEngine {
     }
   }
 
-  /** Books inventory and error 44 from a hopper level report. */
-  private async hopperLevel(coins: number, lowSensor: boolean): Promise<void> {
+  /**
+   * Commits what `add` puts into one plan guarded by `guardKey` (an event's
+   * applied key): an absolute write applies once, atomically with its guard,
+   * so a re-run never writes it over what happened since (docs/architecture.md).
+   * Rebuilt when a code it expected changed under it (the plan was stale).
+   */
+  private async guarded(guardKey: string, add: (plan: Plan) => unknown): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const plan = newPlan(this.d).guard(guardKey, APPLIED_TTL_SECONDS);
+      await add(plan);
+      if ((await plan.commit(this.d.redis)) !== 'stale') return;
+      if (attempt === 3) throw new Error(`plan guarded by ${guardKey} stale ${attempt} times`);
+    }
+  }
+
+  /** Adds error 44 (the hopper's low-level sensor) to `plan`: raised or cleared when it differs. */
+  private async lowSensorWith(plan: Plan, coins: number, lowSensor: boolean): Promise<void> {
     const { faults } = this.p;
-    // Unchanged levels are not written again: every write is an fsync (docs/durability.md).
-    if ((await this.d.redis.hget(this.d.keys.machine, 'inventory')) !== String(coins)) await this.d.redis.hset(this.d.keys.machine, 'inventory', coins);
     const active = await faults.isActive('error', 44);
-    if (lowSensor && !active) await faults.raise('error', 44, { source: 'hardware', context: { inventory: coins } });
-    else if (!lowSensor && active) await faults.clear('error', 44, { context: { inventory: coins } });
+    if (lowSensor && !active) await faults.raiseWith(plan, 'error', 44, { source: 'hardware', context: { inventory: coins } });
+    else if (!lowSensor && active) await faults.clearWith(plan, 'error', 44, { context: { inventory: coins } });
   }
 
   /**
@@ -319,7 +340,8 @@ export class ExchangeEngine {
 
   private async onStatusReport(ev: StatusReport): Promise<void> {
     const m = this.d.keys.machine;
-    if (ev.inventory !== null) await this.d.redis.hset(m, 'inventory', ev.inventory);
+    const level = ev.inventory;
+    if (level !== null) await this.guarded(this.d.keys.appliedEvent(`${ev.eventId}-inventory`), (plan) => plan.hset(m, { inventory: level }));
     const doorOpen = (await this.d.redis.hget(m, 'doorOpen')) === '1';
     if (doorOpen !== ev.doorOpen) await this.apply({ kind: 'door', open: ev.doorOpen, eventId: `${ev.eventId}-door`, at: ev.at });
     // The report does not carry the inhibit set: a different on/off makes the confirmed state unknown, so it is sent again.
@@ -334,7 +356,8 @@ export class ExchangeEngine {
     this.d.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
     if (verdict.action === 'wait') this.lastNews.set(head.payoutId, this.d.clock.now());
     else if (verdict.action === 'reissue') await this.lane.reissue(head);
-    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`)));
+    // The report's level already has the paid coins out: it is the books' level, not counted off again.
+    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`), level ?? undefined));
   }
 }
 

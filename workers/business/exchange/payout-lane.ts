@@ -271,8 +271,11 @@ export class PayoutLane {
    * Books one attempt of `intent` as having paid `paid` coins and ended as
    * `end`. Guarded by `guardKey` (the reporting event) and by the intent
    * still being `sent`, so it applies once. Null when it did not apply.
+   * `level`: the hopper level the report gives after the payout, written
+   * in the same plan (under the same guard) instead of counting the coins
+   * off, so a re-run of the report never writes it over later payouts.
    */
-  async settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string): Promise<Settlement | null> {
+  async settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string, level?: number): Promise<Settlement | null> {
     const k = this.k;
     const now = this.d.clock.now();
     const counters = await this.d.redis.hgetall(k.counters);
@@ -290,7 +293,8 @@ export class PayoutLane {
       .expire(daily, DAILY_TTL_SECONDS);
     // The books' inventory exists once the hardware reported a level; until then it stays unknown.
     const inventory = await this.d.redis.hget(k.machine, 'inventory');
-    if (inventory !== null) plan.hincr(k.machine, { inventory: -paid }).floor0(k.machine, 'inventory');
+    if (level !== undefined) plan.hset(k.machine, { inventory: level });
+    else if (inventory !== null) plan.hincr(k.machine, { inventory: -paid }).floor0(k.machine, 'inventory');
     const rest = intent.coins - paid;
     let debtAfter = debtBefore;
     let finished: Settlement['finished'];
@@ -335,7 +339,7 @@ export class PayoutLane {
           if (unpaid > 0) plan.hset(k.machine, { debtTxn: txn.txnId });
           debtAfter = debtBefore + unpaid;
         } else {
-          const inventoryAfter = Math.max(0, Number(inventory ?? 0) - paid);
+          const inventoryAfter = level ?? Math.max(0, Number(inventory ?? 0) - paid);
           plan.hset(k.remoteDispense(txn.commandId), {
             state: 'done',
             coinsDispensed: totalPaid,
