@@ -17,7 +17,7 @@ const canonical = canonicalizeModule as unknown as (input: unknown) => string | 
 
 /** What a transaction message's data holds, as far as the checks go. */
 export interface TxnData {
-  transaction_type: 'exchange' | 'remote_dispense';
+  transaction_type: 'exchange' | 'remote_dispense' | 'debt_payout';
   transaction_id: string;
   command_id?: string;
   amounts: { bills_inserted: number; coins_inserted: number; coins_dispensed: number };
@@ -169,13 +169,19 @@ export function checkInvariants(e: Evidence): Check[] {
   const txnIdMismatch = e.journal.filter((j) => j.data.transaction_id !== j.transactionId);
   check(5, 'no transaction_id or message_id twice in the journal', reusedIds.length === 0 && txnIdMismatch.length === 0,
     reusedIds.length + txnIdMismatch.length === 0 ? `${e.journal.length} entries` : `message ids reused: ${list(reusedIds)}; index/id mismatch: ${list(txnIdMismatch.map((j) => j.transactionId))}`);
-  const cloudByTxn = countBy(e.cloudTransactions, (c) => c.data.transaction_id);
+  // A debt payout's transaction carries the transaction_id of the exchange that left the debt and is not journaled itself.
+  const debtPayouts = e.cloudTransactions.filter((c) => c.data.transaction_type === 'debt_payout');
+  const cloudTxns = e.cloudTransactions.filter((c) => c.data.transaction_type !== 'debt_payout');
+  const journaledIds = new Set(e.journal.map((j) => j.transactionId));
+  const orphanDebt = debtPayouts.filter((c) => !journaledIds.has(c.data.transaction_id));
+  check(5, 'every debt payout the cloud got names a journaled exchange', orphanDebt.length === 0, orphanDebt.length === 0 ? `${debtPayouts.length} debt payouts` : `unknown exchange: ${list(orphanDebt.map((c) => `${c.data.transaction_id} (${c.messageId})`))}`);
+  const cloudByTxn = countBy(cloudTxns, (c) => c.data.transaction_id);
   const doubled = [...cloudByTxn].filter(([, n]) => n > 1).map(([id, n]) => `${id} ×${n}`);
   check(5, 'the cloud saw each transaction_id under one message_id', doubled.length === 0, doubled.length === 0 ? `${cloudByTxn.size} transactions` : `recorded twice: ${list(doubled)}`);
   const journalById = new Map(e.journal.map((j) => [j.messageId, j]));
-  const phantomAtCloud = e.cloudTransactions.filter((c) => journalById.get(c.messageId)?.transactionId !== c.data.transaction_id);
+  const phantomAtCloud = cloudTxns.filter((c) => journalById.get(c.messageId)?.transactionId !== c.data.transaction_id);
   check(5, 'every transaction the cloud got is in the journal', phantomAtCloud.length === 0, phantomAtCloud.length === 0 ? 'all journaled' : `not in the journal: ${list(phantomAtCloud.map((c) => `${c.data.transaction_id} (${c.messageId})`))}`);
-  const altered = e.cloudTransactions.filter((c) => journalById.has(c.messageId) && canonical(c.data) !== canonical(journalById.get(c.messageId)!.data));
+  const altered = cloudTxns.filter((c) => journalById.has(c.messageId) && canonical(c.data) !== canonical(journalById.get(c.messageId)!.data));
   check(5, 'the cloud got each transaction as journaled', altered.length === 0, altered.length === 0 ? 'identical' : `differs: ${list(altered.map((c) => c.data.transaction_id))}`);
   const atCloud = new Set(e.cloudTransactions.map((c) => c.messageId));
   const neverArrived = e.journal.filter((j) => !atCloud.has(j.messageId));

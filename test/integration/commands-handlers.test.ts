@@ -18,7 +18,9 @@ import { harness, nowSeconds, type Harness } from './commands-harness.js';
 
 let verifier: CommandVerifier;
 test.before(() => {
-  verifier = createCommandVerifier({ publicKeyPem: null });
+  // One pool for every test of this file, which run side by side: the production bound (16 waiting)
+  // would refuse some of their commands BUSY; the bound itself is tested in commands-pipeline.
+  verifier = createCommandVerifier({ publicKeyPem: null, maxQueue: 256 });
 });
 test.after.always(() => verifier.close());
 
