@@ -213,9 +213,10 @@ export class CctalkHardware implements CctalkDriver {
           s.inhibit = c.inhibit ?? [];
           await this.commit({ state: s });
           for (const d of this.devs) {
-            if (d.role === 'hopper' || !d.up) continue;
+            // A device being set up again takes the new state from its set-up, and is enabled only after its buffer was read.
+            if (d.role === 'hopper' || !d.up || d.needsInit) continue;
             await this.request(d, H.modifyInhibitStatus, inhibitMask(d.role, this.values(d.role), s.inhibit), 1)
-              .then(() => this.masterInhibit(d, c.enabled))
+              .then(() => (d.enablePending ? undefined : this.masterInhibit(d, c.enabled)))
               .catch((err: unknown) => this.missed(d, err));
           }
         });
