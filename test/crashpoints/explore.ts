@@ -10,11 +10,11 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkInvariants, type Check } from '../chaos/invariants.js';
-import { gatherEvidence } from '../chaos/evidence.js';
-import { defaultOptions } from '../chaos/options.js';
-import { startRig, type Rig } from '../chaos/rig.js';
-import { settle, unmetConditions } from '../chaos/settle.js';
+import { checkInvariants, type Check } from '../../chaos/invariants.js';
+import { gatherEvidence } from '../../chaos/evidence.js';
+import { defaultOptions } from '../../chaos/options.js';
+import { startRig, type Rig } from '../../chaos/rig.js';
+import { settle, unmetConditions } from '../../chaos/settle.js';
 import { Worker } from 'bullmq';
 import { queueNames, workerConnection, type QueueName } from '../../queue/index.js';
 import { waitFor } from '../helpers/env.js';

@@ -9,8 +9,8 @@ import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { queueNames } from '../../queue/index.js';
 import { waitFor } from '../helpers/env.js';
-import type { Check } from '../chaos/invariants.js';
-import type { Rig } from '../chaos/rig.js';
+import type { Check } from '../../chaos/invariants.js';
+import type { Rig } from '../../chaos/rig.js';
 
 export interface MoneyPath {
   name: string;

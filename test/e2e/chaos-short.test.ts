@@ -9,10 +9,10 @@
  */
 import test from 'ava';
 import { randomInt } from 'node:crypto';
-import { runChaos } from '../chaos/chaos.js';
-import { defaultOptions } from '../chaos/options.js';
-import { faultKinds } from '../chaos/plan.js';
-import { formatReport } from '../chaos/report.js';
+import { runChaos } from '../../chaos/chaos.js';
+import { defaultOptions } from '../../chaos/options.js';
+import { faultKinds } from '../../chaos/plan.js';
+import { formatReport } from '../../chaos/report.js';
 
 test('one minute of chaos: every fault kind tried, every money-safety invariant holds', async (t) => {
   t.timeout(180_000);

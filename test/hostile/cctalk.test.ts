@@ -11,7 +11,7 @@
  */
 import test from 'ava';
 import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, type ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
-import { seeded, type Random } from '../chaos/random.js';
+import { seeded, type Random } from '../../chaos/random.js';
 import { waitFor } from '../helpers/env.js';
 import { cctalkRig, WAIT_MS } from '../integration/cctalk-harness.js';
 

@@ -1,5 +1,5 @@
 /**
- * The chaos suite's judge (test/chaos/invariants.ts) on hand-made evidence:
+ * The chaos suite's judge (chaos/invariants.ts) on hand-made evidence:
  * consistent books pass every check, and each kind of money bug — a credit
  * counted twice, a double payout, a lost debt, a remote command run twice, a
  * transaction that never reached the cloud, a silent drop — fails the
@@ -7,8 +7,8 @@
  * fault kind present.
  */
 import test from 'ava';
-import { checkInvariants, type Evidence, type JournalRecord } from '../chaos/invariants.js';
-import { faultKinds, makePlan } from '../chaos/plan.js';
+import { checkInvariants, type Evidence, type JournalRecord } from '../../chaos/invariants.js';
+import { faultKinds, makePlan } from '../../chaos/plan.js';
 import { parsePhysicalTruth } from '../../shared/physical-truth.js';
 
 const txn = (id: string, msg: string, type: 'exchange' | 'remote_dispense', bills: number, coinsIn: number, paid: number, debt = 0, commandId?: string): JournalRecord => ({

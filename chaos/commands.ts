@@ -7,10 +7,10 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { signCommand } from '../../shared/command-signature.js';
-import type { CommandResult } from '../../shared/messages.js';
-import type { CloudPeer } from '../helpers/cloud-peer.js';
-import { waitFor } from '../helpers/env.js';
+import { signCommand } from '../shared/command-signature.js';
+import type { CommandResult } from '../shared/messages.js';
+import type { CloudPeer } from '../test/helpers/cloud-peer.js';
+import { waitFor } from '../test/helpers/env.js';
 
 export interface SentCommand {
   id: string;

@@ -13,8 +13,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import mqtt from 'mqtt';
-import { signCommand } from '../../shared/command-signature.js';
-import { topics } from '../../shared/topics.js';
+import { signCommand } from '../shared/command-signature.js';
+import { topics } from '../shared/topics.js';
 
 export interface FloodResult {
   sent: number;

@@ -6,12 +6,12 @@
  * stable over several polls. Only then are the books worth checking.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { localDay } from '../../shared/clock.js';
-import { isCritical } from '../../shared/codes.js';
-import { readDeliveryStats } from '../../shared/delivery-state.js';
-import { readMachineSnapshot } from '../../shared/machine-state.js';
-import { readPhysicalTruth } from '../../shared/physical-truth.js';
-import { queueNames } from '../../queue/index.js';
+import { localDay } from '../shared/clock.js';
+import { isCritical } from '../shared/codes.js';
+import { readDeliveryStats } from '../shared/delivery-state.js';
+import { readMachineSnapshot } from '../shared/machine-state.js';
+import { readPhysicalTruth } from '../shared/physical-truth.js';
+import { queueNames } from '../queue/index.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';
 

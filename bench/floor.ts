@@ -6,9 +6,9 @@
  */
 import mqtt from 'mqtt';
 import { randomUUID } from 'node:crypto';
-import { topics } from '../../shared/topics.js';
-import type { CloudPeer } from '../helpers/cloud-peer.js';
-import { waitFor } from '../helpers/env.js';
+import { topics } from '../shared/topics.js';
+import type { CloudPeer } from '../test/helpers/cloud-peer.js';
+import { waitFor } from '../test/helpers/env.js';
 
 export interface FloorResult {
   latenciesMs: number[];

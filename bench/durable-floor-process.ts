@@ -12,7 +12,7 @@
 import mqtt from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { topics } from '../../shared/topics.js';
+import { topics } from '../shared/topics.js';
 
 interface Args {
   redisUrl: string;

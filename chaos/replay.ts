@@ -4,8 +4,8 @@
  * signed `query` `transactions` commands, at most 100 entries per query, and
  * must then arrive with their original message_id.
  */
-import { readJournalEntries, type JournalEntry } from '../../shared/journal.js';
-import { waitFor } from '../helpers/env.js';
+import { readJournalEntries, type JournalEntry } from '../shared/journal.js';
+import { waitFor } from '../test/helpers/env.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';
 

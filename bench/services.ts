@@ -8,7 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis, type PrivateRedisOptions } from '../helpers/private-services.js';
+import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis, type PrivateRedisOptions } from '../test/helpers/private-services.js';
 
 export interface Services {
   dir: string;

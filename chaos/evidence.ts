@@ -6,11 +6,11 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { localDay } from '../../shared/clock.js';
-import { readDeliveryStats } from '../../shared/delivery-state.js';
-import { readJournalEntries } from '../../shared/journal.js';
-import { readMachineSnapshot } from '../../shared/machine-state.js';
-import { readPhysicalTruth } from '../../shared/physical-truth.js';
+import { localDay } from '../shared/clock.js';
+import { readDeliveryStats } from '../shared/delivery-state.js';
+import { readJournalEntries } from '../shared/journal.js';
+import { readMachineSnapshot } from '../shared/machine-state.js';
+import { readPhysicalTruth } from '../shared/physical-truth.js';
 import type { CloudTransaction, Evidence, JournalRecord, TxnData } from './invariants.js';
 import type { ReplayOutcome } from './replay.js';
 import { chaosBonusTable, type Rig } from './rig.js';

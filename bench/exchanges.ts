@@ -4,7 +4,7 @@
  * with COINEREX_TIMESTAMP_FORMAT=iso8601) to the cloud peer's receipt of
  * its transaction message.
  */
-import type { CloudPeer, Received } from '../helpers/cloud-peer.js';
+import type { CloudPeer, Received } from '../test/helpers/cloud-peer.js';
 import type { Agent } from './agent.js';
 
 export interface Completed {

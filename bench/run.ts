@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
-import { ROOT } from '../helpers/pm2.js';
+import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
+import { ROOT } from '../test/helpers/pm2.js';
 import { AGENT_APPS, startAgent, type Agent } from './agent.js';
 import { parseOptions, usage, UsageError, type BenchOptions } from './options.js';
 import { hopTable, table, TARGETS, verdict } from './report.js';

@@ -1,7 +1,7 @@
 /** The chaos report: what was done, what the system made of it, and every check, as text and as JSON. */
-import type { DeliveryStats } from '../../shared/delivery-state.js';
-import { ackRequired } from '../../shared/topics.js';
-import type { Received } from '../helpers/cloud-peer.js';
+import type { DeliveryStats } from '../shared/delivery-state.js';
+import { ackRequired } from '../shared/topics.js';
+import type { Received } from '../test/helpers/cloud-peer.js';
 import type { FaultRecord } from './injector.js';
 import type { Check, Evidence } from './invariants.js';
 import type { ReplayOutcome } from './replay.js';

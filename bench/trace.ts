@@ -4,7 +4,7 @@
  * code issues the round trips that make up most of an exchange's time.
  */
 import { Redis } from 'ioredis';
-import { queueNames } from '../../queue/index.js';
+import { queueNames } from '../queue/index.js';
 import type { Agent } from './agent.js';
 import { sleep } from './exchanges.js';
 

@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { makeQueue, producerConnection, queueNames, type ControlJob, type QueueName } from '../../queue/index.js';
-import { freePort } from '../helpers/app-process.js';
-import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
-import { startStack, type Pm2Stack } from '../helpers/pm2.js';
+import { makeQueue, producerConnection, queueNames, type ControlJob, type QueueName } from '../queue/index.js';
+import { freePort } from '../test/helpers/app-process.js';
+import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
+import { testEnv, type TestEnv } from '../test/helpers/env.js';
+import { startStack, type Pm2Stack } from '../test/helpers/pm2.js';
 import { CloudCommands, commandKeys } from './commands.js';
 import type { ChaosOptions } from './options.js';
 import { chaosApps } from './plan.js';
-import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../helpers/private-services.js';
+import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../test/helpers/private-services.js';
 
 /** Bonus coins per inserted amount for the run; the invariants compute what each credit is owed from it. */
 export const chaosBonusTable: Readonly<Record<string, number>> = { '500': 2, '1000': 5 };

@@ -7,8 +7,8 @@
  * physical truth. An action that cannot be handed over (Redis or broker
  * down) is counted and dropped, as a customer would walk away.
  */
-import { readPhysicalTruth } from '../../shared/physical-truth.js';
-import type { ControlJob } from '../../queue/index.js';
+import { readPhysicalTruth } from '../shared/physical-truth.js';
+import type { ControlJob } from '../queue/index.js';
 import type { Cash, WorkAction } from './plan.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';

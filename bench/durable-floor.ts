@@ -9,8 +9,8 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import type { CloudPeer } from '../helpers/cloud-peer.js';
-import { ROOT } from '../helpers/pm2.js';
+import type { CloudPeer } from '../test/helpers/cloud-peer.js';
+import { ROOT } from '../test/helpers/pm2.js';
 import { accumulate, costSample, perExchange, type CostPerExchange } from './cost.js';
 import { countSdCardWrites } from './sd-card.js';
 
@@ -36,7 +36,7 @@ export interface DurableFloorOptions {
   countFsyncs?: boolean;
 }
 
-const SCRIPT = join(ROOT, 'dist', 'test', 'bench', 'durable-floor-process.js');
+const SCRIPT = join(ROOT, 'dist', 'bench', 'durable-floor-process.js');
 
 export async function runDurableFloor(o: DurableFloorOptions): Promise<DurableFloorRun> {
   const args = { redisUrl: o.redisUrl, mqttUrl: o.mqttUrl, deviceId: o.deviceId, rate: o.rate, count: o.count };

@@ -11,12 +11,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { redisKeys, type RedisKeys } from '../../shared/keys.js';
-import { readDeliveryStats, type DeliveryStats } from '../../shared/delivery-state.js';
-import { allQueueNames, makeQueue, producerConnection, queueNames, type ControlJob } from '../../queue/index.js';
-import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
-import { waitFor } from '../helpers/env.js';
-import { startStack, type Pm2Stack } from '../helpers/pm2.js';
+import { redisKeys, type RedisKeys } from '../shared/keys.js';
+import { readDeliveryStats, type DeliveryStats } from '../shared/delivery-state.js';
+import { allQueueNames, makeQueue, producerConnection, queueNames, type ControlJob } from '../queue/index.js';
+import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
+import { waitFor } from '../test/helpers/env.js';
+import { startStack, type Pm2Stack } from '../test/helpers/pm2.js';
 import type { Services } from './services.js';
 
 export const AGENT_APPS = ['hardware', 'business', 'mqtt', 'supervisor'] as const;

@@ -6,10 +6,10 @@
  * hand-made evidence too. Nothing is tolerated: every failed check is a
  * violation.
  */
-import type { DeliveryStats } from '../../shared/delivery-state.js';
-import type { Counters } from '../../shared/machine-state.js';
-import type { CommandResult } from '../../shared/messages.js';
-import type { PhysicalTruth } from '../../shared/physical-truth.js';
+import type { DeliveryStats } from '../shared/delivery-state.js';
+import type { Counters } from '../shared/machine-state.js';
+import type { CommandResult } from '../shared/messages.js';
+import type { PhysicalTruth } from '../shared/physical-truth.js';
 import canonicalizeModule from 'canonicalize';
 
 // CommonJS package whose typings declare an ES default export (as in shared/command-signature.ts).

@@ -4,8 +4,8 @@
  * together and reports.
  */
 import { loadavg } from 'node:os';
-import { makeQueue, queueNames } from '../../queue/index.js';
-import { waitFor } from '../helpers/env.js';
+import { makeQueue, queueNames } from '../queue/index.js';
+import { waitFor } from '../test/helpers/env.js';
 import type { Agent } from './agent.js';
 import { breakdown, JobRecorder, type Breakdown } from './breakdown.js';
 import { accumulate, costSample, perExchange, type CostPerExchange, type CostSample } from './cost.js';
@@ -16,7 +16,7 @@ import { runFloor } from './floor.js';
 import { countSdCardWrites } from './sd-card.js';
 import { cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
 import type { Services } from './services.js';
-import type { CloudPeer } from '../helpers/cloud-peer.js';
+import type { CloudPeer } from '../test/helpers/cloud-peer.js';
 
 export const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
 const round = (n: number, digits = 1) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : null);

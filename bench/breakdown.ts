@@ -12,8 +12,8 @@
  */
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { RedisKeys } from '../../shared/keys.js';
-import { makeQueue, queueNames } from '../../queue/index.js';
+import type { RedisKeys } from '../shared/keys.js';
+import { makeQueue, queueNames } from '../queue/index.js';
 import type { Completed } from './exchanges.js';
 import { percentile } from './proc-stats.js';
 

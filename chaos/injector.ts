@@ -5,8 +5,8 @@
  * restart command. Each is recorded with how long it took and how it went.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { metricField } from '../../shared/metrics.js';
-import { waitFor } from '../helpers/env.js';
+import { metricField } from '../shared/metrics.js';
+import { waitFor } from '../test/helpers/env.js';
 import type { ChaosApp, FaultAction, FaultKind } from './plan.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';
