@@ -1,4 +1,4 @@
 export * from './names.js';
 export * from './jobs.js';
 export * from './connection.js';
-export * from './redis.js';
+export * from '../shared/redis.js';

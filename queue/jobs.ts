@@ -3,20 +3,10 @@
  * read from Redis is `unknown` until parsed here.
  */
 import { z } from 'zod';
+import { billAmountSchema, cashAmountSchema, cashAmounts, coinAmountSchema } from '../shared/cash.js';
 import { commandResultSchema, envelopeSchema } from '../shared/messages.js';
 
 const id = z.string().min(1).max(200);
-
-/** Every NTD bill and coin in circulation (docs/board-link.md §5). Customers are paid in 10 NTD coins. */
-export const billAmounts = [100, 200, 500, 1000, 2000] as const;
-export const coinAmounts = [1, 5, 10, 50] as const;
-export const cashAmounts = [...coinAmounts, ...billAmounts] as const;
-export type BillAmount = (typeof billAmounts)[number];
-export type CoinAmount = (typeof coinAmounts)[number];
-export type CashAmount = (typeof cashAmounts)[number];
-export const billAmountSchema = z.literal(billAmounts);
-export const coinAmountSchema = z.literal(coinAmounts);
-export const cashAmountSchema = z.literal(cashAmounts);
 
 // ---- hw-events (hardware → business) --------------------------------------
 const base = { eventId: id, at: z.number().int().nonnegative() };

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { makeLogger, type Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './keys.js';
-import { workerConnection } from '../queue/redis.js';
+import { workerConnection } from './redis.js';
 
 export interface AppContext {
   app: string;

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { cashAmountSchema } from '../queue/jobs.js';
+import { cashAmountSchema } from './cash.js';
 
 const deviceId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", 1 to 64 characters');
 const topicSegment = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (no "/", "+" or "#")');

@@ -7,7 +7,7 @@ import { loadConfig, ConfigError } from '../../shared/config.js';
 import { redisKeys } from '../../shared/keys.js';
 import { errorCodes } from '../../shared/codes.js';
 import { controlJobSchema, makeQueue, producerConnection, queueNames, type ControlJob } from '../../queue/index.js';
-import { billAmounts, coinAmounts, type BillAmount, type CoinAmount } from '../../queue/jobs.js';
+import { billAmounts, coinAmounts, type BillAmount, type CoinAmount } from '../../shared/cash.js';
 
 export const summary = 'act on the simulator: bill 100|200|500|1000|2000, coin 1|5|10|50, fault|clear <code>, door open|close, refill <coins>, jam';
 

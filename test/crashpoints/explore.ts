@@ -1,7 +1,7 @@
 /**
  * Crash-point exploration (docs/durability.md "Crash points"): for a money
  * path, record the durable Redis writes each app makes while the path runs
- * (queue/crash-point.ts), then for each write k of each app run the path
+ * (shared/crash-point.ts), then for each write k of each app run the path
  * again with that app told to SIGKILL itself right before — and, separately,
  * right after — write k; restart it, let the machine settle and check every
  * invariant of the chaos suite, plus no job parked in a failed set. A
@@ -242,7 +242,7 @@ export class Explorer {
     try {
       await path.setup?.(rig, n);
       phase('setup');
-      // The app reads the point at SIGUSR2 (queue/crash-point.ts): no restart needed to move it.
+      // The app reads the point at SIGUSR2 (shared/crash-point.ts): no restart needed to move it.
       const arm = join(this.traces, `${write.app}.arm`);
       await writeFile(arm, `${write.app}:${write.occurrence}:${when}\n${write.sig}`);
       phase('arm');

@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SerialPort } from 'serialport';
 import type { HwEvent } from '../../queue/jobs.js';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { CctalkEmulator, type EmulatorOptions } from '../../tools/cctalk-emulator/emulator.js';
 import { createCctalkDriver, type CctalkDriver, type CctalkDriverOptions } from '../../workers/hardware/cctalk/index.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from '../helpers/env.js';

@@ -1,7 +1,7 @@
 /** The driver contract (test/helpers/driver-contract.ts) run against the simulator on the real Redis. */
 import test from 'ava';
 import { pino } from 'pino';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
 import { driverContract } from '../helpers/driver-contract.js';

@@ -6,7 +6,7 @@
 import test from 'ava';
 import { pino } from 'pino';
 import type { HwEvent } from '../../queue/jobs.js';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { readPhysicalTruth, readPhysicalPayout, truthFields } from '../../shared/physical-truth.js';
 import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
 import { testEnv, cleanupRedis, waitFor, REDIS_URL } from '../helpers/env.js';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
 import type { HwEvent } from '../../queue/jobs.js';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { readPhysicalTruth, readPhysicalPayout } from '../../shared/physical-truth.js';
 import { SimDriver, type SimOptions } from '../../workers/hardware/sim/sim-driver.js';
 import { TruthStore } from '../../workers/hardware/sim/truth-store.js';

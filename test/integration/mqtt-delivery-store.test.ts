@@ -7,7 +7,7 @@ import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { redisKeys } from '../../shared/keys.js';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { DeliveryStore, type AddInput, type SettleResult } from '../../workers/mqtt/delivery-store.js';
 import { cleanupRedis, REDIS_URL } from '../helpers/env.js';
 

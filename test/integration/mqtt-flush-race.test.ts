@@ -21,7 +21,7 @@ import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { makeLogger } from '../../shared/logger.js';
 import type { Metrics } from '../../shared/metrics.js';
 import { topics } from '../../shared/topics.js';
-import { workerConnection } from '../../queue/redis.js';
+import { workerConnection } from '../../shared/redis.js';
 import { Delivery } from '../../workers/mqtt/delivery.js';
 import { DeliveryStore, type AddInput, type AddResult, type TakeResult } from '../../workers/mqtt/delivery-store.js';
 import { MqttLink } from '../../workers/mqtt/link.js';

@@ -1,6 +1,6 @@
 /** The crash-point hook's pure parts: the spec it is given and the signature it counts by. */
 import test from 'ava';
-import { parseCrashPoint, signature } from '../../queue/crash-point.js';
+import { parseCrashPoint, signature } from '../../shared/crash-point.js';
 import { everyPoint, spread, type Write } from '../crashpoints/explore.js';
 
 test('parseCrashPoint: <app>:<k>:<before|after>, k from 1', (t) => {

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSchemas } from '../../shared/protocol-schemas.js';
+import { renderSchemas } from '../../tools/schemas/protocol-schemas.js';
 import { commandTypes, outboundTypes } from '../../shared/topics.js';
 
 const dir = join(process.cwd(), 'docs', 'schemas');

@@ -4,7 +4,7 @@
  * Every change is saved before anything is sent about it, so a kill never
  * produces an event or an answer the board then forgets.
  */
-import { billAmounts, coinAmounts } from '../../queue/jobs.js';
+import { billAmounts, coinAmounts } from '../../shared/cash.js';
 import { MAX_PAYLOAD } from '../../workers/hardware/serial/frame.js';
 import {
   MAX_PAYOUT_ID_BYTES,

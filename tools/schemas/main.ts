@@ -1,7 +1,7 @@
-/** `npm run schemas`: writes docs/schemas/<message_type>.json from the zod schemas (shared/protocol-schemas.ts). */
+/** `npm run schemas`: writes docs/schemas/<message_type>.json from the zod schemas (tools/schemas/protocol-schemas.ts). */
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderSchemas } from '../../shared/protocol-schemas.js';
+import { renderSchemas } from './protocol-schemas.js';
 
 const dir = join(process.cwd(), 'docs', 'schemas');
 mkdirSync(dir, { recursive: true });

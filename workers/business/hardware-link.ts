@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import type { CashAmount, HwCommand } from '../../queue/jobs.js';
+import type { HwCommand } from '../../queue/jobs.js';
+import type { CashAmount } from '../../shared/cash.js';
 
 export class HardwareLink {
   constructor(private readonly queue: Queue<HwCommand>) {}

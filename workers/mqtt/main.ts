@@ -8,7 +8,7 @@ import { uptime } from 'node:os';
 import mqtt from 'mqtt';
 import { runApp } from '../../shared/app-runner.js';
 import { systemHealthReader } from '../../shared/system-health.js';
-import { producerConnection, workerConnection } from '../../queue/redis.js';
+import { producerConnection, workerConnection } from '../../shared/redis.js';
 import { startMqttApp } from './app.js';
 import { agentVersion } from './version.js';
 

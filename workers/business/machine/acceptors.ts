@@ -6,7 +6,7 @@
  * holds after the debt already owed (`coins`): a customer must not insert a
  * 1000 NTD bill into a machine that can pay 5 coins (docs/durability.md).
  */
-import { cashAmounts, type CashAmount } from '../../../queue/jobs.js';
+import { cashAmounts, type CashAmount } from '../../../shared/cash.js';
 import type { Inhibited } from '../../../shared/machine-state.js';
 
 export type InhibitedAmount = Inhibited & { amount: CashAmount };

@@ -5,7 +5,8 @@
  */
 import { formatFaults, type PhysicalTruth } from '../../../shared/physical-truth.js';
 import type { EventDraft } from '../events.js';
-import type { CashAmount, HwEvent } from '../../../queue/jobs.js';
+import type { HwEvent } from '../../../queue/jobs.js';
+import type { CashAmount } from '../../../shared/cash.js';
 import type { Snapshot, Change } from './truth-store.js';
 
 export type Stamp = (draft: EventDraft) => HwEvent;

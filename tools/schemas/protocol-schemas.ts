@@ -7,7 +7,7 @@
  * agent accepts more, see the dialects in docs/cloud-interop.md).
  */
 import { z } from 'zod';
-import { commandSchemas } from '../workers/business/commands/parse.js';
+import { commandSchemas } from '../../workers/business/commands/parse.js';
 import {
   accountingDataSchema,
   alarmDataSchema,
@@ -17,9 +17,9 @@ import {
   errorDataSchema,
   heartbeatDataSchema,
   transactionDataSchema,
-} from './messages.js';
-import { statusDataSchema } from './status-message.js';
-import { commandTypes, outboundTypes, type OutboundType } from './topics.js';
+} from '../../shared/messages.js';
+import { statusDataSchema } from '../../shared/status-message.js';
+import { commandTypes, outboundTypes, type OutboundType } from '../../shared/topics.js';
 
 const dataSchemas: Record<OutboundType, z.ZodType> = {
   accounting: accountingDataSchema,

@@ -6,7 +6,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { installCrashPointHook } from './crash-point.js';
 
-// Test-only; does nothing unless COINEREX_CRASH_POINT or COINEREX_CRASH_TRACE is set (queue/crash-point.ts).
+// Test-only; does nothing unless COINEREX_CRASH_POINT or COINEREX_CRASH_TRACE is set (shared/crash-point.ts).
 installCrashPointHook();
 
 const common: RedisOptions = {
