@@ -7,9 +7,9 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { startEmulator } from '../../tools/board-emulator/client.js';
-import { FrameDecoder, encodeFrame, frameBody, stuff, type Frame } from '../../workers/hardware/serial/frame.js';
+import { FrameDecoder, encodeFrame, frameBody, stuff, type Frame } from '../../shared/board-link/frame.js';
 import { defaultPortFactory, type SerialPortLike } from '../../workers/hardware/serial/index.js';
-import { decodePayload, encodePayload, typeCode, type Message } from '../../workers/hardware/serial/messages.js';
+import { decodePayload, encodePayload, typeCode, type Message } from '../../shared/board-link/messages.js';
 import { waitFor } from '../helpers/env.js';
 import { ptyPair } from '../helpers/pty.js';
 

@@ -1,8 +1,8 @@
 /** Board-link framing and payloads (docs/board-link.md §2, §3, §8): the examples of the document, and damage of every kind. */
 import test from 'ava';
 import fc from 'fast-check';
-import { FrameDecoder, MAX_PAYLOAD, crc16, encodeFrame, type Frame } from '../../workers/hardware/serial/frame.js';
-import { decodePayload, encodePayload, typeCode, type Message } from '../../workers/hardware/serial/messages.js';
+import { FrameDecoder, MAX_PAYLOAD, crc16, encodeFrame, type Frame } from '../../shared/board-link/frame.js';
+import { decodePayload, encodePayload, typeCode, type Message } from '../../shared/board-link/messages.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const wire = (seq: number, m: Message): Buffer => encodeFrame({ seq, type: typeCode(m.name), payload: encodePayload(m) });

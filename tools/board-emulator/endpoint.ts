@@ -4,10 +4,10 @@
  * saved answer again and is not executed twice), and sends pending events
  * one at a time, retransmitting each until the agent ACKs it.
  */
-import { FrameDecoder, encodeFrame, type Frame } from '../../workers/hardware/serial/frame.js';
-import { decodePayload, encodePayload, isRequest, typeCode, type Message } from '../../workers/hardware/serial/messages.js';
-import { Requester } from '../../workers/hardware/serial/requester.js';
-import { PayloadError } from '../../workers/hardware/serial/wire.js';
+import { FrameDecoder, encodeFrame, type Frame } from '../../shared/board-link/frame.js';
+import { decodePayload, encodePayload, isRequest, typeCode, type Message } from '../../shared/board-link/messages.js';
+import { Requester } from '../../shared/board-link/requester.js';
+import { PayloadError } from '../../shared/board-link/wire.js';
 import type { Machine } from './machine.js';
 
 /** Answers remembered for replayed requests. */

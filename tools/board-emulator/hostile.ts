@@ -4,8 +4,8 @@
  * events carry ids far above any real counter, so a test can tell if one
  * ever got through.
  */
-import { DLE, ETX, MAX_PAYLOAD, STX, frameBody, stuff } from '../../workers/hardware/serial/frame.js';
-import { encodePayload, typeCode } from '../../workers/hardware/serial/messages.js';
+import { DLE, ETX, MAX_PAYLOAD, STX, frameBody, stuff } from '../../shared/board-link/frame.js';
+import { encodePayload, typeCode } from '../../shared/board-link/messages.js';
 
 export const hostileKinds = ['bad-crc', 'truncated', 'oversized', 'garbage', 'unknown-type', 'bad-payload', 'unknown-event', 'replay'] as const;
 export type HostileKind = (typeof hostileKinds)[number];

@@ -5,7 +5,7 @@
  * produces an event or an answer the board then forgets.
  */
 import { billAmounts, coinAmounts } from '../../shared/cash.js';
-import { MAX_PAYLOAD } from '../../workers/hardware/serial/frame.js';
+import { MAX_PAYLOAD } from '../../shared/board-link/frame.js';
 import {
   MAX_PAYOUT_ID_BYTES,
   type BoardEvent,
@@ -13,7 +13,7 @@ import {
   type PayoutEndReason,
   type PayoutRecord,
   type StatusReply,
-} from '../../workers/hardware/serial/messages.js';
+} from '../../shared/board-link/messages.js';
 import { MAX_PAYOUTS, type BoardState, type PendingEvent } from './state.js';
 
 export interface MachineOptions {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BoardEvent, PayoutRecord } from '../../workers/hardware/serial/messages.js';
+import type { BoardEvent, PayoutRecord } from '../../shared/board-link/messages.js';
 
 export interface PendingEvent {
   eventId: number;

@@ -6,7 +6,7 @@
  * board keeps it and retransmits, so nothing is lost.
  */
 import type { Logger } from '../../../shared/logger.js';
-import { FrameDecoder, encodeFrame, type DecoderCounters, type Frame } from './frame.js';
+import { FrameDecoder, encodeFrame, type DecoderCounters, type Frame } from '../../../shared/board-link/frame.js';
 import {
   UnknownEventKindError,
   decodePayload,
@@ -15,9 +15,10 @@ import {
   type BoardEvent,
   type Message,
   type MessageOf,
-} from './messages.js';
-import { Requester } from './requester.js';
-import { PayloadError } from './wire.js';
+} from '../../../shared/board-link/messages.js';
+import { Requester } from '../../../shared/board-link/requester.js';
+import { LinkError, PayloadError } from '../../../shared/board-link/wire.js';
+import { DriverError } from '../driver.js';
 
 export interface LinkCounters extends DecoderCounters {
   /** Well-formed frames of a type this agent does not know. */
@@ -98,14 +99,16 @@ export class BoardLink {
     this.decoder.push(chunk);
   }
 
-  /** Sends a request; resolves with its answer or an `error` message (see Requester). */
+  /** Sends a request; resolves with its answer or an `error` message (see Requester), rejects with a DriverError. */
   request(msg: Message): Promise<Message> {
-    return this.requester.request(msg);
+    return this.requester.request(msg).catch((err: unknown) => {
+      throw err instanceof LinkError ? new DriverError(err.code, err.message) : err;
+    });
   }
 
   /** HELLO handshake: from its answer on, events of that board are accepted. */
   async hello(nonce: number, version: number): Promise<MessageOf<'hello_reply'> | MessageOf<'error'>> {
-    const reply = (await this.requester.request({ name: 'hello', nonce, version })) as MessageOf<'hello_reply'> | MessageOf<'error'>;
+    const reply = (await this.request({ name: 'hello', nonce, version })) as MessageOf<'hello_reply'> | MessageOf<'error'>;
     if (reply.name === 'hello_reply') this.boardId = reply.boardId;
     return reply;
   }

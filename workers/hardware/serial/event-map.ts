@@ -8,7 +8,7 @@
  */
 import { hwEventSchema, type HwEvent } from '../../../queue/jobs.js';
 import { payoutDoneEventId } from '../events.js';
-import type { BoardEvent, StatusReply } from './messages.js';
+import type { BoardEvent, StatusReply } from '../../../shared/board-link/messages.js';
 
 export const hwEventId = (boardId: string, counter: number, e: BoardEvent): string =>
   e.kind === 'payout_done' ? payoutDoneEventId(e.payoutId) : `board-${boardId}-${counter}`;

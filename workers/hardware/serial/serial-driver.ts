@@ -15,9 +15,9 @@ import type { Metrics } from '../../../shared/metrics.js';
 import { DriverError, type EventSink, type HardwareDriver } from '../driver.js';
 import { BoardLink, type LinkCounters } from './board-link.js';
 import { hwEventId, toHwEvent, toStatusReport } from './event-map.js';
-import { MAX_DISPLAY_BYTES, PROTOCOL_VERSION, truncateUtf8, type Message, type MessageOf, type StatusReply } from './messages.js';
+import { MAX_DISPLAY_BYTES, PROTOCOL_VERSION, truncateUtf8, type Message, type MessageOf, type StatusReply } from '../../../shared/board-link/messages.js';
 import { ReconnectingPort, type PortFactory } from './reconnecting-port.js';
-import { PayloadError } from './wire.js';
+import { PayloadError } from '../../../shared/board-link/wire.js';
 
 export interface SerialDriverOptions {
   /** Serial device, preferably a stable /dev/serial/by-id/… path (COINEREX_SERIAL_PATH). */

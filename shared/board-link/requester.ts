@@ -6,9 +6,9 @@
  * retransmitted until ACKed).
  */
 import { randomInt } from 'node:crypto';
-import { DriverError } from '../driver.js';
 import type { Frame } from './frame.js';
 import { encodePayload, replyTo, typeCode, type Message, type MessageName } from './messages.js';
+import { LinkError } from './wire.js';
 
 export interface RequesterOptions {
   /** Writes one frame; false when the port is not open (nothing was written). */
@@ -41,7 +41,7 @@ export class Requester {
 
   /**
    * Sends `msg` and resolves with the answer (its expected reply or an
-   * `error` message). Rejects with DriverError TIMEOUT when every attempt
+   * `error` message). Rejects with LinkError TIMEOUT when every attempt
    * went unanswered, LINK_DOWN when the port is closed or `reset` is called.
    * A function is called again for each retransmission (fields that age,
    * such as an event's `ageMs`); the seq stays the same.
@@ -50,7 +50,7 @@ export class Requester {
     const build = typeof msg === 'function' ? msg : () => msg;
     const first = build();
     const expect = replyTo[first.name];
-    if (!expect) return Promise.reject(new DriverError('INVALID', `${first.name} is not a request`));
+    if (!expect) return Promise.reject(new LinkError('INVALID', `${first.name} is not a request`));
     const seq = this.nextSeq();
     const frameOf = (m: Message): Frame => ({ seq, type: typeCode(m.name), payload: encodePayload(m) });
     let left = this.opts.retries;
@@ -59,14 +59,14 @@ export class Requester {
         const m = isFirst ? first : build();
         if (!this.opts.send(frameOf(m))) {
           this.settle(seq);
-          reject(new DriverError('LINK_DOWN', `cannot send ${m.name}: port not open`));
+          reject(new LinkError('LINK_DOWN', `cannot send ${m.name}: port not open`));
           return;
         }
         if (!isFirst) this.opts.onRetransmit?.(m);
         const timer = setTimeout(() => {
           if (left-- > 0) return attempt(false);
           this.settle(seq);
-          reject(new DriverError('TIMEOUT', `no answer to ${first.name} (seq ${seq})`));
+          reject(new LinkError('TIMEOUT', `no answer to ${first.name} (seq ${seq})`));
         }, this.opts.timeoutMs);
         this.pending.set(seq, { expect, resolve, reject, timer });
       };
@@ -87,7 +87,7 @@ export class Requester {
   reset(reason: string): void {
     for (const [seq, p] of [...this.pending]) {
       this.settle(seq);
-      p.reject(new DriverError('LINK_DOWN', reason));
+      p.reject(new LinkError('LINK_DOWN', reason));
     }
   }
 

@@ -4,7 +4,7 @@
  * T | 0x80 or `error`. `event` is the board's request, `event_ack` the
  * agent's answer.
  */
-import { cashAmounts, type CashAmount } from '../../../shared/cash.js';
+import { cashAmounts, type CashAmount } from '../cash.js';
 import { PayloadError, Reader, Writer } from './wire.js';
 
 export const PROTOCOL_VERSION = 1;

@@ -96,3 +96,18 @@ export class Writer {
     return Buffer.concat(this.parts);
   }
 }
+
+/**
+ * A request the link could not complete: the port is closed or the link was
+ * reset (LINK_DOWN), every attempt went unanswered (TIMEOUT), or the message
+ * is not a request (INVALID). The agent's driver turns it into its DriverError.
+ */
+export class LinkError extends Error {
+  constructor(
+    readonly code: 'LINK_DOWN' | 'TIMEOUT' | 'INVALID',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'LinkError';
+  }
+}
