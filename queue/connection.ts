@@ -1,6 +1,6 @@
 /**
  * BullMQ queues and workers with the options BullMQ's production guide
- * requires (docs/pitfalls.md#1-bullmq, docs/pitfalls.md#3-redis-durability-and-ioredis), in one place. Connections: ./redis.ts.
+ * requires (docs/pitfalls.md#1-bullmq, docs/pitfalls.md#3-redis-durability-and-ioredis), in one place. Connections: shared/redis.ts.
  */
 import type { Redis } from 'ioredis';
 import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';

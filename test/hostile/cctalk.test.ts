@@ -10,7 +10,7 @@
  * COINEREX_HOSTILE_SEED to replay a run.
  */
 import test from 'ava';
-import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, type ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, type ChecksumKind } from '../../shared/cctalk/frame.js';
 import { seeded, type Random } from '../../chaos/random.js';
 import { waitFor } from '../helpers/env.js';
 import { cctalkRig, WAIT_MS } from '../integration/cctalk-harness.js';

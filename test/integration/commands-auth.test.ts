@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { generateKeyPairSync } from 'node:crypto';
-import { createCommandVerifier, type CommandVerifier } from '../../workers/business/auth/pool.js';
+import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { fixedClock } from '../../shared/clock.js';
 import { topics } from '../../shared/topics.js';
 import { harness, keyPair, nowSeconds, signed, type Harness } from './commands-harness.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createCommandVerifier } from '../../workers/business/auth/pool.js';
+import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { ROOT } from '../helpers/pm2.js';
 import { harness } from './commands-harness.js';
 

@@ -11,8 +11,8 @@ import type { Envelope } from '../../shared/messages.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import { localDay } from '../../shared/clock.js';
 import { queueNames } from '../../queue/names.js';
-import { createCommandVerifier, type CommandVerifier } from '../../workers/business/auth/pool.js';
-import { intentFields } from '../../workers/business/exchange/records.js';
+import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
+import { intentFields } from '../../workers/business/state/records.js';
 import { REDIS_URL, waitFor } from '../helpers/env.js';
 import { harness, nowSeconds, type Harness } from './commands-harness.js';
 

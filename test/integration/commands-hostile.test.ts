@@ -7,7 +7,7 @@
  */
 import test from 'ava';
 import { commandErrorCodes } from '../../shared/errors.js';
-import { createCommandVerifier, type CommandVerifier } from '../../workers/business/auth/pool.js';
+import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { harness, keyPair, nowSeconds, type Harness } from './commands-harness.js';
 
 interface Case {

@@ -20,7 +20,7 @@ import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
 import { queueNames } from '../../queue/names.js';
 import { startCommandPipeline } from '../../workers/business/commands/index.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
-import { createCommandVerifier } from '../../workers/business/auth/pool.js';
+import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { harness, keyPair, signed, TestMachine } from './commands-harness.js';
 
 let dir: string;

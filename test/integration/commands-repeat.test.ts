@@ -6,7 +6,7 @@
  */
 import test, { type ExecutionContext } from 'ava';
 import { fixedClock, type Clock } from '../../shared/clock.js';
-import { createCommandVerifier, type CommandVerifier } from '../../workers/business/auth/pool.js';
+import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { harness, keyPair, signed } from './commands-harness.js';
 
 /**

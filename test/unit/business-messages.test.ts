@@ -5,7 +5,7 @@
 import test from 'ava';
 import { transactionDataSchema } from '../../shared/messages.js';
 import { endOf, isStuck, judge, type StatusReport } from '../../workers/business/exchange/recovery.js';
-import type { OpenTransaction, PayoutIntent } from '../../workers/business/exchange/records.js';
+import type { OpenTransaction, PayoutIntent } from '../../workers/business/state/records.js';
 import { transactionData } from '../../workers/business/exchange/transaction-message.js';
 import { errorData } from '../../workers/business/faults/messages.js';
 

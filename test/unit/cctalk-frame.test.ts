@@ -2,8 +2,8 @@
 import test from 'ava';
 import fc from 'fast-check';
 import { creditable, inhibitMask, valueOfType } from '../../workers/hardware/cctalk/denominations.js';
-import { crc16, decodeFrame, encodeFrame, FrameError, type ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
-import { nextCounter, readEventBuffer, readHopperStatus } from '../../workers/hardware/cctalk/headers.js';
+import { crc16, decodeFrame, encodeFrame, FrameError, type ChecksumKind } from '../../shared/cctalk/frame.js';
+import { nextCounter, readEventBuffer, readHopperStatus } from '../../shared/cctalk/headers.js';
 import { judgeSegment } from '../../workers/hardware/cctalk/payout-judge.js';
 import type { Segment } from '../../workers/hardware/cctalk/store.js';
 

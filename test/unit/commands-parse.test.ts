@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { generateKeyPairSync } from 'node:crypto';
 import { signCommand, signingInput, verifyCommandSignature } from '../../shared/command-signature.js';
 import { commandTypes } from '../../shared/topics.js';
-import { checkCommand } from '../../workers/business/auth/check-command.js';
+import { checkCommand } from '../../workers/business/commands/auth/check-command.js';
 import { commandLimits, readableCommandId, shapeProblem, wantsResult } from '../../workers/business/commands/limits.js';
 import { expiryError } from '../../workers/business/commands/expiry.js';
 import { MAX_COINS_PER_COMMAND, parseCommand } from '../../workers/business/commands/parse.js';

@@ -7,7 +7,7 @@
  * garbage, or exact bytes given by a test.
  */
 import { CCTalkParser } from '@serialport/parser-cctalk';
-import { ACK, HOST_ADDRESS, NAK, decodeFrame, encodeFrame } from '../../workers/hardware/cctalk/frame.js';
+import { ACK, HOST_ADDRESS, NAK, decodeFrame, encodeFrame } from '../../shared/cctalk/frame.js';
 import type { EmulatedDevice } from './devices.js';
 
 export const hostileKinds = ['badsum', 'truncate', 'noecho', 'late', 'garbage'] as const;

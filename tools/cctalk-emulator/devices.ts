@@ -6,8 +6,8 @@
  * devices). Event buffers hold the last 5 events behind a counter that runs
  * 1–255, wraps to 1, and is 0 after a reset.
  */
-import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
-import { H, HOPPER_ENABLE_CODE, HOPPER_FLAG, ROUTE, ROUTE_REPLY, nextCounter } from '../../workers/hardware/cctalk/headers.js';
+import type { ChecksumKind } from '../../shared/cctalk/frame.js';
+import { H, HOPPER_ENABLE_CODE, HOPPER_FLAG, ROUTE, ROUTE_REPLY, nextCounter } from '../../shared/cctalk/headers.js';
 
 export type Reply = number[] | 'nak' | null;
 

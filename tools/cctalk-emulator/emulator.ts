@@ -3,7 +3,7 @@
  * command per line, one JSON answer ({"ok":true,…} or {"ok":false,"error":…}).
  * Used by main.ts (a process on a serial device) and in-process by tests.
  */
-import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import type { ChecksumKind } from '../../shared/cctalk/frame.js';
 import { wholeNumber as int, type ControlReply } from '../emulator-control.js';
 import { EmulatedBus, hostileKinds, type HostileKind } from './bus.js';
 import { BillValidator, CoinAcceptor, Hopper, type EmulatedDevice } from './devices.js';

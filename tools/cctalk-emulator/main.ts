@@ -11,7 +11,7 @@
  * UNIX socket. It exits 3 when the port closes (cable pulled).
  */
 import { parseArgs } from 'node:util';
-import type { ChecksumKind } from '../../workers/hardware/cctalk/frame.js';
+import type { ChecksumKind } from '../../shared/cctalk/frame.js';
 import { runOnPort, serveControl } from '../emulator-control.js';
 import { CctalkEmulator } from './emulator.js';
 

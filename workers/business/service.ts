@@ -29,9 +29,9 @@ import type { StuckPolicy } from './exchange/recovery.js';
 import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
 import { eventsWorker } from './events-worker.js';
-import { BusinessMachine } from './machine.js';
-import { Condition } from './machine/condition.js';
-import { MemoryWatch } from './machine/memory-watch.js';
+import { BusinessMachine } from './machine/machine.js';
+import { Condition } from './state/condition.js';
+import { MemoryWatch } from './state/memory-watch.js';
 import { LockControl } from './machine/lock.js';
 import { Publisher } from './outbox/publisher.js';
 

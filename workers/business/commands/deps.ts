@@ -7,7 +7,7 @@ import type { RedisKeys } from '../../../shared/keys.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { Metrics } from '../../../shared/metrics.js';
 import type { OutboxJob } from '../../../queue/jobs.js';
-import type { MachinePort } from '../machine-port.js';
+import type { MachinePort } from '../machine/machine-port.js';
 
 export interface CommandPipelineDeps {
   config: Config;

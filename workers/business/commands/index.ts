@@ -11,8 +11,8 @@ import { UnrecoverableError } from 'bullmq';
 import { makeQueue, makeWorker } from '../../../queue/connection.js';
 import { commandJobSchema, type CommandJob } from '../../../queue/jobs.js';
 import { queueNames } from '../../../queue/names.js';
-import { createCommandVerifier } from '../auth/pool.js';
-import { loadCommandPublicKey } from '../auth/public-key.js';
+import { createCommandVerifier } from './auth/pool.js';
+import { loadCommandPublicKey } from './auth/public-key.js';
 import type { CommandPipelineDeps } from './deps.js';
 import { commandProcessor } from './pipeline.js';
 

@@ -17,7 +17,7 @@ import type { CommandResult } from '../../../shared/messages.js';
 import { readRuntimeSettings } from '../../../shared/runtime-settings.js';
 import { commandTypes } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
-import type { CommandVerifier } from '../auth/pool.js';
+import type { CommandVerifier } from './auth/pool.js';
 import type { CommandPipelineDeps } from './deps.js';
 import { commandDigest } from './digest.js';
 import { deadlineOf, expiryError } from './expiry.js';

@@ -20,7 +20,7 @@ import { CommandError } from '../../../shared/errors.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import { serviceAvailable, type Faults } from '../faults/faults.js';
 import { errorData } from '../faults/messages.js';
-import type { StateView } from '../machine/state-view.js';
+import type { StateView } from '../state/state-view.js';
 import type { Plan } from '../store/plan.js';
 
 export type DoubtChoice = 'paid' | 'not_paid';

@@ -20,7 +20,6 @@ import {
   type BusinessDeps,
 } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
-import type { RemoteDispenseRequest } from '../machine-port.js';
 import {
   intentFields,
   laneHead,
@@ -30,7 +29,7 @@ import {
   transactionFields,
   type OpenTransaction,
   type PayoutIntent,
-} from './records.js';
+} from '../state/records.js';
 import { debtPayoutData, transactionData } from './transaction-message.js';
 import type { Plan } from '../store/plan.js';
 
@@ -65,6 +64,16 @@ export interface LaneGate {
   debt: number;
   /** Part of `debt` whose payout ended with an unknown outcome: held until a person resolves it. */
   doubt: number;
+}
+
+/** A payout for a remote `coin_dispense` command (what the machine port hands the lane). */
+export interface RemoteDispenseRequest {
+  commandId: string;
+  coins: number;
+  operatorAccount: string | null;
+  reason: string | null;
+  /** Epoch ms: a payout not started by then is cancelled and the call rejects with EXPIRED. */
+  deadline: number;
 }
 
 export class PayoutLane {

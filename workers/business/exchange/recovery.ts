@@ -16,7 +16,7 @@
  */
 import type { HwEvent } from '../../../queue/jobs.js';
 import type { AttemptEnd } from './payout-lane.js';
-import type { PayoutIntent } from './records.js';
+import type { PayoutIntent } from '../state/records.js';
 
 export type StatusReport = Extract<HwEvent, { kind: 'status_report' }>;
 

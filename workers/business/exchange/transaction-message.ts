@@ -1,7 +1,7 @@
 /** `transaction` message data (docs/protocol.md#transaction) of a finished transaction. */
 import { formatTimestamp, type TimestampFormat } from '../../../shared/clock.js';
 import type { TransactionData } from '../../../shared/messages.js';
-import type { OpenTransaction } from './records.js';
+import type { OpenTransaction } from '../state/records.js';
 
 export interface Finish {
   /** Coins paid by every attempt. */

@@ -4,7 +4,7 @@
  * unlocks itself at `until` — also when `until` passed while the app was
  * down. Acceptors follow from the lock through Condition.refresh().
  */
-import type { LockRequest } from '../machine-port.js';
+import type { LockRequest } from './machine-port.js';
 import type { BusinessDeps } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
 

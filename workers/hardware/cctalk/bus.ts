@@ -2,7 +2,7 @@
  * One ccTalk bus on one serial port: the host sends a request and waits for
  * its reply, one at a time (docs/cctalk.md#protocol-facts-relied-on). Frames are cut by
  * `@serialport/parser-cctalk` (length byte plus its 50 ms inter-byte reset);
- * checksums and CRCs are checked here (frame.ts), since the parser checks
+ * checksums and CRCs are checked here (shared/cctalk/frame.ts), since the parser checks
  * neither. On a one-wire bus the host reads its own request back first: a
  * frame equal to what was just sent is that echo and is dropped, so the same
  * code runs on one-wire and two-wire adapters. A new parser per request: a
@@ -12,7 +12,7 @@ import { CCTalkParser } from '@serialport/parser-cctalk';
 import type { Logger } from '../../../shared/logger.js';
 import { DriverError } from '../driver.js';
 import { ReconnectingPort, type PortFactory } from '../serial/reconnecting-port.js';
-import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, FrameError, type ChecksumKind } from './frame.js';
+import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, FrameError, type ChecksumKind } from '../../../shared/cctalk/frame.js';
 
 export interface BusOptions {
   path: string;

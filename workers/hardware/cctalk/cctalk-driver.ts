@@ -18,7 +18,7 @@ import { PendingEvents, type PendingEventsOptions } from '../pending-events.js';
 import type { PortFactory } from '../serial/reconnecting-port.js';
 import { CctalkBus, type BusCounters } from './bus.js';
 import { creditable, inhibitMask, valueOfType, type CashKind } from './denominations.js';
-import type { ChecksumKind } from './frame.js';
+import type { ChecksumKind } from '../../../shared/cctalk/frame.js';
 import {
   BILL_ESCROW,
   BILL_STACKED,
@@ -34,7 +34,7 @@ import {
   serialNumber,
   type BufferedEvent,
   type HopperStatus,
-} from './headers.js';
+} from '../../../shared/cctalk/headers.js';
 import { judgeSegment } from './payout-judge.js';
 import { CctalkStore, type CctalkState, type Change, type HopperRun, type PayoutRecord } from './store.js';
 

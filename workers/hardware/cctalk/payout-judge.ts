@@ -7,7 +7,7 @@
  * or, when even that cannot be told, left to a person ('unknown'): never a
  * blind resend. Pure.
  */
-import type { HopperStatus } from './headers.js';
+import type { HopperStatus } from '../../../shared/cctalk/headers.js';
 import type { Segment } from './store.js';
 
 export type Verdict =

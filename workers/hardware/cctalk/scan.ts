@@ -7,7 +7,7 @@ import type { Logger } from '../../../shared/logger.js';
 import type { PortFactory } from '../serial/reconnecting-port.js';
 import { CctalkBus } from './bus.js';
 import type { DeviceConfig, Role } from './cctalk-driver.js';
-import { H, ascii, serialNumber } from './headers.js';
+import { H, ascii, serialNumber } from '../../../shared/cctalk/headers.js';
 
 export interface ScannedDevice {
   role: Role;

@@ -4,8 +4,8 @@
  * key, so tests call it directly.
  */
 import type { KeyObject } from 'node:crypto';
-import { verifyCommandSignature } from '../../../shared/command-signature.js';
-import { parseCommand, type Command } from '../commands/parse.js';
+import { verifyCommandSignature } from '../../../../shared/command-signature.js';
+import { parseCommand, type Command } from '../parse.js';
 
 export interface CheckTask {
   /** The MQTT topic the command arrived on: part of the signed bytes, so it binds device and command type. */

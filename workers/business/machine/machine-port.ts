@@ -3,19 +3,13 @@
  * machine (the exchange engine and its state, workers/business/*). The
  * engine implements it; the command pipeline only sees this interface.
  */
-import type { MachineSnapshot } from '../../shared/machine-state.js';
-import type { RuntimeSettings } from '../../shared/config.js';
-import type { Envelope } from '../../shared/messages.js';
-import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
+import type { MachineSnapshot } from '../../../shared/machine-state.js';
+import type { RuntimeSettings } from '../../../shared/config.js';
+import type { Envelope } from '../../../shared/messages.js';
+import type { DoubtDecision, DoubtResolution } from '../exchange/doubt.js';
+import type { RemoteDispenseRequest } from '../exchange/payout-lane.js';
 
-export interface RemoteDispenseRequest {
-  commandId: string;
-  coins: number;
-  operatorAccount: string | null;
-  reason: string | null;
-  /** Epoch ms: a payout not started by then is cancelled and the call rejects with EXPIRED. */
-  deadline: number;
-}
+export type { RemoteDispenseRequest };
 
 export interface RemoteDispenseOutcome {
   success: boolean;

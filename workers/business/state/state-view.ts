@@ -10,7 +10,7 @@
 import type { MachineSnapshot } from '../../../shared/machine-state.js';
 import { machineSnapshotOf } from '../../../shared/machine-state.js';
 import { today, type BusinessDeps } from '../deps.js';
-import { readIntent, type PayoutIntent } from '../exchange/records.js';
+import { readIntent, type PayoutIntent } from './records.js';
 
 export interface StateView {
   snapshot: MachineSnapshot;

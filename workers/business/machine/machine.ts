@@ -4,19 +4,19 @@
  * lane, so a command never interleaves with a hardware event.
  */
 import { once } from 'node:events';
-import { isCritical } from '../../shared/codes.js';
-import type { RuntimeSettings } from '../../shared/config.js';
-import { CommandError } from '../../shared/errors.js';
-import { readJournalEntries } from '../../shared/journal.js';
-import type { MachineSnapshot } from '../../shared/machine-state.js';
-import type { Envelope } from '../../shared/messages.js';
-import type { Accounting } from './accounting/accounting.js';
-import type { BusinessDeps } from './deps.js';
-import type { DoubtDecision, DoubtResolution } from './exchange/doubt.js';
-import type { ExchangeEngine } from './exchange/engine.js';
-import { readRemote, type RemoteRecord } from './exchange/records.js';
-import type { Condition } from './machine/condition.js';
-import type { LockControl } from './machine/lock.js';
+import { isCritical } from '../../../shared/codes.js';
+import type { RuntimeSettings } from '../../../shared/config.js';
+import { CommandError } from '../../../shared/errors.js';
+import { readJournalEntries } from '../../../shared/journal.js';
+import type { MachineSnapshot } from '../../../shared/machine-state.js';
+import type { Envelope } from '../../../shared/messages.js';
+import type { Accounting } from '../accounting/accounting.js';
+import type { BusinessDeps } from '../deps.js';
+import type { DoubtDecision, DoubtResolution } from '../exchange/doubt.js';
+import type { ExchangeEngine } from '../exchange/engine.js';
+import { readRemote, type RemoteRecord } from '../state/records.js';
+import type { Condition } from '../state/condition.js';
+import type { LockControl } from './lock.js';
 import type { JournalQuery, LockRequest, MachinePort, RemoteDispenseOutcome, RemoteDispenseRequest } from './machine-port.js';
 
 /** A waiter re-reads the state at least this often, in case a settlement happened elsewhere. */
