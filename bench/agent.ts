@@ -51,7 +51,7 @@ export interface Agent {
   close(): Promise<void>;
 }
 
-export async function startAgent(services: Services, extraEnv: Record<string, string> = {}): Promise<Agent> {
+export async function startBenchAgent(services: Services, extraEnv: Record<string, string> = {}): Promise<Agent> {
   const deviceId = `BENCH_${process.pid}`;
   const prefix = 'bench';
   const keys = redisKeys(prefix, deviceId);

@@ -8,7 +8,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
 import { ROOT } from '../test/helpers/pm2.js';
-import { AGENT_APPS, startAgent, type Agent } from './agent.js';
+import { AGENT_APPS, startBenchAgent, type Agent } from './agent.js';
 import { parseOptions, usage, UsageError, type BenchOptions } from './options.js';
 import { hopTable, table, TARGETS, verdict } from './report.js';
 import { drain, flood, idle, latency, log, memory, sdCard, soak, throughput, traceHops } from './sections.js';
@@ -42,7 +42,7 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
   try {
     services = await startServices({ appendfsync: o.appendfsync });
     log(`private broker ${services.broker.url}, Redis ${services.redis.url}`);
-    agent = await startAgent(services, o.env);
+    agent = await startBenchAgent(services, o.env);
     results.start_to_heartbeat_ms = agent.startToHeartbeatMs;
     results.start = { launched_after_ms: agent.launchedAfterMs };
     log(`pm2 start → first heartbeat: ${agent.startToHeartbeatMs} ms (apps launched after ${JSON.stringify(agent.launchedAfterMs)} ms)`);

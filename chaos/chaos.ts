@@ -12,7 +12,7 @@ import type { ChaosOptions } from './options.js';
 import { makePlan } from './plan.js';
 import { buildReport, type ChaosReport } from './report.js';
 import { replayMissing } from './replay.js';
-import { startRig } from './rig.js';
+import { startChaosRig } from './rig.js';
 import { settle } from './settle.js';
 import { Workload } from './workload.js';
 
@@ -25,7 +25,7 @@ export async function runChaos(o: ChaosOptions, say: (line: string) => void, sig
   const t0 = Date.now();
   const plan = makePlan(o);
   say(`seed ${o.seed}: ${plan.work.length} actions and ${plan.faults.length} faults planned over ${o.minutes} min`);
-  const rig = await startRig(o, say);
+  const rig = await startChaosRig(o, say);
   let keep = o.keep;
   try {
     const chaosStart = Date.now();

@@ -48,7 +48,7 @@ export interface RigVariant {
   env?: Record<string, string>;
 }
 
-export async function startRig(o: ChaosOptions, say: (line: string) => void, variant: RigVariant = {}): Promise<Rig> {
+export async function startChaosRig(o: ChaosOptions, say: (line: string) => void, variant: RigVariant = {}): Promise<Rig> {
   const apps = variant.apps ?? chaosApps;
   const dir = await mkdtemp(join(tmpdir(), 'coinerex-chaos-'));
   const cleanups: Array<() => Promise<unknown>> = [];

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { checkInvariants, type Check } from '../../chaos/invariants.js';
 import { gatherEvidence } from '../../chaos/evidence.js';
 import { defaultOptions } from '../../chaos/options.js';
-import { startRig, type Rig } from '../../chaos/rig.js';
+import { startChaosRig, type Rig } from '../../chaos/rig.js';
 import { settle, unmetConditions } from '../../chaos/settle.js';
 import { Worker } from 'bullmq';
 import { queueNames, workerConnection, type QueueName } from '../../queue/index.js';
@@ -142,7 +142,7 @@ export class Explorer {
     if (this.rig && this.stack) return { rig: this.rig, stack: this.stack };
     let stack: ChildStack | null = null;
     const traces = await mkdtemp(join(tmpdir(), 'coinerex-traces-'));
-    const rig = await startRig({ ...defaultOptions, seed: this.seed, logLevel: 'info', initialInventory: 400 }, this.say, {
+    const rig = await startChaosRig({ ...defaultOptions, seed: this.seed, logLevel: 'info', initialInventory: 400 }, this.say, {
       apps: ownerApps,
       startApps: async (apps, env) => (stack = await startChildren(apps, env)),
       env: {

@@ -16,7 +16,7 @@ import { signCommand } from '../../shared/command-signature.js';
 import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { topics } from '../../shared/topics.js';
-import { resultOf, startAgent, type AgentUnderTest } from '../helpers/agent.js';
+import { resultOf, startPm2Agent, type AgentUnderTest } from '../helpers/agent.js';
 import { testEnv, waitFor, watchUnchanged, type TestEnv } from '../helpers/env.js';
 
 const apps = ['hardware', 'business', 'mqtt'];
@@ -33,7 +33,7 @@ test.before(async () => {
   const publicKeyPath = join(dir, 'command-public.pem');
   await writeFile(publicKeyPath, pair.publicKey.export({ type: 'spki', format: 'pem' }));
   env = testEnv({ COINEREX_COMMAND_PUBLIC_KEY: publicKeyPath, COINEREX_HEARTBEAT_SECONDS: '60' });
-  agent = await startAgent(apps, env);
+  agent = await startPm2Agent(apps, env);
 });
 
 test.after.always(async () => {

@@ -17,7 +17,7 @@ import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import { makeQueue, queueNames } from '../../queue/index.js';
-import { resultOf, startAgent, type AgentUnderTest } from '../helpers/agent.js';
+import { resultOf, startPm2Agent, type AgentUnderTest } from '../helpers/agent.js';
 import type { CloudPeer, Received } from '../helpers/cloud-peer.js';
 import { testEnv, waitFor, watchUnchanged } from '../helpers/env.js';
 import { ROOT, type Pm2Stack } from '../helpers/pm2.js';
@@ -32,7 +32,7 @@ let stack: Pm2Stack;
 let peer: CloudPeer;
 
 test.before(async () => {
-  agent = await startAgent(apps, env);
+  agent = await startPm2Agent(apps, env);
   ({ stack, peer } = agent);
 });
 

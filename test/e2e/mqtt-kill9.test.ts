@@ -9,7 +9,7 @@ import { envelopeSchema, heartbeatDataSchema } from '../../shared/messages.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
 import { startStack } from '../helpers/pm2.js';
-import { outboxProducer, txnData } from '../integration/mqtt-harness.js';
+import { outboxProducer, txnData } from '../helpers/mqtt-harness.js';
 
 test('kill -9 of mqtt: after the PM2 restart each message keeps its schedule (4 sends at 0, 2, 7, 12 s), none lost or restarted', async (t) => {
   t.timeout(120_000);

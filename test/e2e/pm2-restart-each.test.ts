@@ -16,7 +16,7 @@ import { localDay } from '../../shared/clock.js';
 import { queueNames, type ControlJob } from '../../queue/index.js';
 import { queueCustomer } from '../helpers/customers.js';
 import { testEnv, waitFor, REDIS_URL } from '../helpers/env.js';
-import { startAgent } from '../helpers/agent.js';
+import { startPm2Agent } from '../helpers/agent.js';
 
 const apps = ['hardware', 'business', 'mqtt', 'supervisor', 'dashboard'];
 
@@ -26,7 +26,7 @@ test('pm2 restart of each app in turn during exchanges loses and duplicates noth
   const { keys } = env;
   const queueConnection = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
   const control = new Queue<ControlJob>(queueNames.control, { connection: queueConnection, prefix: keys.bullPrefix });
-  const agent = await startAgent(apps, env);
+  const agent = await startPm2Agent(apps, env);
   const { stack, peer, redis } = agent;
   t.teardown(async () => {
     await control.close();

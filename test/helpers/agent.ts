@@ -16,7 +16,7 @@ export interface AgentUnderTest {
   close(): Promise<void>;
 }
 
-export async function startAgent(apps: string[], env: TestEnv): Promise<AgentUnderTest> {
+export async function startPm2Agent(apps: string[], env: TestEnv): Promise<AgentUnderTest> {
   const redis = new Redis(REDIS_URL, { protocol: 2 });
   let peer: CloudPeer | undefined;
   let stack: Pm2Stack | undefined;

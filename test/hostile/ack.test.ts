@@ -15,7 +15,7 @@ import { metricField } from '../../shared/metrics.js';
 import { MAX_COMMAND_BYTES } from '../../shared/command-size.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
-import { startDevice, txnData } from '../integration/mqtt-harness.js';
+import { startDevice, txnData } from '../helpers/mqtt-harness.js';
 
 /**
  * What the app must do with a case: `invalid` fails the schema (counted),

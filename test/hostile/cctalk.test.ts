@@ -13,7 +13,7 @@ import test from 'ava';
 import { ACK, BUSY, HOST_ADDRESS, NAK, decodeFrame, encodeFrame, type ChecksumKind } from '../../shared/cctalk/frame.js';
 import { seeded, type Random } from '../../chaos/random.js';
 import { waitFor } from '../helpers/env.js';
-import { cctalkRig, WAIT_MS } from '../integration/cctalk-harness.js';
+import { cctalkRig, WAIT_MS } from '../helpers/cctalk-harness.js';
 
 const SEED = Number(process.env.COINEREX_HOSTILE_SEED ?? 0xcc7a1c);
 const GENERATED = 120;

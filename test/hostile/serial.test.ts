@@ -23,7 +23,7 @@ import { PayloadError } from '../../shared/board-link/wire.js';
 import type { RejectKind } from '../../workers/hardware/serial/board-link.js';
 import { FAKE_EVENT_ID, hostileKinds } from '../../tools/board-emulator/hostile.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
-import { serialRig, WAIT_MS } from '../integration/serial-harness.js';
+import { serialRig, WAIT_MS } from '../helpers/serial-harness.js';
 import { seeded } from '../../chaos/random.js';
 
 const SEED = Number(process.env.COINEREX_HOSTILE_SEED ?? 0x5eed_c01e);

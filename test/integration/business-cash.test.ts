@@ -13,12 +13,12 @@ import type { Envelope } from '../../shared/messages.js';
 import { Worker } from 'bullmq';
 import { queueNames, workerConnection } from '../../queue/index.js';
 import { waitFor, watchUnchanged } from '../helpers/env.js';
-import { startRig, dataOf, type Rig } from './business-rig.js';
+import { startBusinessRig, dataOf, type BusinessRig } from '../helpers/business-rig.js';
 
 const code = (type: 'error' | 'alarm', n: number, state: 'raised' | 'cleared') => (m: Envelope) =>
   m.message_type === type && dataOf(m)[`${type}_code`] === n && dataOf(m).state === state;
 
-async function booksMatchTruth(t: any, rig: Rig) {
+async function booksMatchTruth(t: any, rig: BusinessRig) {
   const truth = await rig.truth();
   const snap = await rig.snapshot();
   t.is(snap.counters.total_bills, truth.billsNtd, 'bills in');
@@ -27,7 +27,7 @@ async function booksMatchTruth(t: any, rig: Rig) {
 }
 
 test('1 and 5 NTD coins (inhibited by default, taken anyway) are carried as credit and paid with the next insert; 200 and 2000 NTD bills pay', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   await waitFor(async () => (await rig.truth()).inhibit.join(',') === '1,5', 5000, 'the default inhibit confirmed');
@@ -52,7 +52,7 @@ test('1 and 5 NTD coins (inhibited by default, taken anyway) are carried as cred
 });
 
 test('only the configured denominations are taken; the rest are refused at the acceptor and reported as inhibited by config', async (t) => {
-  const rig = await startRig({ env: { COINEREX_ACCEPTED_DENOMINATIONS: '100,500' } });
+  const rig = await startBusinessRig({ env: { COINEREX_ACCEPTED_DENOMINATIONS: '100,500' } });
   t.teardown(() => rig.close());
   await rig.settle();
   await waitFor(async () => (await rig.truth()).inhibit.join(',') === '1,5,10,50,200,1000,2000', 5000, 'inhibit confirmed by the simulator');
@@ -69,7 +69,7 @@ test('only the configured denominations are taken; the rest are refused at the a
 });
 
 test('a denomination the hopper cannot cover (plus the margin) is inhibited and the status says so; a refill lifts it', async (t) => {
-  const rig = await startRig({ simInventory: 60, env: { COINEREX_PAYOUT_MARGIN_COINS: '5' } });
+  const rig = await startBusinessRig({ simInventory: 60, env: { COINEREX_PAYOUT_MARGIN_COINS: '5' } });
   t.teardown(() => rig.close());
   await rig.settle();
   // 60 coins: 500 NTD (50 + 5 ≤ 60) stays on; 1000 and 2000 NTD (100, 200 coins) cannot be paid.
@@ -98,7 +98,7 @@ test('a denomination the hopper cannot cover (plus the margin) is inhibited and 
 });
 
 test('an unmappable cash event is a fault (8 for a bill), its cash in the books, the acceptors off until a restart clears it', async (t) => {
-  let rig = await startRig();
+  let rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   await rig.feed({ kind: 'unmapped', source: 'bill', amount: 300, detail: '{"kind":"bill","amount":300}', eventId: 'board-x-7', at: Date.now() });
@@ -115,14 +115,14 @@ test('an unmappable cash event is a fault (8 for a bill), its cash in the books,
   t.is((await rig.snapshot()).counters.unmapped_ntd, 300);
 
   await rig.stop();
-  rig = await startRig({ reuse: rig.t });
+  rig = await startBusinessRig({ reuse: rig.t });
   await rig.waitMessages(code('error', 8, 'cleared'), 1);
   await waitFor(async () => (await rig.truth()).acceptorsEnabled, 5000, 'acceptors on again');
   t.is((await rig.snapshot()).counters.unmapped_ntd, 300, 'the cash stays in the books');
 });
 
 test('the books keep what the hardware confirmed; set_acceptors is resent until it is confirmed, then no more', async (t) => {
-  const rig = await startRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
+  const rig = await startBusinessRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
   // A hardware app that takes the commands but never confirms them (lost on the way, a crash before the confirmation).
   const connection = workerConnection(rig.t.config.redisUrl, 'test-lossy-hardware');
   connection.on('error', () => undefined);
@@ -145,7 +145,7 @@ test('the books keep what the hardware confirmed; set_acceptors is resent until 
 });
 
 test('while the hardware app is not taking commands, set_acceptors does not pile up in its queue', async (t) => {
-  const rig = await startRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
+  const rig = await startBusinessRig({ sim: false, env: { COINEREX_ACCEPTORS_RESEND_SECONDS: '1' } });
   t.teardown(() => rig.close());
   await rig.feed({ kind: 'door', open: true, eventId: 'door-1', at: Date.now() });
   await waitFor(async () => (await rig.hwCommands('set_acceptors')).some((c) => c.kind === 'set_acceptors' && !c.enabled), 5000, 'off asked');

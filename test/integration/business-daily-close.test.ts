@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { queueNames } from '../../queue/index.js';
 import { accountingDataSchema } from '../../shared/messages.js';
 import { DAILY_CLOSE_SCHEDULER } from '../../workers/business/accounting/daily-close.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startBusinessRig, dataOf } from '../helpers/business-rig.js';
 
 /** A clock that runs at real speed from `startIso` and can jump. */
 function clockFrom(startIso: string) {
@@ -23,7 +23,7 @@ function clockFrom(startIso: string) {
 }
 
 test('the daily close is scheduled at midnight Asia/Taipei for the day that ended', async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   t.teardown(() => rig.close());
   const queue = new Queue(queueNames.businessSchedule, { connection: rig.redis, prefix: rig.t.keys.bullPrefix });
   t.teardown(() => queue.close());
@@ -43,7 +43,7 @@ test('the daily close is scheduled at midnight Asia/Taipei for the day that ende
 
 test('closing the day at 23:59 Taipei reports that day’s totals once; today restarts at midnight', async (t) => {
   const clock = clockFrom('2025-09-12T15:58:00.000Z'); // 23:58 in Taipei
-  const rig = await startRig({ clock });
+  const rig = await startBusinessRig({ clock });
   t.teardown(() => rig.close());
   await rig.act({ action: 'bill', amount: 500 });
   await rig.act({ action: 'coin', amount: 50 });
@@ -90,7 +90,7 @@ test('closing the day at 23:59 Taipei reports that day’s totals once; today re
 
 test('the close at midnight covers the whole day, including the exchanges of 23:59:00–23:59:59', async (t) => {
   const clock = clockFrom('2025-09-12T15:59:30.000Z'); // 23:59:30 in Taipei
-  const rig = await startRig({ clock });
+  const rig = await startBusinessRig({ clock });
   t.teardown(() => rig.close());
   await rig.act({ action: 'bill', amount: 100 });
   await rig.waitMessages((m) => m.message_type === 'transaction', 1);

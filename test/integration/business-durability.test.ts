@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { readJournalEntries } from '../../shared/journal.js';
 import { privateRedis } from '../helpers/private-services.js';
 import { testEnv, waitFor } from '../helpers/env.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startBusinessRig, dataOf } from '../helpers/business-rig.js';
 
 async function aofBytes(dir: string): Promise<number> {
   const d = join(dir, 'appendonlydir');
@@ -32,7 +32,7 @@ test('kill -9 of Redis mid-run loses no committed counter or journal entry, and 
   });
   await server.start();
   const env = testEnv({ COINEREX_REDIS_URL: server.url, COINEREX_SIM_INVENTORY: '5000' });
-  const rig = await startRig({ reuse: env });
+  const rig = await startBusinessRig({ reuse: env });
   t.teardown(() => rig.close());
 
   await rig.settle();

@@ -9,10 +9,10 @@ import { Queue } from 'bullmq';
 import { checkHealth } from '../../dashboard/health.js';
 import { queueNames, workerConnection } from '../../queue/index.js';
 import { waitFor } from '../helpers/env.js';
-import { startRig } from './business-rig.js';
+import { startBusinessRig } from '../helpers/business-rig.js';
 
 test('a failing credit is retried without end, raises error 1 and fails /health, then is applied once', async (t) => {
-  const rig = await startRig({ sim: false, env: { COINEREX_EVENT_RETRY_MAX_MS: '200' } });
+  const rig = await startBusinessRig({ sim: false, env: { COINEREX_EVENT_RETRY_MAX_MS: '200' } });
   const connection = workerConnection(rig.t.config.redisUrl);
   const events = new Queue(queueNames.hwEvents, { connection, prefix: rig.t.keys.bullPrefix });
   t.teardown(async () => {

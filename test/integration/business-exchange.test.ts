@@ -8,10 +8,10 @@ import test from 'ava';
 import { localDay } from '../../shared/clock.js';
 import { accountingDataSchema, transactionDataSchema } from '../../shared/messages.js';
 import { readJournalEntries } from '../../shared/journal.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startBusinessRig, dataOf } from '../helpers/business-rig.js';
 
 test('four exchanges pay 10, 5, 50 and 100 coins with exact transaction and accounting messages', async (t) => {
-  const rig = await startRig({ env: { COINEREX_SEQ: '1' } });
+  const rig = await startBusinessRig({ env: { COINEREX_SEQ: '1' } });
   t.teardown(() => rig.close());
   const steps = [
     { action: 'bill', amount: 100, coins: 10, bills: 100, coinsIn: 0 },
@@ -77,7 +77,7 @@ test('four exchanges pay 10, 5, 50 and 100 coins with exact transaction and acco
 });
 
 test('a bonus from the bonus table is paid and counted', async (t) => {
-  const rig = await startRig({ env: { COINEREX_BONUS_TABLE: '{"1000":5}' } });
+  const rig = await startBusinessRig({ env: { COINEREX_BONUS_TABLE: '{"1000":5}' } });
   t.teardown(() => rig.close());
   await rig.act({ action: 'bill', amount: 1000 });
   const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);

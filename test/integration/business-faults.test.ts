@@ -6,12 +6,12 @@
  */
 import test from 'ava';
 import { transactionDataSchema, type Envelope } from '../../shared/messages.js';
-import { startRig, dataOf, type Rig } from './business-rig.js';
+import { startBusinessRig, dataOf, type BusinessRig } from '../helpers/business-rig.js';
 
 const code = (type: 'error' | 'alarm', n: number, state: 'raised' | 'cleared') => (m: Envelope) =>
   m.message_type === type && dataOf(m)[`${type}_code`] === n && dataOf(m).state === state;
 
-async function booksMatchTruth(t: any, rig: Rig) {
+async function booksMatchTruth(t: any, rig: BusinessRig) {
   const truth = await rig.truth();
   const snap = await rig.snapshot();
   t.is(snap.counters.total_bills + snap.counters.total_coins, truth.billsNtd + truth.coinsNtd, 'cash in');
@@ -20,7 +20,7 @@ async function booksMatchTruth(t: any, rig: Rig) {
 }
 
 test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a refill', async (t) => {
-  const rig = await startRig({ simInventory: 30 });
+  const rig = await startBusinessRig({ simInventory: 30 });
   t.teardown(() => rig.close());
   // 30 coins is below the warning level of 100: alarm 1.
   const [low] = await rig.waitMessages(code('alarm', 1, 'raised'), 1);
@@ -91,7 +91,7 @@ test('hopper runs out during a 1000 NTD payout: debt, error 42, paid after a ref
 });
 
 test('door: alarm 2 raised and cleared, acceptors off while open', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   await rig.act({ action: 'door', open: true });
@@ -110,7 +110,7 @@ test('door: alarm 2 raised and cleared, acceptors off while open', async (t) => 
 });
 
 test('bill acceptor fault 21 raises and clears; the next accounting shows 0 again', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.act({ action: 'fault', code: 21 });
   const [raised] = await rig.waitMessages(code('error', 21, 'raised'), 1);
@@ -136,7 +136,7 @@ test('bill acceptor fault 21 raises and clears; the next accounting shows 0 agai
 });
 
 test('a jam raises 41, stops the service, and the owed coins are paid once 41 is cleared', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.act({ action: 'jam' });
   await rig.act({ action: 'bill', amount: 100 });
@@ -158,7 +158,7 @@ test('a jam raises 41, stops the service, and the owed coins are paid once 41 is
 });
 
 test('link down raises 41 (service stops), link up clears only what the link raised', async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   t.teardown(() => rig.close());
   const at = Date.now();
   await rig.feed({ kind: 'link', up: false, eventId: 'link-1', at });

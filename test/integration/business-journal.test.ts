@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from '../helpers/pm2.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startBusinessRig, dataOf } from '../helpers/business-rig.js';
 
 const run = promisify(execFile);
 
@@ -22,7 +22,7 @@ async function cli(env: Record<string, string>, ...args: string[]) {
 }
 
 test('coinerex journal lists the original transaction envelopes, filtered by time and limit', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   for (const amount of [100, 500, 1000] as const) {
     await rig.act({ action: 'bill', amount });

@@ -11,7 +11,7 @@
 import test from 'ava';
 import type { HwEvent } from '../../queue/jobs.js';
 import { waitFor } from '../helpers/env.js';
-import { fakeHardware, startRig, type Report, type Rig } from './business-rig.js';
+import { fakeHardware, startBusinessRig, type Report, type BusinessRig } from '../helpers/business-rig.js';
 
 interface Cmd {
   name: string;
@@ -21,7 +21,7 @@ interface Cmd {
 }
 
 /** Cuts the business app's connection right after Redis answered the first write carrying `inventory` = `level`; returns the revive, which tells whether it died. */
-function dieAfterLevelWrite(rig: Rig, level: number): () => boolean {
+function dieAfterLevelWrite(rig: BusinessRig, level: number): () => boolean {
   const conn = rig.redis as unknown as { sendCommand(c: Cmd, ...rest: unknown[]): unknown };
   const send = conn.sendCommand.bind(conn);
   // An HSET's args hold `"inventory",200`; a plan's JSON holds `\"inventory\",\"200\"`.
@@ -51,12 +51,12 @@ function dieAfterLevelWrite(rig: Rig, level: number): () => boolean {
 
 const at = () => Date.now();
 
-async function inventory(rig: Rig): Promise<number> {
+async function inventory(rig: BusinessRig): Promise<number> {
   return Number(await rig.redis.hget(rig.t.keys.machine, 'inventory'));
 }
 
 /** A 50 NTD coin and its payout sent; the `payout_done` the hardware would report for it in full, with `report` as the level it gives. */
-async function coinPayout(rig: Rig, id: string, report?: (coins: number) => { coins: number; lowSensor: boolean }): Promise<Extract<HwEvent, { kind: 'payout_done' }>> {
+async function coinPayout(rig: BusinessRig, id: string, report?: (coins: number) => { coins: number; lowSensor: boolean }): Promise<Extract<HwEvent, { kind: 'payout_done' }>> {
   const engine = rig.business.engine;
   await engine.handle({ kind: 'coin_accepted', amount: 50, eventId: `${id}-coin`, at: at() });
   const head = await engine.lane.head();
@@ -67,14 +67,14 @@ async function coinPayout(rig: Rig, id: string, report?: (coins: number) => { co
 }
 
 /** A coin paid in full; resolves with the coins paid. */
-async function payCoin(rig: Rig, id: string): Promise<number> {
+async function payCoin(rig: BusinessRig, id: string): Promise<number> {
   const done = await coinPayout(rig, id);
   await rig.business.engine.handle(done);
   return done.paid;
 }
 
 test('a hopper_level event re-run after a crash and a payout does not write its level over the payout', async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   t.teardown(() => rig.close());
   const engine = rig.business.engine;
   const refill: HwEvent = { kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-refill', at: at() };
@@ -93,7 +93,7 @@ test('a hopper_level event re-run after a crash and a payout does not write its 
 });
 
 test("a payout_done re-run after a crash and a later payout does not write its reported level over that payout", async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   t.teardown(() => rig.close());
   const engine = rig.business.engine;
   await engine.handle({ kind: 'hopper_level', coins: 200, lowSensor: false, eventId: 'ev-level', at: at() });
@@ -114,7 +114,7 @@ test("a payout_done re-run after a crash and a later payout does not write its r
 });
 
 test('a payout the status report says was paid is booked at the reported level, not that level minus the payout again', async (t) => {
-  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
+  const rig = await startBusinessRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
   let report: Report | null = null;
   const hw = await fakeHardware(rig.t.keys.bullPrefix, () => report);
   t.teardown(async () => {

@@ -9,10 +9,10 @@ import { transactionDataSchema } from '../../shared/messages.js';
 import { configuredSettings } from '../../shared/runtime-settings.js';
 import { CommandError } from '../../shared/errors.js';
 import { waitFor } from '../helpers/env.js';
-import { startRig, dataOf, fakeHardware } from './business-rig.js';
+import { startBusinessRig, dataOf, fakeHardware } from '../helpers/business-rig.js';
 
 test('remote dispense pays once per command id, runs as status 3 and reports a remote_dispense transaction', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   const req = { commandId: 'CMD_20250912_001', coins: 40, operatorAccount: 'op1', reason: 'test', deadline: Date.now() + 60_000 };
@@ -45,7 +45,7 @@ test('remote dispense pays once per command id, runs as status 3 and reports a r
 });
 
 test('remote dispense and an exchange never overlap and both are paid', async (t) => {
-  const rig = await startRig();
+  const rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   await rig.act({ action: 'bill', amount: 1000 });
@@ -59,7 +59,7 @@ test('remote dispense and an exchange never overlap and both are paid', async (t
 });
 
 test('lock: alarm 3, acceptors off, survives a restart, unlocks itself at until', async (t) => {
-  let rig = await startRig();
+  let rig = await startBusinessRig();
   t.teardown(() => rig.close());
   await rig.settle();
   const until = Date.now() + 3_000;
@@ -72,7 +72,7 @@ test('lock: alarm 3, acceptors off, survives a restart, unlocks itself at until'
 
   // Restart: still locked, no second alarm 3.
   await rig.stop();
-  rig = await startRig({ reuse: rig.t });
+  rig = await startBusinessRig({ reuse: rig.t });
   const snap = await rig.snapshot();
   t.true(snap.locked);
   t.is(snap.lockUntil, until);
@@ -87,7 +87,7 @@ test('lock: alarm 3, acceptors off, survives a restart, unlocks itself at until'
 });
 
 test('status messages every statusSeconds; a config change of the interval applies live', async (t) => {
-  const rig = await startRig({ sim: false, env: { COINEREX_STATUS_SECONDS: '1' } });
+  const rig = await startBusinessRig({ sim: false, env: { COINEREX_STATUS_SECONDS: '1' } });
   t.teardown(() => rig.close());
   const start = Date.now();
   await rig.waitMessages((m) => m.message_type === 'status', 3, 5_000);
@@ -101,7 +101,7 @@ test('status messages every statusSeconds; a config change of the interval appli
 });
 
 test('whenIdle (before a restart) waits for a payout in flight, but not forever', async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   t.teardown(() => rig.close());
   // No hardware: the payout goes out and never settles, as with a hopper stuck mid-payout.
   await rig.feed({ kind: 'bill_accepted', amount: 100, eventId: 'ev-idle-1', at: Date.now() });
@@ -115,7 +115,7 @@ test('whenIdle (before a restart) waits for a payout in flight, but not forever'
 });
 
 test('a remote dispense that cannot start by its deadline is cancelled (EXPIRED) and never paid later', async (t) => {
-  const rig = await startRig({ sim: false });
+  const rig = await startBusinessRig({ sim: false });
   // Hardware that takes payouts and never finishes them: the lane stays busy with the customer's payout.
   const hw = await fakeHardware(rig.t.keys.bullPrefix, () => ({ inventory: 500, doorOpen: false, acceptorsEnabled: true, payouts: [] }));
   t.teardown(async () => {

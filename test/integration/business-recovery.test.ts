@@ -12,11 +12,11 @@ import { systemClock } from '../../shared/clock.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import { startCommandPipeline } from '../../workers/business/commands/index.js';
 import { clearError, parseClearErrorArgs } from '../../cli/commands/clear-error.js';
-import { startRig, dataOf, fakeHardware, type Report } from './business-rig.js';
+import { startBusinessRig, dataOf, fakeHardware, type Report } from '../helpers/business-rig.js';
 
 /** A rig that asks the hardware about a payout after 300 ms without news, with the fake hardware answering. */
 async function quickToAsk(t: ExecutionContext, answer: () => Report | null) {
-  const rig = await startRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
+  const rig = await startBusinessRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
   const hw = await fakeHardware(rig.t.keys.bullPrefix, answer);
   t.teardown(async () => {
     await hw.close();
@@ -40,7 +40,7 @@ const bill = (id: string): HwEvent => ({ kind: 'bill_accepted', amount: 100, eve
 const healthy: Report = { inventory: 500, doorOpen: false, acceptorsEnabled: true, payouts: [] };
 
 test('after a restart, a payout the hardware never received is issued again with the same id, and paid once', async (t) => {
-  let rig = await startRig({ sim: false });
+  let rig = await startBusinessRig({ sim: false });
   const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
   t.teardown(async () => {
     await hw.close();
@@ -52,7 +52,7 @@ test('after a restart, a payout the hardware never received is issued again with
 
   // The business app restarts before any news of the payout; the hardware says it does not know the id.
   await rig.stop();
-  rig = await startRig({ sim: false, reuse: rig.t });
+  rig = await startBusinessRig({ sim: false, reuse: rig.t });
   const again = await waitFor(() => (hw.payouts().length === 2 ? hw.payouts()[1] : null), 5_000, 'payout re-issued');
   t.is(again.payoutId, sent!.payoutId, 'same id: the hardware pays it at most once');
   t.is(again.coins, 10);
@@ -119,7 +119,7 @@ test('when the hardware cannot tell, the coins become debt with error 51 and wai
 
 /** A bill paid by a payout the hardware then cannot account for, settled by the engine's own write. */
 async function unknownOutcome(t: ExecutionContext, billId: string) {
-  let rig = await startRig({ sim: false });
+  let rig = await startBusinessRig({ sim: false });
   const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
   t.teardown(async () => {
     await hw.close();
@@ -134,7 +134,7 @@ async function unknownOutcome(t: ExecutionContext, billId: string) {
   await engine.act(() => engine.lane.settle(intent, 0, 'unknown', rig.t.keys.appliedEvent(`${billId}-judged`)));
   return { rig: () => rig, hw, restart: async () => {
     await rig.stop();
-    rig = await startRig({ sim: false, reuse: rig.t });
+    rig = await startBusinessRig({ sim: false, reuse: rig.t });
     return rig;
   } };
 }

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { driverContract } from '../helpers/driver-contract.js';
 import { waitFor } from '../helpers/env.js';
-import { cctalkRig } from './cctalk-harness.js';
+import { cctalkRig } from '../helpers/cctalk-harness.js';
 
 // One test at a time: each spawns socat, and bus timings must not suffer from a loaded machine.
 driverContract(test.serial as unknown as typeof test, async ({ inventory }) => {

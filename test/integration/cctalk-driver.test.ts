@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { waitFor } from '../helpers/env.js';
-import { cctalkRig, WAIT_MS } from './cctalk-harness.js';
+import { cctalkRig, WAIT_MS } from '../helpers/cctalk-harness.js';
 
 const credits = (rig: Awaited<ReturnType<typeof cctalkRig>>) =>
   rig.events.filter((e) => e.kind === 'bill_accepted' || e.kind === 'coin_accepted').map((e) => ('amount' in e ? e.amount : 0));

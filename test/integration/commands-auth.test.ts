@@ -9,7 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { fixedClock } from '../../shared/clock.js';
 import { topics } from '../../shared/topics.js';
-import { harness, keyPair, nowSeconds, signed, type Harness } from './commands-harness.js';
+import { commandsHarness, keyPair, nowSeconds, signed, type CommandsHarness } from '../helpers/commands-harness.js';
 
 const { publicKeyPem, privateKey } = keyPair();
 let verifier: CommandVerifier;
@@ -18,8 +18,8 @@ test.before(() => {
 });
 test.after.always(() => verifier.close());
 
-async function withHarness(fn: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await harness(verifier);
+async function withHarness(fn: (h: CommandsHarness) => Promise<void>): Promise<void> {
+  const h = await commandsHarness(verifier);
   try {
     await fn(h);
   } finally {
@@ -36,7 +36,7 @@ const dispense = (id: string, coins = 5, extra: Record<string, unknown> = {}) =>
 });
 
 /** Asserts the refusal: code, a failed result naming the command, nothing paid, id not used up. */
-async function assertRefused(t: import('ava').ExecutionContext, h: Harness, id: string, out: Awaited<ReturnType<Harness['run']>>, code: string) {
+async function assertRefused(t: import('ava').ExecutionContext, h: CommandsHarness, id: string, out: Awaited<ReturnType<CommandsHarness['run']>>, code: string) {
   t.is(out.outcome, 'refused');
   t.is((out as { code: string }).code, code);
   const results = await h.results();
@@ -156,7 +156,7 @@ test('a forged command cannot use up a genuine command id', (t) =>
 
 test('a repeat arriving after the expiry window still gets the original result, and pays nothing', async (t) => {
   const clock = fixedClock(Date.now());
-  const h = await harness(verifier, { clock });
+  const h = await commandsHarness(verifier, { clock });
   try {
     const body = signed(h.topic('coin_dispense'), dispense('C13', 4), privateKey);
     t.like(await h.run('coin_dispense', body), { outcome: 'success' });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { ROOT } from '../helpers/pm2.js';
-import { harness } from './commands-harness.js';
+import { commandsHarness } from '../helpers/commands-harness.js';
 
 const execFileP = promisify(execFile);
 const coinerex = (args: string[], input?: string) =>
@@ -40,7 +40,7 @@ test('keygen → sign → the pipeline accepts it; another device or a changed p
   t.regex(again.stderr, /exists; use --force/);
 
   const verifier = createCommandVerifier({ publicKeyPem: await readFile(publicPath, 'utf8') });
-  const h = await harness(verifier, { env: { COINEREX_TOPIC_PREFIX: 'acme' } });
+  const h = await commandsHarness(verifier, { env: { COINEREX_TOPIC_PREFIX: 'acme' } });
   try {
     const commandFile = join(dir, 'cmd.json');
     await writeFile(commandFile, JSON.stringify({ command_id: 'CLI_1', command_type: 'coin_dispense', data: { coins_to_dispense: 4 } }));

@@ -14,7 +14,7 @@ import { queueNames } from '../../queue/names.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { intentFields } from '../../workers/business/state/records.js';
 import { REDIS_URL, waitFor } from '../helpers/env.js';
-import { harness, nowSeconds, type Harness } from './commands-harness.js';
+import { commandsHarness, nowSeconds, type CommandsHarness } from '../helpers/commands-harness.js';
 
 let verifier: CommandVerifier;
 test.before(() => {
@@ -24,8 +24,8 @@ test.before(() => {
 });
 test.after.always(() => verifier.close());
 
-async function withHarness(t: ExecutionContext, fn: (h: Harness) => Promise<void>, opts: Parameters<typeof harness>[1] = {}): Promise<void> {
-  const h = await harness(verifier, opts);
+async function withHarness(t: ExecutionContext, fn: (h: CommandsHarness) => Promise<void>, opts: Parameters<typeof commandsHarness>[1] = {}): Promise<void> {
+  const h = await commandsHarness(verifier, opts);
   try {
     await fn(h);
   } finally {
@@ -37,8 +37,8 @@ async function withHarness(t: ExecutionContext, fn: (h: Harness) => Promise<void
 let seq = 0;
 const cmd = (type: string, data: unknown, extra: Record<string, unknown> = {}) => ({ command_id: `K_${++seq}`, command_type: type, data, ...extra });
 const dispense = (coins: unknown, extra: Record<string, unknown> = {}) => cmd('coin_dispense', { coins_to_dispense: coins }, extra);
-const last = async (h: Harness) => (await h.results()).at(-1)!;
-const errorOf = async (h: Harness, body: Record<string, unknown>) => {
+const last = async (h: CommandsHarness) => (await h.results()).at(-1)!;
+const errorOf = async (h: CommandsHarness, body: Record<string, unknown>) => {
   await h.run(body.command_type as string, body);
   const r = await last(h);
   return r.status === 'failed' ? String(r.result.error_code) : 'success';

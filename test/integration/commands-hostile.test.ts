@@ -8,7 +8,7 @@
 import test from 'ava';
 import { commandErrorCodes } from '../../shared/errors.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
-import { harness, keyPair, nowSeconds, type Harness } from './commands-harness.js';
+import { commandsHarness, keyPair, nowSeconds, type CommandsHarness } from '../helpers/commands-harness.js';
 
 interface Case {
   name: string;
@@ -165,7 +165,7 @@ for (const keyed of [false, true]) {
     t.true(cases.length >= 100);
     const verifier = createCommandVerifier({ publicKeyPem: keyed ? keyPair().publicKeyPem : null });
     verifiers.push(verifier);
-    const h: Harness = await harness(verifier);
+    const h: CommandsHarness = await commandsHarness(verifier);
     try {
       let expected = 0;
       for (const c of cases) {

@@ -21,7 +21,7 @@ import { queueNames } from '../../queue/names.js';
 import { startCommandPipeline } from '../../workers/business/commands/index.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
 import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
-import { harness, keyPair, signed, TestMachine } from './commands-harness.js';
+import { commandsHarness, keyPair, signed, TestMachine } from '../helpers/commands-harness.js';
 
 let dir: string;
 test.before(async () => {
@@ -183,7 +183,7 @@ test('BUSY: a stuck or saturated verification pool refuses without executing or 
   const healthy = createCommandVerifier({ publicKeyPem: null });
   const saturated = createCommandVerifier({ publicKeyPem: null, maxQueue: 0 });
   let useStuck = true;
-  const h = await harness({ check: (task) => (useStuck ? stuck : healthy).check(task), close: async () => undefined });
+  const h = await commandsHarness({ check: (task) => (useStuck ? stuck : healthy).check(task), close: async () => undefined });
   try {
     const body = { command_id: 'BUSY_1', command_type: 'coin_dispense', data: { coins_to_dispense: 2 } };
     t.like(await h.run('coin_dispense', body), { outcome: 'refused', code: 'BUSY' });

@@ -7,10 +7,10 @@
 import test, { type ExecutionContext } from 'ava';
 import { fixedClock, type Clock } from '../../shared/clock.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
-import { harness, keyPair, signed } from './commands-harness.js';
+import { commandsHarness, keyPair, signed } from '../helpers/commands-harness.js';
 
 /**
- * The harness with a key and a verifier the test switches between a healthy
+ * The commands harness with a key and a verifier the test switches between a healthy
  * and a stuck (BUSY) pool; `dispense` signs a coin_dispense of `coins`.
  */
 async function rig(t: ExecutionContext, opts: { clock?: Clock } = {}) {
@@ -19,7 +19,7 @@ async function rig(t: ExecutionContext, opts: { clock?: Clock } = {}) {
   const stuck = createCommandVerifier({ publicKeyPem, taskTimeoutMs: 0 });
   const pool = { busy: false };
   const verifier: CommandVerifier = { check: (task) => (pool.busy ? stuck : healthy).check(task), close: async () => undefined };
-  const h = await harness(verifier, opts);
+  const h = await commandsHarness(verifier, opts);
   t.teardown(async () => {
     await h.close();
     await Promise.all([healthy.close(), stuck.close()]);

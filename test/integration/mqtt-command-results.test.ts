@@ -11,7 +11,7 @@ import { metricField } from '../../shared/metrics.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
 import { privateBroker } from '../helpers/private-services.js';
-import { startDevice } from './mqtt-harness.js';
+import { startDevice } from '../helpers/mqtt-harness.js';
 
 const result = (n: number) => ({
   timestamp: 1_765_000_000 + n,

@@ -12,7 +12,7 @@ import { commandTypes } from '../../shared/topics.js';
 import { commandJobSchema, producerConnection, queueNames } from '../../queue/index.js';
 import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor, REDIS_URL, type TestEnv } from '../helpers/env.js';
-import { startDevice, txnData, type Device } from './mqtt-harness.js';
+import { startDevice, txnData, type Device } from '../helpers/mqtt-harness.js';
 
 interface Rig {
   env: TestEnv;

@@ -27,7 +27,7 @@ import { DeliveryStore, type AddInput, type AddResult, type TakeResult } from '.
 import { MqttLink } from '../../workers/mqtt/link.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, MQTT_URL, REDIS_URL } from '../helpers/env.js';
-import { txnData } from './mqtt-harness.js';
+import { txnData } from '../helpers/mqtt-harness.js';
 
 /** A real store whose answers can be held and then delivered together, in the order Redis gave them. */
 class HeldStore extends DeliveryStore {

@@ -9,7 +9,7 @@ import { envelopeSchema, heartbeatDataSchema } from '../../shared/messages.js';
 import { configuredSettings, writeRuntimeSettings } from '../../shared/runtime-settings.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv } from '../helpers/env.js';
-import { startDevice } from './mqtt-harness.js';
+import { startDevice } from '../helpers/mqtt-harness.js';
 
 test('heartbeat: machine health from Redis, live interval change, diagnostics on request, offline on stop', async (t) => {
   t.timeout(30_000);

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
-import { startDevice, txnData } from './mqtt-harness.js';
+import { startDevice, txnData } from '../helpers/mqtt-harness.js';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

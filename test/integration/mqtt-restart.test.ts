@@ -8,7 +8,7 @@ import test from 'ava';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { cloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
-import { startDevice, txnData } from './mqtt-harness.js';
+import { startDevice, txnData } from '../helpers/mqtt-harness.js';
 
 test('a second instance against the same Redis continues each schedule: on-time resends stay on time, overdue ones go at once', async (t) => {
   t.timeout(40_000);

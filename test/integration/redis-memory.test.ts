@@ -25,7 +25,7 @@ import { startHardwareService } from '../../workers/hardware/service.js';
 import type { EventSink, HardwareDriver } from '../../workers/hardware/driver.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
 import { privateRedis, type PrivateRedis } from '../helpers/private-services.js';
-import { startRig, dataOf } from './business-rig.js';
+import { startBusinessRig, dataOf } from '../helpers/business-rig.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinerex-memory-'));
 let small: PrivateRedis;
@@ -119,7 +119,7 @@ test('given-up messages are capped at the limit, oldest dropped first and counte
 
 test.serial('at the memory alarm level: error 1, acceptors off at the hardware, /health fails; freed memory clears it', async (t) => {
   t.timeout(90_000);
-  const rig = await startRig({ env: { COINEREX_REDIS_URL: small.url, COINEREX_REDIS_MEMORY_CHECK_SECONDS: '1', COINEREX_REDIS_MEMORY_ALARM_PERCENT: '80' } });
+  const rig = await startBusinessRig({ env: { COINEREX_REDIS_URL: small.url, COINEREX_REDIS_MEMORY_CHECK_SECONDS: '1', COINEREX_REDIS_MEMORY_ALARM_PERCENT: '80' } });
   t.teardown(async () => {
     await rig.close().catch(() => undefined);
     await emptyBallast();

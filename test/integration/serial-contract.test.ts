@@ -1,7 +1,7 @@
 /** The driver contract (test/helpers/driver-contract.ts) run against the serial driver and the board emulator over a real pty. */
 import test from 'ava';
 import { driverContract } from '../helpers/driver-contract.js';
-import { serialRig } from './serial-harness.js';
+import { serialRig } from '../helpers/serial-harness.js';
 
 // One test at a time: each spawns socat and an emulator, and link timings must not suffer from a loaded machine.
 driverContract(test.serial as unknown as typeof test, async ({ inventory }) => {

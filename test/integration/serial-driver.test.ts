@@ -7,7 +7,7 @@ import test from 'ava';
 import { DriverError } from '../../workers/hardware/driver.js';
 import { FAKE_EVENT_ID, hostileKinds } from '../../tools/board-emulator/hostile.js';
 import { waitFor } from '../helpers/env.js';
-import { serialRig, WAIT_MS, type SerialRig } from './serial-harness.js';
+import { serialRig, WAIT_MS, type SerialRig } from '../helpers/serial-harness.js';
 
 const rigs: SerialRig[] = [];
 const rig = async (...args: Parameters<typeof serialRig>): Promise<SerialRig> => {

@@ -6,7 +6,7 @@
  */
 import test from 'ava';
 import { waitFor } from '../helpers/env.js';
-import { serialRig, WAIT_MS } from './serial-harness.js';
+import { serialRig, WAIT_MS } from '../helpers/serial-harness.js';
 
 test.serial('a power cut mid-payout: link down, link up, every event once, and the paid count is the physical one', async (t) => {
   const r = await serialRig({ inventory: 200, coinMs: 30 });

@@ -17,9 +17,9 @@ import { startBusiness, type BusinessService } from '../../workers/business/serv
 import type { StuckPolicy } from '../../workers/business/exchange/recovery.js';
 import { startHardwareService, type HardwareService } from '../../workers/hardware/service.js';
 import { SimDriver } from '../../workers/hardware/sim/sim-driver.js';
-import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from '../helpers/env.js';
+import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from './env.js';
 
-export interface RigOptions {
+export interface BusinessRigOptions {
   env?: Record<string, string>;
   clock?: Clock;
   stuck?: StuckPolicy;
@@ -30,7 +30,7 @@ export interface RigOptions {
   reuse?: TestEnv;
 }
 
-export interface Rig {
+export interface BusinessRig {
   t: TestEnv;
   redis: Redis;
   business: BusinessService;
@@ -57,7 +57,7 @@ export interface Rig {
 
 const log = pino({ level: process.env.COINEREX_TEST_LOG ?? 'silent' });
 
-export async function startRig(o: RigOptions = {}): Promise<Rig> {
+export async function startBusinessRig(o: BusinessRigOptions = {}): Promise<BusinessRig> {
   const t = o.reuse ?? testEnv({ COINEREX_SIM_INVENTORY: String(o.simInventory ?? 2000), ...o.env });
   const { config, keys } = t;
   const url = config.redisUrl;
@@ -89,7 +89,7 @@ export async function startRig(o: RigOptions = {}): Promise<Rig> {
   outbox.on('error', () => undefined);
 
   let stopped: Promise<void> | undefined;
-  const rig: Rig = {
+  const rig: BusinessRig = {
     t,
     redis,
     business,

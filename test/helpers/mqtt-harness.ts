@@ -16,7 +16,7 @@ import { systemHealthReader } from '../../shared/system-health.js';
 import type { RunningApp } from '../../shared/app-runner.js';
 import { makeQueue, producerConnection, queueNames, workerConnection, type OutboxJob } from '../../queue/index.js';
 import { startMqttApp } from '../../workers/mqtt/app.js';
-import { REDIS_URL, type TestEnv } from '../helpers/env.js';
+import { REDIS_URL, type TestEnv } from './env.js';
 
 export interface OutboxProducer {
   /** The test's own state connection. */

@@ -8,8 +8,8 @@ import { pino } from 'pino';
 import type { HwEvent } from '../../queue/jobs.js';
 import { startEmulator, type EmulatorOptions, type EmulatorProcess } from '../../tools/board-emulator/client.js';
 import { createSerialDriver, type SerialDriver, type SerialDriverOptions } from '../../workers/hardware/serial/index.js';
-import { waitFor } from '../helpers/env.js';
-import { ptyPair, type PtyPair } from '../helpers/pty.js';
+import { waitFor } from './env.js';
+import { ptyPair, type PtyPair } from './pty.js';
 
 /** Link timings for tests: a dead board is noticed in about a second, a reopen follows within half a second. */
 export const fastLink = { responseTimeoutMs: 250, retries: 3, pingIntervalMs: 300, reopenMinMs: 50, reopenMaxMs: 500, startWaitMs: 5000 } as const;
@@ -29,7 +29,7 @@ export interface SerialRig {
   dispose(): Promise<void>;
 }
 
-export interface RigOptions {
+export interface SerialRigOptions {
   inventory?: number;
   coinMs?: number;
   eventRetryMs?: number;
@@ -42,7 +42,7 @@ export interface RigOptions {
 
 export const WAIT_MS = 10_000;
 
-export async function serialRig(o: RigOptions = {}): Promise<SerialRig> {
+export async function serialRig(o: SerialRigOptions = {}): Promise<SerialRig> {
   const pty = await ptyPair();
   const boardOpts: EmulatorOptions = {
     device: pty.boardPath,

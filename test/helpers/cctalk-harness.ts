@@ -10,8 +10,8 @@ import type { HwEvent } from '../../queue/jobs.js';
 import { workerConnection } from '../../shared/redis.js';
 import { CctalkEmulator, type EmulatorOptions } from '../../tools/cctalk-emulator/emulator.js';
 import { createCctalkDriver, type CctalkDriver, type CctalkDriverOptions } from '../../workers/hardware/cctalk/index.js';
-import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from '../helpers/env.js';
-import { ptyPair, type PtyPair } from '../helpers/pty.js';
+import { cleanupRedis, REDIS_URL, testEnv, waitFor, type TestEnv } from './env.js';
+import { ptyPair, type PtyPair } from './pty.js';
 
 export const WAIT_MS = 10_000;
 
@@ -39,7 +39,7 @@ export interface CctalkRig {
   dispose(): Promise<void>;
 }
 
-export interface RigOptions {
+export interface CctalkRigOptions {
   emulator?: EmulatorOptions;
   driver?: Partial<CctalkDriverOptions>;
   /** Extra COINEREX_* settings (e.g. the bill validator's checksum). */
@@ -49,7 +49,7 @@ export interface RigOptions {
   start?: boolean;
 }
 
-export async function cctalkRig(o: RigOptions = {}): Promise<CctalkRig> {
+export async function cctalkRig(o: CctalkRigOptions = {}): Promise<CctalkRig> {
   const env = testEnv({ COINEREX_HARDWARE: 'cctalk', COINEREX_CCTALK_PATH: '/dev/null', ...o.env });
   const pty = await ptyPair();
   const redis = workerConnection(REDIS_URL);

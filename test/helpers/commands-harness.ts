@@ -24,8 +24,8 @@ import { commandProcessor, type CommandProcessor, type ProcessOutcome } from '..
 import type { DoubtDecision, DoubtResolution } from '../../workers/business/exchange/doubt.js';
 import type { JournalQuery, LockRequest, MachinePort, RemoteDispenseOutcome, RemoteDispenseRequest } from '../../workers/business/machine/machine-port.js';
 import { makeLogger } from '../../shared/logger.js';
-import { cleanupRedis, REDIS_URL, testEnv, type TestEnv } from '../helpers/env.js';
-import { machineSnapshot } from '../helpers/snapshot.js';
+import { cleanupRedis, REDIS_URL, testEnv, type TestEnv } from './env.js';
+import { machineSnapshot } from './snapshot.js';
 
 export class TestMachine implements MachinePort {
   state: MachineSnapshot = machineSnapshot({ inventory: 1000 });
@@ -108,7 +108,7 @@ export class TestMachine implements MachinePort {
   }
 }
 
-export interface Harness {
+export interface CommandsHarness {
   env: TestEnv;
   redis: Redis;
   outbox: Queue<OutboxJob>;
@@ -127,7 +127,7 @@ export interface Harness {
 
 let jobSeq = 0;
 
-export async function harness(verifier: CommandVerifier, opts: { env?: Record<string, string>; clock?: Clock; resultWaitMs?: number } = {}): Promise<Harness> {
+export async function commandsHarness(verifier: CommandVerifier, opts: { env?: Record<string, string>; clock?: Clock; resultWaitMs?: number } = {}): Promise<CommandsHarness> {
   const env = testEnv({ COINEREX_LOG_LEVEL: 'silent', ...opts.env });
   const redis = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
   const outbox = makeQueue<OutboxJob>(queueNames.outbox, redis, env.keys.bullPrefix);
@@ -147,7 +147,7 @@ export async function harness(verifier: CommandVerifier, opts: { env?: Record<st
     resultWaitMs: opts.resultWaitMs,
   });
   const t = topics(env.config.topicPrefix, env.deviceId);
-  const h: Harness = {
+  const h: CommandsHarness = {
     env,
     redis,
     outbox,
