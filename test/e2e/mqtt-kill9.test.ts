@@ -24,7 +24,7 @@ test('kill -9 of mqtt: after the PM2 restart each message keeps its schedule (4 
     for (let i = 1; i <= 3; i++) {
       ids.push((await producer.produce('transaction', txnData(i))).message_id);
       await waitFor(() => sendsOf(ids.at(-1)!).length === 1, 5000, `message ${i} sent`);
-      await new Promise((r) => setTimeout(r, 400));
+      await waitFor(() => Date.now() >= sendsOf(ids.at(-1)!)[0]! + 400, 5000, 'schedules 0.4 s apart');
     }
     // Every message has had its second send and waits 5 s for its third.
     await waitFor(() => ids.every((id) => sendsOf(id).length === 2), 10_000, 'second sends');

@@ -20,7 +20,7 @@ import mqtt from 'mqtt';
 import { Redis } from 'ioredis';
 import type { CliCommand } from '../../cli/main.js';
 import { ROOT } from '../helpers/pm2.js';
-import { cleanupRedis, MQTT_URL, REDIS_URL, testEnv } from '../helpers/env.js';
+import { cleanupRedis, MQTT_URL, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
 
 interface Case {
   command: string;
@@ -260,8 +260,7 @@ test.serial('nothing was queued, published or written: no control job, no comman
   // A last valid publish through the same subscription proves the subscriber was listening.
   const probe = `coinerex/commands/${env.deviceId}/probe`;
   await broker.publishAsync(probe, '{}');
-  const deadline = Date.now() + 5000;
-  while (!seen.includes(probe) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await waitFor(() => seen.includes(probe), 5000, 'the probe').catch(() => undefined);
   t.deepEqual(seen, [probe], 'no command reached the broker');
   const redis = new Redis(REDIS_URL, { lazyConnect: true });
   await redis.connect();

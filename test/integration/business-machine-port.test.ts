@@ -8,7 +8,7 @@ import test from 'ava';
 import { transactionDataSchema } from '../../shared/messages.js';
 import { configuredSettings } from '../../shared/runtime-settings.js';
 import { CommandError } from '../../shared/errors.js';
-import { waitFor } from '../helpers/env.js';
+import { waitFor, watchUnchanged } from '../helpers/env.js';
 import { startBusinessRig, dataOf, fakeHardware } from '../helpers/business-rig.js';
 
 test('remote dispense pays once per command id, runs as status 3 and reports a remote_dispense transaction', async (t) => {
@@ -96,8 +96,7 @@ test('status messages every statusSeconds; a config change of the interval appli
   t.like(s, { machine_status: 1, status_description: '待機', lock: { locked: false }, door: { open: false }, service_available: true });
   await rig.business.machine.applySettings({ ...configuredSettings(rig.t.config), statusSeconds: 3600 });
   const count = rig.of('status').length;
-  await new Promise((r) => setTimeout(r, 2_500));
-  t.is(rig.of('status').length, count, 'no periodic status at the new, longer interval');
+  t.is((await watchUnchanged(() => rig.of('status').length, 2_500)).after, count, 'no periodic status at the new, longer interval');
 });
 
 test('whenIdle (before a restart) waits for a payout in flight, but not forever', async (t) => {

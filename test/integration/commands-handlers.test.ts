@@ -13,7 +13,7 @@ import { localDay } from '../../shared/clock.js';
 import { queueNames } from '../../queue/names.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { intentFields } from '../../workers/business/state/records.js';
-import { REDIS_URL, waitFor } from '../helpers/env.js';
+import { REDIS_URL, waitFor, watchUnchanged } from '../helpers/env.js';
 import { commandsHarness, nowSeconds, type CommandsHarness } from '../helpers/commands-harness.js';
 
 let verifier: CommandVerifier;
@@ -266,8 +266,7 @@ test('soft restart goes ahead after a bounded wait when nothing publishes the re
 test('hard restart: NOT_PERMITTED unless enabled, then requested as type hard', async (t) => {
   await withHarness(t, async (h) => {
     t.is(await errorOf(h, cmd('restart', { restart_type: 'hard' })), 'NOT_PERMITTED');
-    await new Promise((r) => setTimeout(r, 100));
-    t.is(await h.redis.llen(h.env.keys.restartRequests), 0);
+    t.is((await watchUnchanged(() => h.redis.llen(h.env.keys.restartRequests), 300)).after, 0);
   });
   await withHarness(
     t,

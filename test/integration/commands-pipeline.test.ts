@@ -19,7 +19,7 @@ import { makeQueue } from '../../queue/connection.js';
 import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
 import { queueNames } from '../../queue/names.js';
 import { startCommandPipeline } from '../../workers/business/commands/index.js';
-import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
+import { cleanupRedis, REDIS_URL, testEnv, waitFor, watchUnchanged } from '../helpers/env.js';
 import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { commandsHarness, keyPair, signed, TestMachine } from '../helpers/commands-harness.js';
 
@@ -124,7 +124,10 @@ test('close() lets the command in hand finish and store its result, and is idemp
     await waitFor(() => s.redis.exists(s.e.keys.command('SLOW')), 10_000, 'claimed');
     const closing = pipeline.close();
     t.is(pipeline.close(), closing);
-    setTimeout(release, 200);
+    let closed = false;
+    void closing.then(() => (closed = true));
+    t.false((await watchUnchanged(() => closed, 200)).after, 'close waits for the command in hand');
+    release();
     await closing;
     t.is(s.machine.paid, 2);
     t.like(JSON.parse((await s.redis.get(s.e.keys.command('SLOW')))!), { state: 'done', result: { status: 'success' } });

@@ -21,7 +21,7 @@ test('a second instance against the same Redis continues each schedule: on-time 
     await cloud.waitCount('heartbeat', 1);
     const x = await device.produce('transaction', txnData(1));
     await waitFor(() => sendsOf(x.message_id).length === 1, 5000, 'x sent');
-    await new Promise((r) => setTimeout(r, 900 - (Date.now() - sendsOf(x.message_id)[0]!)));
+    await waitFor(() => Date.now() >= sendsOf(x.message_id)[0]! + 900, 5000, 'y due 0.9 s after x');
     const y = await device.produce('transaction', txnData(2));
     await waitFor(() => sendsOf(x.message_id).length === 2, 5000, "x's second send");
     const x0 = sendsOf(x.message_id)[0]!;

@@ -12,6 +12,7 @@ import type { Metrics } from '../../shared/metrics.js';
 import { Delivery, type Publisher } from '../../workers/mqtt/delivery.js';
 import { ackVerdict } from '../../workers/mqtt/inbound/ack.js';
 import type { AddInput, DeliveryStore, SettleResult } from '../../workers/mqtt/delivery-store.js';
+import { waitFor } from '../helpers/env.js';
 
 let n = 0;
 const envelope = (type: Envelope['message_type'] = 'transaction'): Envelope => ({
@@ -139,7 +140,7 @@ test('ACKs ride along with the next state call; alone they are settled in one ca
   log.length = 0;
   await delivery.handleAck(ackVerdict({ ack_message_id: c.message_id, status: 'received', timestamp: 1 }));
   t.deepEqual(log, [], 'not settled at once');
-  await new Promise((r) => setTimeout(r, 300));
+  await waitFor(() => log.length > 0, 5_000, 'the settle timer');
   t.deepEqual(log, [`settle ${id(c)}`], 'settled by the timer');
   await release();
 
