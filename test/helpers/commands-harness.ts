@@ -2,7 +2,8 @@
  * Shared set-up of the command pipeline tests: real Redis and BullMQ under a
  * per-test prefix, the real verification pool, and a minimal MachinePort
  * (TestMachine) that keeps the interface's promises (a remote dispense pays
- * at most once per command id). The same pipeline runs against the real
+ * at most once per command id; the MachinePort contract suite,
+ * test/helpers/machine-port-contract.ts, runs against it and the real machine). The same pipeline runs against the real
  * business app in test/e2e/commands-*.test.ts.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
