@@ -6,18 +6,25 @@
  * {up:false}, fail waiting requests) → reopen a NEW port after a back-off →
  * HELLO again. Board events reach the sink one at a time, in board order, and
  * are ACKed to the board only after the sink resolved.
+ *
+ * The parts: BoardLink (frames, answers, events of the wire), a LinkSession
+ * per port session (HELLO, pings), an OrderedSink (events in order to the one
+ * sink), and the driver below, which turns commands into requests and keeps
+ * the up/down state.
  */
-import { randomInt, randomUUID } from 'node:crypto';
-import type { HwCommand, HwEvent } from '../../../queue/jobs.js';
+import { randomUUID } from 'node:crypto';
+import type { HwCommand } from '../../../queue/jobs.js';
 import { systemClock, type Clock } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { Metrics } from '../../../shared/metrics.js';
 import { DriverError, type EventSink, type HardwareDriver } from '../driver.js';
 import { BoardLink, type LinkCounters } from './board-link.js';
 import { hwEventId, toHwEvent, toStatusReport } from './event-map.js';
-import { MAX_DISPLAY_BYTES, PROTOCOL_VERSION, truncateUtf8, type Message, type MessageOf, type StatusReply } from '../../../shared/board-link/messages.js';
-import { ReconnectingPort, type PortFactory } from './reconnecting-port.js';
+import { MAX_DISPLAY_BYTES, truncateUtf8, type Message, type MessageOf, type StatusReply } from '../../../shared/board-link/messages.js';
 import { PayloadError } from '../../../shared/board-link/wire.js';
+import { LinkSession } from './link-session.js';
+import { OrderedSink } from './ordered-sink.js';
+import { ReconnectingPort, type PortFactory } from './reconnecting-port.js';
 
 export interface SerialDriverOptions {
   /** Serial device, preferably a stable /dev/serial/by-id/… path (COINEREX_SERIAL_PATH). */
@@ -55,121 +62,127 @@ export interface SerialDriver extends HardwareDriver {
 }
 
 export function serialDriver(o: SerialDriverOptions): SerialDriver {
-  const clock = o.clock ?? systemClock;
-  const log = o.log.child({ driver: 'serial', path: o.path });
-  const pingIntervalMs = o.pingIntervalMs ?? 1000;
-  let sink: EventSink | null = null;
-  let started = false;
-  let up = false;
-  let linkDowns = 0;
-  /** Increases with every port session; callbacks of an older session are ignored. */
-  let session = 0;
-  let pingTimer: NodeJS.Timeout | null = null;
-  let closing: Promise<void> | null = null;
-  let chain: Promise<void> = Promise.resolve();
-  const upWaiters = new Set<() => void>();
+  return new BoardDriver(o);
+}
 
-  /** Hands events to the sink one at a time, in order; the returned promise settles with this event's delivery. */
-  const deliver = (event: HwEvent): Promise<void> => {
-    const run = chain.then(async () => {
-      if (!sink) throw new DriverError('INVALID', 'no event sink registered');
-      await sink(event);
+class BoardDriver implements SerialDriver {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly events = new OrderedSink();
+  private readonly link: BoardLink;
+  private readonly port: ReconnectingPort;
+  /** The current port session; null while the port is closed. */
+  private session: LinkSession | null = null;
+  private started = false;
+  private up = false;
+  private linkDowns = 0;
+  private closing: Promise<void> | null = null;
+  private readonly upWaiters = new Set<() => void>();
+
+  constructor(private readonly o: SerialDriverOptions) {
+    this.clock = o.clock ?? systemClock;
+    const log = (this.log = o.log.child({ driver: 'serial', path: o.path }));
+    this.link = new BoardLink({
+      write: (bytes) => this.port.write(bytes),
+      timeoutMs: o.responseTimeoutMs ?? 300,
+      retries: o.retries ?? 3,
+      log,
+      onReject: (kind) => o.metrics?.incr('serial_input_dropped_total', { kind }),
+      onIgnoredEvent: (kind) => o.metrics?.incr('serial_events_ignored_total', { kind }),
+      deliver: async (boardId, counter, ageMs, boardEvent) => {
+        const eventId = hwEventId(boardId, counter, boardEvent);
+        const event = toHwEvent(eventId, this.clock.now() - ageMs, boardEvent);
+        // Delivered and ACKed like any other: left on the board it would block every later event (docs/board-link.md §5).
+        if (event.kind === 'unmapped') log.error({ eventId, boardEvent }, 'board event does not fit the hw-events schema; delivered as unmapped (a fault)');
+        await this.events.deliver(event);
+      },
     });
-    chain = run.catch(() => undefined);
-    return run;
-  };
+    this.port = new ReconnectingPort({
+      path: o.path,
+      baudRate: o.baudRate,
+      openPort: o.openPort,
+      log,
+      minDelayMs: o.reopenMinMs ?? 250,
+      maxDelayMs: o.reopenMaxMs ?? 10_000,
+      onOpen: () => this.onOpen(),
+      onData: (chunk) => this.link.receive(chunk),
+      onClose: (reason) => this.onClose(reason),
+    });
+  }
 
-  const link = new BoardLink({
-    write: (bytes) => port.write(bytes),
-    timeoutMs: o.responseTimeoutMs ?? 300,
-    retries: o.retries ?? 3,
-    log,
-    onReject: (kind) => o.metrics?.incr('serial_input_dropped_total', { kind }),
-    onIgnoredEvent: (kind) => o.metrics?.incr('serial_events_ignored_total', { kind }),
-    deliver: async (boardId, counter, ageMs, boardEvent) => {
-      const eventId = hwEventId(boardId, counter, boardEvent);
-      const event = toHwEvent(eventId, clock.now() - ageMs, boardEvent);
-      // Delivered and ACKed like any other: left on the board it would block every later event (docs/board-link.md §5).
-      if (event.kind === 'unmapped') log.error({ eventId, boardEvent }, 'board event does not fit the hw-events schema; delivered as unmapped (a fault)');
-      await deliver(event);
-    },
-  });
+  get linkUp(): boolean {
+    return this.up;
+  }
 
-  const emitLink = (isUp: boolean): void => {
-    o.metrics?.incr('serial_link_changes_total', { up: String(isUp) });
-    deliver({ eventId: `link-${randomUUID()}`, at: clock.now(), kind: 'link', up: isUp }).catch((err: unknown) =>
-      log.warn({ err }, 'link event not delivered'),
-    );
-  };
+  start(): Promise<void> {
+    if (!this.started) this.port.start();
+    this.started = true;
+    if (this.up) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.upWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, this.o.startWaitMs ?? 3000);
+      this.upWaiters.add(done);
+    });
+  }
 
-  const schedulePing = (s: number): void => {
-    pingTimer = setTimeout(() => {
-      link.request({ name: 'ping' }).then(
-        () => s === session && up && schedulePing(s),
-        (err: DriverError) => {
-          if (s !== session) return;
-          log.warn({ err: err.message }, 'board not answering; reopening the port');
-          port.recycle('board not answering');
-        },
-      );
-    }, pingIntervalMs);
-  };
+  async execute(cmd: HwCommand): Promise<void> {
+    switch (cmd.kind) {
+      case 'payout': {
+        const { known, payout } = await this.call({ name: 'payout', payoutId: cmd.payoutId, coins: cmd.coins }, 'payout_reply');
+        // A repeat (known) never pays again; its outcome reaches the sink as the board's own payout events.
+        if (known) this.log.info({ payout }, 'payout already known to the board');
+        return;
+      }
+      case 'set_acceptors':
+        await this.call({ name: 'set_acceptors', enabled: cmd.enabled, inhibit: cmd.inhibit ?? [] }, 'set_acceptors_reply');
+        return;
+      case 'display':
+        await this.call({ name: 'display', text: truncateUtf8(cmd.text, MAX_DISPLAY_BYTES) }, 'display_reply');
+        return;
+      case 'report_status': {
+        const s = await this.status();
+        // A fresh id: an answer is not a physical fact, and a requestId may be reused.
+        await this.events.deliver(toStatusReport(`status-${randomUUID()}`, this.clock.now(), cmd.requestId, s));
+        return;
+      }
+    }
+  }
 
-  const onOpen = (): void => {
-    const s = ++session;
-    link.hello(randomInt(0, 2 ** 32), PROTOCOL_VERSION).then(
-      (reply) => {
-        if (s !== session) return;
-        if (reply.name === 'error' || reply.version !== PROTOCOL_VERSION) {
-          log.error({ reply }, 'board speaks another protocol version; retrying later');
-          port.recycle('protocol version mismatch');
-          return;
-        }
-        up = true;
-        port.resetBackoff();
-        log.info({ boardId: reply.boardId, eventCounter: reply.eventCounter }, 'board link up');
-        emitLink(true);
-        for (const w of upWaiters) w();
-        schedulePing(s);
-      },
-      (err: DriverError) => {
-        if (s !== session) return;
-        log.debug({ err: err.message }, 'no HELLO answer');
-        port.recycle('no HELLO answer');
-      },
-    );
-  };
+  onEvent(fn: EventSink): void {
+    this.events.register(fn);
+  }
 
-  const onClose = (reason: string): void => {
-    session++;
-    if (pingTimer) clearTimeout(pingTimer);
-    pingTimer = null;
-    link.reset(reason);
-    if (!up) return;
-    up = false;
-    linkDowns++;
-    log.warn({ reason }, 'board link down');
-    if (!closing) emitLink(false);
-  };
+  async status(): Promise<StatusReply> {
+    const { name: _name, ...reply } = await this.call({ name: 'status', maxPayouts: this.o.statusPayouts ?? 16 }, 'status_reply');
+    return reply;
+  }
 
-  const port = new ReconnectingPort({
-    path: o.path,
-    baudRate: o.baudRate,
-    openPort: o.openPort,
-    log,
-    minDelayMs: o.reopenMinMs ?? 250,
-    maxDelayMs: o.reopenMaxMs ?? 10_000,
-    onOpen,
-    onData: (chunk) => link.receive(chunk),
-    onClose,
-  });
+  counters(): LinkCounters & { linkDowns: number } {
+    return { ...this.link.counters(), linkDowns: this.linkDowns };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.endSession();
+      await this.port.close();
+      this.link.reset('driver closing');
+      this.up = false;
+      for (const w of this.upWaiters) w();
+      await this.events.drained();
+    })();
+    return this.closing;
+  }
 
   /** One request while up; an `error` answer becomes a DriverError. */
-  const call = async <K extends Message['name']>(msg: Message, expect: K): Promise<MessageOf<K>> => {
-    if (!up) throw new DriverError('LINK_DOWN', 'board link is down');
+  private async call<K extends Message['name']>(msg: Message, expect: K): Promise<MessageOf<K>> {
+    if (!this.up) throw new DriverError('LINK_DOWN', 'board link is down');
     let reply: Message;
     try {
-      reply = await link.request(msg);
+      reply = await this.link.request(msg);
     } catch (err) {
       if (err instanceof PayloadError) throw new DriverError('INVALID', err.message);
       throw err;
@@ -177,77 +190,46 @@ export function serialDriver(o: SerialDriverOptions): SerialDriver {
     if (reply.name === 'error') throw new DriverError(reply.code === 'refused' ? 'REFUSED' : 'INVALID', `board: ${reply.code}: ${reply.detail}`);
     if (reply.name !== expect) throw new DriverError('INVALID', `expected ${expect}, got ${reply.name}`);
     return reply as MessageOf<K>;
-  };
+  }
 
-  const status = async (): Promise<StatusReply> => {
-    const { name: _name, ...reply } = await call({ name: 'status', maxPayouts: o.statusPayouts ?? 16 }, 'status_reply');
-    return reply;
-  };
+  private onOpen(): void {
+    this.endSession();
+    const session = new LinkSession({
+      link: this.link,
+      port: this.port,
+      log: this.log,
+      pingIntervalMs: this.o.pingIntervalMs ?? 1000,
+      onUp: (hello) => {
+        this.up = true;
+        this.port.resetBackoff();
+        this.log.info({ boardId: hello.boardId, eventCounter: hello.eventCounter }, 'board link up');
+        this.emitLink(true);
+        for (const w of this.upWaiters) w();
+      },
+    });
+    this.session = session;
+    session.begin();
+  }
 
-  return {
-    get linkUp() {
-      return up;
-    },
+  private onClose(reason: string): void {
+    this.endSession();
+    this.link.reset(reason);
+    if (!this.up) return;
+    this.up = false;
+    this.linkDowns++;
+    this.log.warn({ reason }, 'board link down');
+    if (!this.closing) this.emitLink(false);
+  }
 
-    start() {
-      if (!started) port.start();
-      started = true;
-      if (up) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        const done = (): void => {
-          clearTimeout(timer);
-          upWaiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, o.startWaitMs ?? 3000);
-        upWaiters.add(done);
-      });
-    },
+  private endSession(): void {
+    this.session?.end();
+    this.session = null;
+  }
 
-    async execute(cmd: HwCommand) {
-      switch (cmd.kind) {
-        case 'payout': {
-          const { known, payout } = await call({ name: 'payout', payoutId: cmd.payoutId, coins: cmd.coins }, 'payout_reply');
-          // A repeat (known) never pays again; its outcome reaches the sink as the board's own payout events.
-          if (known) log.info({ payout }, 'payout already known to the board');
-          return;
-        }
-        case 'set_acceptors':
-          await call({ name: 'set_acceptors', enabled: cmd.enabled, inhibit: cmd.inhibit ?? [] }, 'set_acceptors_reply');
-          return;
-        case 'display':
-          await call({ name: 'display', text: truncateUtf8(cmd.text, MAX_DISPLAY_BYTES) }, 'display_reply');
-          return;
-        case 'report_status': {
-          const s = await status();
-          // A fresh id: an answer is not a physical fact, and a requestId may be reused.
-          await deliver(toStatusReport(`status-${randomUUID()}`, clock.now(), cmd.requestId, s));
-          return;
-        }
-      }
-    },
-
-    onEvent(fn) {
-      sink = fn;
-    },
-
-    status,
-
-    counters() {
-      return { ...link.counters(), linkDowns };
-    },
-
-    close() {
-      closing ??= (async () => {
-        session++;
-        if (pingTimer) clearTimeout(pingTimer);
-        await port.close();
-        link.reset('driver closing');
-        up = false;
-        for (const w of upWaiters) w();
-        await chain;
-      })();
-      return closing;
-    },
-  };
+  private emitLink(isUp: boolean): void {
+    this.o.metrics?.incr('serial_link_changes_total', { up: String(isUp) });
+    this.events
+      .deliver({ eventId: `link-${randomUUID()}`, at: this.clock.now(), kind: 'link', up: isUp })
+      .catch((err: unknown) => this.log.warn({ err }, 'link event not delivered'));
+  }
 }
