@@ -18,7 +18,7 @@ import type { AckVerdict } from './inbound/ack.js';
 import type { AddResult, DeliveryStore, Outgoing, SettleResult } from './delivery-store.js';
 
 /** What delivery needs of the MQTT link. */
-export interface Publisher {
+export interface LinkPublisher {
   /** Connected and subscribed. */
   readonly up: boolean;
   publish(topic: string, payload: string): Promise<void>;
@@ -26,7 +26,7 @@ export interface Publisher {
 
 export interface DeliveryDeps {
   store: DeliveryStore;
-  link: Publisher;
+  link: LinkPublisher;
   clock: Clock;
   log: Logger;
   metrics: Metrics;

@@ -6,7 +6,7 @@
  * re-delivered. Raised errors count in the day's `errors`.
  */
 import { formatTimestamp } from '../../../shared/clock.js';
-import { alarmCodes, errorCodes, isCritical } from '../../../shared/codes.js';
+import { alarmCodes, errorCodes, serviceAvailable, type ActiveCodes } from '../../../shared/codes.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import type { Plan } from '../store/plan.js';
 import { alarmData, errorData } from './messages.js';
@@ -29,16 +29,6 @@ export interface ClearOptions {
   onlySource?: CodeSource;
   context?: Record<string, unknown>;
   level?: number | string | null;
-}
-
-export interface ActiveCodes {
-  errors: number[];
-  alarms: number[];
-}
-
-/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (docs/protocol.md#6-error-and-alarm-codes). */
-export function serviceAvailable(active: ActiveCodes): boolean {
-  return !active.errors.some(isCritical) && !active.alarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false);
 }
 
 const field = (kind: CodeKind, code: number) => `${kind}:${code}`;

@@ -10,7 +10,7 @@ import type { Metrics } from '../../../shared/metrics.js';
 import { parseInboundTopic } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import { parseAck, type AckVerdict } from './ack.js';
-import { parseCommand } from './command.js';
+import { toCommandJob } from './command.js';
 import type { TokenBucket } from './rate-limit.js';
 import { oversized } from './size-limit.js';
 
@@ -68,7 +68,7 @@ export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) 
           return;
         }
         if (dropOversized(topic, payload, 'command')) return;
-        const r = parseCommand(topic, route.commandType, payload, d.clock.now());
+        const r = toCommandJob(topic, route.commandType, payload, d.clock.now());
         if (!r.ok) {
           d.metrics.incr('commands_invalid_json_total');
           d.log.warn({ topic, bytes: payload.length }, 'command is not JSON; ignored');
