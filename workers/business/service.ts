@@ -63,49 +63,49 @@ export interface BusinessService {
   close(): Promise<void>;
 }
 
-export async function startBusiness(o: BusinessOptions): Promise<BusinessService> {
-  const { config, log, keys, redis, clock } = o;
-  const { producer } = o.connections;
+export async function startBusiness(options: BusinessOptions): Promise<BusinessService> {
+  const { config, log, keys, redis, clock } = options;
+  const { producer } = options.connections;
   const outbox = makeQueue<OutboxJob>(queueNames.outbox, producer, keys.bullPrefix, log);
   const hwCommands = makeQueue<HwCommand>(queueNames.hwCommands, producer, keys.bullPrefix, log);
   const schedule = makeQueue(queueNames.businessSchedule, producer, keys.bullPrefix, log);
 
-  const d: BusinessDeps = {
+  const core: BusinessDeps = {
     redis,
     keys,
     config,
     clock,
     log,
-    metrics: o.metrics,
+    metrics: options.metrics,
     publisher: new Publisher(redis, keys, outbox, { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock }, log),
     hardware: new HardwareLink(hwCommands),
     settings: { current: await readRuntimeSettings(redis, keys, config) },
   };
-  const faults = new Faults(d);
-  const condition = new Condition(d);
-  const accounting = new Accounting(d);
-  const engine = new ExchangeEngine(d, { faults, condition, accounting }, o.stuck, o.stuckCheckMs);
-  const lock: LockControl = new LockControl(d, faults, () =>
+  const faults = new Faults(core);
+  const condition = new Condition(core);
+  const accounting = new Accounting(core);
+  const engine = new ExchangeEngine(core, { faults, condition, accounting }, options.stuck, options.stuckCheckMs);
+  const lock: LockControl = new LockControl(core, faults, () =>
     engine.act(() => lock.apply({ locked: false, reason: 'auto_unlock', operatorId: null, until: null, messageDisplay: null })),
   );
-  const machine = new BusinessMachine(d, engine, condition, accounting, lock);
+  const machine = new BusinessMachine(core, engine, condition, accounting, lock);
 
   await engine.act(() => lock.restore());
   await engine.start();
   condition.scheduleStatus();
   await trimJournal(redis, keys, clock.now());
-  const memory = new MemoryWatch(d, faults, (fn) => engine.act(fn));
+  const memory = new MemoryWatch(core, faults, (fn) => engine.act(fn));
   memory.start();
 
-  const events = eventsWorker(d, engine, faults, o.connections.events);
+  const events = eventsWorker(core, engine, faults, options.connections.events);
   await scheduleDailyClose(schedule, config.timezone);
-  const closer = dailyCloseWorker(d, o.connections.schedule, accounting, (fn) => engine.act(fn));
+  const dailyClose = dailyCloseWorker(core, options.connections.schedule, accounting, (fn) => engine.act(fn));
 
   const close = closeInOrder(
     [
       // Intake first; Worker.close() waits for the event in hand.
       { name: 'hw-events worker', run: () => events.close() },
-      { name: 'schedule worker', run: () => closer.close() },
+      { name: 'schedule worker', run: () => dailyClose.close() },
       {
         name: 'timers',
         run: () => {
@@ -116,7 +116,7 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
         },
       },
       { name: 'last change', run: () => engine.serial(async () => undefined) },
-      { name: 'outbox hand-over', run: () => d.publisher.drain() },
+      { name: 'outbox hand-over', run: () => core.publisher.drain() },
       { name: 'queues', run: () => Promise.all([outbox.close(), hwCommands.close(), schedule.close()]) },
     ],
     { log },
