@@ -17,7 +17,7 @@ import type { RedisKeys } from '../../shared/keys.js';
 import { setMqttLink } from '../../shared/app-health.js';
 import type { Metrics } from '../../shared/metrics.js';
 import type { SystemHealth } from '../../shared/system-health.js';
-import { ackRequired, topics, type OutboundType } from '../../shared/topics.js';
+import { ackRequired, topics } from '../../shared/topics.js';
 import type { RunningApp } from '../../shared/app-runner.js';
 import { allQueueNames, makeQueue, makeWorker, queueNames, type CommandJob } from '../../queue/index.js';
 import { ResultBuffer } from './result-buffer.js';
@@ -167,7 +167,7 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
       message: (envelope, replay) =>
         ackRequired.has(envelope.message_type)
           ? delivery.submit(deviceTopics.outbound(envelope.message_type), envelope, replay)
-          : send(envelope.message_type, deviceTopics.outbound(envelope.message_type as OutboundType), JSON.stringify(envelope)),
+          : send(envelope.message_type, deviceTopics.outbound(envelope.message_type), JSON.stringify(envelope)),
       commandResult: (result) => results.send(JSON.stringify(result)),
       heartbeat: (diagnostics) => heartbeats.sendHeartbeat(send, diagnostics),
     }),
