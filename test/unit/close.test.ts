@@ -16,7 +16,7 @@ test('steps run one after the other in the order given, each awaited before the 
   const order: string[] = [];
   const close = closeInOrder(
     [
-      { name: 'a', run: async () => { await new Promise((r) => setTimeout(r, 20)); order.push('a'); } },
+      { name: 'a', run: () => new Promise((r) => setTimeout(r, 20)).then(() => order.push('a')) },
       false,
       { name: 'b', run: () => void order.push('b') },
       undefined,
@@ -45,7 +45,12 @@ test('a failing step is reported and the later steps still run', async (t) => {
   const order: string[] = [];
   const close = closeInOrder(
     [
-      { name: 'throws', run: () => { throw new Error('sync'); } },
+      {
+        name: 'throws',
+        run: () => {
+          throw new Error('sync');
+        },
+      },
       { name: 'rejects', run: () => Promise.reject(new Error('async')) },
       { name: 'last', run: () => void order.push('last') },
     ],
