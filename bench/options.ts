@@ -1,4 +1,5 @@
 /** Command-line options of `npm run bench -- …`. */
+import { UsageError } from '../shared/errors.js';
 
 export const SECTIONS = ['latency', 'breakdown', 'trace', 'flood', 'throughput', 'drain', 'memory', 'idle', 'sdcard', 'soak'] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -55,8 +56,6 @@ export const usage = `usage: npm run bench -- [options]
                            --env NODE_OPTIONS=--max-semi-space-size=1 --env PM2_CONCURRENT_ACTIONS=4
   --appendfsync <mode>     Redis appendfsync instead of the shipped "always" (always|everysec|no)
   --out <file>             results file (default bench-results.json at the repository root)`;
-
-export class UsageError extends Error {}
 
 export function parseOptions(args: readonly string[], defaultOut: string): BenchOptions {
   const o: BenchOptions = {

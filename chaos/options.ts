@@ -1,5 +1,6 @@
 /** Flags of `npm run chaos -- …`, validated into ChaosOptions. */
 import { parseArgs } from 'node:util';
+import { UsageError } from '../shared/errors.js';
 
 export interface ChaosOptions {
   /** Length of the chaos phase (traffic and faults), minutes. Settling and checking come on top. */
@@ -52,8 +53,6 @@ export const usage = `usage: npm run chaos -- [options]
   --out FILE               JSON report (default ${defaultOptions.out}; '' for none)
   --log-level L            debug|info|warn for the apps (default ${defaultOptions.logLevel})
   --keep                   keep the temp dir with PM2 logs and the Redis AOF`;
-
-export class UsageError extends Error {}
 
 function positive(name: string, raw: string | undefined, fallback: number, { integer = false, min = 0 } = {}): number {
   if (raw === undefined) return fallback;

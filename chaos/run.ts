@@ -8,7 +8,8 @@ import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { runChaos } from './chaos.js';
-import { parseOptions, usage, UsageError } from './options.js';
+import { UsageError } from '../shared/errors.js';
+import { parseOptions, usage } from './options.js';
 import { formatReport } from './report.js';
 
 async function main(argv: string[]): Promise<number> {

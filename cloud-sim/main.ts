@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { runApp } from '../shared/app-runner.js';
+import { closeInOrder } from '../shared/close.js';
 import { topics } from '../shared/topics.js';
 import { startCloudSim } from './cloud.js';
 
@@ -20,7 +21,7 @@ await runApp('cloud-sim', async ({ config, log, keys, redis }) => {
     queueQoSZero: false,
   });
   client.on('error', (err) => log.warn({ err: err.message }, 'broker error'));
-  return startCloudSim({
+  const cloud = await startCloudSim({
     client,
     topics: topics(config.topicPrefix, config.deviceId),
     topicPrefix: config.topicPrefix,
@@ -31,4 +32,13 @@ await runApp('cloud-sim', async ({ config, log, keys, redis }) => {
     print: (line) => process.stdout.write(`${line}\n`),
     now: Date.now,
   });
+  return {
+    close: closeInOrder(
+      [
+        { name: 'cloud simulator', run: () => cloud.close() },
+        { name: 'broker client', run: () => client.endAsync() },
+      ],
+      { log },
+    ),
+  };
 });

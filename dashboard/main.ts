@@ -3,6 +3,7 @@
  * bound to COINEREX_DASHBOARD_HOST:PORT (default 127.0.0.1:3000).
  */
 import { runApp } from '../shared/app-runner.js';
+import { closeInOrder } from '../shared/close.js';
 import { agentApps } from '../shared/app-health.js';
 import { allQueueNames } from '../queue/names.js';
 import { makeQueue } from '../queue/connection.js';
@@ -29,9 +30,12 @@ await runApp('dashboard', async ({ config, log, keys, redis }) => {
   const address = await server.listen({ host: config.dashboardHost, port: config.dashboardPort });
   log.info({ address }, 'dashboard listening');
   return {
-    async close() {
-      await server.close();
-      await Promise.all(queues.map((q) => q.close()));
-    },
+    close: closeInOrder(
+      [
+        { name: 'http server', run: () => server.close() },
+        { name: 'queues', run: () => Promise.all(queues.map((q) => q.close())) },
+      ],
+      { log },
+    ),
   };
 });

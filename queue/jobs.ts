@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { billAmountSchema, cashAmountSchema, cashAmounts, coinAmountSchema } from '../shared/cash.js';
 import { commandResultSchema, envelopeSchema } from '../shared/messages.js';
+import { payoutEndReasons } from '../shared/physical-truth.js';
 
 const id = z.string().min(1).max(200);
 
@@ -45,7 +46,7 @@ export const hwEventSchema = z.discriminatedUnion('kind', [
     requested: z.number().int().nonnegative(),
     paid: z.number().int().nonnegative(),
     unpaid: z.number().int().nonnegative(),
-    reason: z.enum(['complete', 'hopper_empty', 'jam', 'fault', 'unknown']),
+    reason: z.enum(payoutEndReasons),
     /**
      * The hopper level after the payout, when the hardware knows it: saves a
      * separate `hopper_level` event (a BullMQ job and a business follow-up) per payout.

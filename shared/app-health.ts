@@ -68,7 +68,7 @@ export async function readLiveness(redis: Redis, keys: RedisKeys, apps: readonly
   }));
 }
 
-export interface MqttLink {
+export interface MqttLinkState {
   connected: boolean;
   /** Epoch ms of the last change of `connected`. */
   since: number | null;
@@ -80,7 +80,7 @@ export async function setMqttLink(redis: Redis, keys: RedisKeys, connected: bool
 }
 
 /** The broker link as the mqtt app last reported it; null when it never did. */
-export async function readMqttLink(redis: Redis, keys: RedisKeys): Promise<MqttLink | null> {
+export async function readMqttLink(redis: Redis, keys: RedisKeys): Promise<MqttLinkState | null> {
   const h = await redis.hgetall(keys.mqttLink);
   if (h.connected === undefined) return null;
   const since = Number(h.since);

@@ -9,6 +9,7 @@ import { loadConfig, ConfigError, type Config } from './config.js';
 import { makeLogger, type Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './keys.js';
 import { workerConnection } from './redis.js';
+import { closeInOrder, quitStep } from './close.js';
 
 export interface AppContext {
   app: string;
@@ -56,27 +57,30 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
     redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
   }, beatMs(config.watchdogSeconds));
 
+  // The app's own sequence first (intake, job in hand, queues), then the connection the runner made.
+  const closeAll = closeInOrder(
+    () => [
+      { name: 'liveness beat', run: () => clearInterval(beat) },
+      running && { name: app, run: () => running?.close() },
+      quitStep('redis', redis),
+    ],
+    { log },
+  );
   const shutdown = (reason: string, code: number): Promise<void> => {
-    closing ??= (async () => {
-      log.info({ reason }, 'shutting down');
-      const force = setTimeout(() => {
-        log.error('shutdown timed out; exiting');
-        process.exit(code || 1);
-      }, SHUTDOWN_TIMEOUT_MS);
-      force.unref();
-      clearInterval(beat);
-      try {
-        await running?.close();
-      } catch (err) {
-        log.error({ err }, 'error while closing');
-      }
-      await redis.quit().catch(() => redis.disconnect());
+    if (closing) return closing;
+    log.info({ reason }, 'shutting down');
+    const force = setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(code || 1);
+    }, SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    closing = closeAll().then(() => {
       log.info('stopped');
       log.flush?.();
       process.exitCode = code;
       // Leave the event loop to drain; the force timer is unref'd.
       setTimeout(() => process.exit(code), 50).unref();
-    })();
+    });
     return closing;
   };
   process.on('SIGINT', () => void shutdown('SIGINT', 0));

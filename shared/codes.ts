@@ -69,6 +69,17 @@ export const affectedFunctions: Readonly<Record<ErrorCategory, readonly string[]
 /** Critical codes make the service unavailable (docs/protocol.md#6-error-and-alarm-codes). */
 export const isCritical = (code: number): boolean => errorCodes.get(code)?.severity === 'critical';
 
+/** The error and alarm codes active on the machine. */
+export interface ActiveCodes {
+  errors: readonly number[];
+  alarms: readonly number[];
+}
+
+/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (docs/protocol.md#6-error-and-alarm-codes). */
+export function serviceAvailable(active: ActiveCodes): boolean {
+  return !active.errors.some(isCritical) && !active.alarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false);
+}
+
 const severityRank: Record<Severity, number> = { critical: 3, high: 2, medium: 1 };
 
 /** The most severe active error code, 0 when none (accounting `codes.error_code`). */

@@ -34,3 +34,8 @@ export class CommandError extends Error {
     return { ...this.facts, error_code: this.code, error: this.message };
   }
 }
+
+/** A command-line tool was called wrongly (`coinerex …`, bench, chaos): the message names the bad argument and the tool prints its usage. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}

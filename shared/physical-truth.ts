@@ -59,7 +59,9 @@ export const payoutFields = {
   endedAt: 'ended_at',
 } as const;
 
-export type PayoutEndReason = 'complete' | 'hopper_empty' | 'jam' | 'fault' | 'unknown';
+/** Why a payout ended, as the hardware reports it; the order is the board link's wire encoding (1-based). */
+export const payoutEndReasons = ['complete', 'hopper_empty', 'jam', 'fault', 'unknown'] as const;
+export type PayoutEndReason = (typeof payoutEndReasons)[number];
 
 export interface PhysicalTruth {
   /** False until the simulator has started once on this Redis. */

@@ -25,3 +25,9 @@ export function workerConnection(url: string, name?: string): Redis {
 export function producerConnection(url: string, name?: string): Redis {
   return new Redis(url, { ...common, connectionName: name, maxRetriesPerRequest: 1, enableOfflineQueue: false });
 }
+
+/** ioredis reconnects by itself; its errors are only logged, never thrown at the app. */
+export function logErrors<T extends Redis>(connection: T, log: { warn(obj: object, msg: string): void }): T {
+  connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  return connection;
+}

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { formatTimestamp, type TimestampFormat } from './clock.js';
-import { alarmCodes, isCritical, machineStatus, machineStatusDescription, mostSevereAlarm, mostSevereError } from './codes.js';
+import { machineStatus, machineStatusDescription, mostSevereAlarm, mostSevereError, serviceAvailable } from './codes.js';
 import type { MachineSnapshot } from './machine-state.js';
 import { timestampSchema } from './messages.js';
 
@@ -62,14 +62,8 @@ export function inventoryLevel(coins: number, t: StatusThresholds): (typeof inve
  * The service is unavailable while locked, in fault, with a critical error
  * (docs/protocol.md#6-error-and-alarm-codes), with the door open, or with an alarm that stops service (docs/protocol.md#alarm-codes).
  */
-export function serviceAvailable(s: MachineSnapshot): boolean {
-  return (
-    !s.locked &&
-    !s.doorOpen &&
-    s.status !== machineStatus.fault &&
-    !s.activeErrors.some(isCritical) &&
-    !s.activeAlarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false)
-  );
+export function machineInService(s: MachineSnapshot): boolean {
+  return !s.locked && !s.doorOpen && s.status !== machineStatus.fault && serviceAvailable({ errors: s.activeErrors, alarms: s.activeAlarms });
 }
 
 export function buildStatusData(s: MachineSnapshot, t: StatusThresholds): StatusData {
@@ -91,7 +85,7 @@ export function buildStatusData(s: MachineSnapshot, t: StatusThresholds): Status
       active_errors: [...s.activeErrors],
       active_alarms: [...s.activeAlarms],
     },
-    service_available: serviceAvailable(s),
+    service_available: machineInService(s),
     acceptors: { enabled: s.acceptorsEnabled, inhibited: s.inhibited.map((i) => ({ amount: i.amount, reason: i.reason })) },
   };
 }

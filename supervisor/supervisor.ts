@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../shared/clock.js';
+import { closeInOrder } from '../shared/close.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Metrics } from '../shared/metrics.js';
 import { ecosystemApps, readLiveness, writeAppsHealth, type AppHealth } from '../shared/app-health.js';
@@ -118,13 +119,20 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
 
   return {
     tick: () => (current = current.then(tick)),
-    async close() {
-      if (closed) return;
-      closed = true;
-      clearTimeout(timer);
-      await o.metrics.flush?.();
-      // Not awaiting `current`: a soft restart ends with PM2 restarting this very process.
-      await o.control.close();
-    },
+    // Not awaiting `current`: a soft restart ends with PM2 restarting this very process.
+    close: closeInOrder(
+      [
+        {
+          name: 'watch loop',
+          run: () => {
+            closed = true;
+            clearTimeout(timer);
+          },
+        },
+        { name: 'metrics', run: () => o.metrics.flush?.() },
+        { name: 'pm2 connection', run: () => o.control.close() },
+      ],
+      { log: o.log },
+    ),
   };
 }

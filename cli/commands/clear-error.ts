@@ -15,6 +15,7 @@ import { topics } from '../../shared/topics.js';
 import { makeQueue, queueNames, type CommandJob } from '../../queue/index.js';
 import { cliConfig, cliRedis, EXIT_CONFIG, EXIT_UNAVAILABLE } from '../support.js';
 import { buildCommand } from './cloud.js';
+import { UsageError } from '../../shared/errors.js';
 
 export const summary = 'decide error 51: 51 --paid (write the debt off) | --not-paid (pay it) | --no-choice (clear, pay nothing)';
 
@@ -24,8 +25,6 @@ const usage = `usage: coinerex clear-error 51 --paid | --not-paid | --no-choice 
   --no-choice   only clear error 51; nothing is paid, the coins stay held
 options: --operator <id>  --reason <text>  --key <pem> (sign; needed when the device checks signatures)
          --timeout <s>    wait this long for the result (default 15)`;
-
-export class UsageError extends Error {}
 
 export interface ClearErrorArgs {
   data: { error_code: 51; coins_paid?: boolean; operator_id?: string; reason?: string };

@@ -17,6 +17,7 @@ import { localParts, parseTimestamp } from '../../shared/clock.js';
 import { signCommand } from '../../shared/command-signature.js';
 import { commandResultSchema, type CommandResult } from '../../shared/messages.js';
 import { parsePolicy, formatPolicy, writePolicy, POLICY_USAGE, type AckPolicy } from '../../shared/cloud-sim-policy.js';
+import { UsageError } from '../../shared/errors.js';
 
 export const summary = 'act as the cloud: dispense <n>, lock [min], unlock, query …, restart, config k=v, policy …';
 
@@ -33,8 +34,6 @@ const usage = `usage: coinerex cloud <action> [options]
 options: --key <pem>   Ed25519 private key to sign with (or COINEREX_CLOUD_SIGNING_KEY)
          --timeout <s> wait this long for the result (default 15)   --no-wait   don't wait
          --print       print the command JSON before sending`;
-
-export class UsageError extends Error {}
 
 export type CloudAction =
   | { kind: 'command'; type: CommandType; data: Record<string, unknown> }

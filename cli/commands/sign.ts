@@ -13,13 +13,12 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { signCommand } from '../../shared/command-signature.js';
 import { commandTypes, topics } from '../../shared/topics.js';
+import { UsageError } from '../../shared/errors.js';
 
 export const summary = 'sign a command JSON for a device (prints topic and payload for mosquitto_pub)';
 
 const usage = 'usage: coinerex sign --key <private.pem> --device <device_id> [--prefix coinerex] <command.json|->';
 const segment = /^[A-Za-z0-9_-]{1,64}$/;
-
-class UsageError extends Error {}
 
 function readCommand(source: string): Record<string, unknown> {
   let text: string;

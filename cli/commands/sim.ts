@@ -8,6 +8,7 @@ import { redisKeys } from '../../shared/keys.js';
 import { errorCodes } from '../../shared/codes.js';
 import { controlJobSchema, makeQueue, producerConnection, queueNames, type ControlJob } from '../../queue/index.js';
 import { billAmounts, coinAmounts, type BillAmount, type CoinAmount } from '../../shared/cash.js';
+import { UsageError } from '../../shared/errors.js';
 
 export const summary = 'act on the simulator: bill 100|200|500|1000|2000, coin 1|5|10|50, fault|clear <code>, door open|close, refill <coins>, jam';
 
@@ -22,8 +23,6 @@ const usage = `usage: coinerex sim <action>
 
 /** How long to wait for Redis before giving up. */
 const REDIS_TIMEOUT_MS = 5_000;
-
-export class UsageError extends Error {}
 
 function integer(value: string | undefined, what: string): number {
   if (value === undefined) throw new UsageError(`missing ${what}`);

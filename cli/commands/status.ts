@@ -13,7 +13,7 @@ import { localDay, localParts } from '../../shared/clock.js';
 import { alarmCodes, errorCodes, machineStatusDescription } from '../../shared/codes.js';
 import { readMachineSnapshot, type MachineSnapshot } from '../../shared/machine-state.js';
 import { readDeliveryStats, type DeliveryStats } from '../../shared/delivery-state.js';
-import { readAppsHealth, readMqttLink, type AppHealth, type MqttLink } from '../../shared/app-health.js';
+import { readAppsHealth, readMqttLink, type AppHealth, type MqttLinkState } from '../../shared/app-health.js';
 
 export const summary = 'machine state, counters, delivery queue and app health (--json for JSON)';
 
@@ -23,7 +23,7 @@ export interface StatusReport {
   at: number;
   machine: MachineSnapshot;
   delivery: DeliveryStats;
-  broker: MqttLink | null;
+  broker: MqttLinkState | null;
   /** Empty when the supervisor is not reporting. */
   apps: AppHealth[];
 }

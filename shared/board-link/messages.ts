@@ -5,6 +5,7 @@
  * agent's answer.
  */
 import { cashAmounts, type CashAmount } from '../cash.js';
+import { payoutEndReasons, type PayoutEndReason } from '../physical-truth.js';
 import { PayloadError, Reader, Writer } from './wire.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -15,8 +16,6 @@ export const MAX_DISPLAY_BYTES = 512;
 /** `inventory` value meaning "the board does not count its coins". */
 export const INVENTORY_UNKNOWN = 0xffff_ffff;
 
-export const payoutEndReasons = ['complete', 'hopper_empty', 'jam', 'fault', 'unknown'] as const;
-export type PayoutEndReason = (typeof payoutEndReasons)[number];
 export const payoutStates = ['queued', 'paying', 'done'] as const;
 export type PayoutState = (typeof payoutStates)[number];
 
@@ -51,8 +50,8 @@ export function inhibitAmounts(mask: number): CashAmount[] {
   return cashAmounts.filter((_, i) => (mask & (1 << i)) !== 0);
 }
 
-export const errorCodes = { unknown_type: 1, bad_payload: 2, refused: 3 } as const;
-export type BoardErrorCode = keyof typeof errorCodes;
+export const boardErrorCodes = { unknown_type: 1, bad_payload: 2, refused: 3 } as const;
+export type BoardErrorCode = keyof typeof boardErrorCodes;
 
 export interface StatusReply {
   inventory: number | null;
@@ -242,8 +241,8 @@ const codecs: Codecs = {
   event_ack: { code: 0xc0, write: (w, m) => w.u32(m.eventId), read: (r) => ({ eventId: r.u32() }) },
   error: {
     code: 0xff,
-    write: (w, m) => w.u8(errorCodes[m.code]).str8(m.detail),
-    read: (r) => ({ code: enumRead(Object.keys(errorCodes) as BoardErrorCode[], r.u8(), 'error code'), detail: r.str8() }),
+    write: (w, m) => w.u8(boardErrorCodes[m.code]).str8(m.detail),
+    read: (r) => ({ code: enumRead(Object.keys(boardErrorCodes) as BoardErrorCode[], r.u8(), 'error code'), detail: r.str8() }),
   },
 };
 

@@ -7,10 +7,10 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { Clock } from '../../shared/clock.js';
+import { localDay, systemClock, type Clock } from '../../shared/clock.js';
+import { redisMetrics } from '../../shared/metrics.js';
 import { readPhysicalTruth, type PhysicalTruth } from '../../shared/physical-truth.js';
 import { readMachineSnapshot, type MachineSnapshot } from '../../shared/machine-state.js';
-import { localDay } from '../../shared/clock.js';
 import type { Envelope } from '../../shared/messages.js';
 import { makeQueue, producerConnection, queueNames, workerConnection, type ControlJob, type HwCommand, type HwEvent, type OutboxJob } from '../../queue/index.js';
 import { startBusiness, type BusinessService } from '../../workers/business/service.js';
@@ -74,7 +74,10 @@ export async function startBusinessRig(o: BusinessRigOptions = {}): Promise<Busi
     sim = new SimDriver({ redis: hwRedis, keys, log }, { initialInventory: config.simInventory, payoutMs: 1, ...(o.clock ? { clock: o.clock } : {}) });
     hardware = await startHardwareService({ driver: sim, simulator: sim, hwEvents, connection: hwConsumer, prefix: keys.bullPrefix, log, customersPerMinute: 0 });
   }
-  const business = await startBusiness({ config, log, keys, redis, ...(o.clock ? { clock: o.clock } : {}), ...(o.stuck ? { stuck: o.stuck } : {}), stuckCheckMs: 100 });
+  const connections = { producer: producerConnection(url), events: workerConnection(url), schedule: workerConnection(url) };
+  for (const c of Object.values(connections)) c.on('error', () => undefined);
+  const metrics = redisMetrics(redis, keys);
+  const business = await startBusiness({ config, log, keys, redis, connections, clock: o.clock ?? systemClock, metrics, ...(o.stuck ? { stuck: o.stuck } : {}), stuckCheckMs: 100 });
 
   const messages: Envelope[] = [];
   const outboxConnection = workerConnection(url);
@@ -111,7 +114,7 @@ export async function startBusinessRig(o: BusinessRigOptions = {}): Promise<Busi
         .map((j) => j.data);
     },
     truth: () => readPhysicalTruth(redis, keys),
-    snapshot: () => readMachineSnapshot(redis, keys, localDay((o.clock ?? { now: Date.now }).now(), config.timezone)),
+    snapshot: () => readMachineSnapshot(redis, keys, localDay((o.clock ?? systemClock).now(), config.timezone)),
     waitMessages: (pred, n, timeoutMs = 10_000) =>
       waitFor(() => {
         const found = messages.filter(pred);
@@ -138,10 +141,11 @@ export async function startBusinessRig(o: BusinessRigOptions = {}): Promise<Busi
       (stopped ??= (async () => {
         await hardware?.close();
         await business.close();
+        await metrics.close();
         await outbox.close();
         await hwEvents.close();
         await hwCommands.close();
-        for (const c of [redis, hwRedis, hwConsumer, producer, outboxConnection]) await c.quit().catch(() => c.disconnect());
+        for (const c of [redis, hwRedis, hwConsumer, producer, outboxConnection, ...Object.values(connections)]) await c.quit().catch(() => c.disconnect());
       })()),
     close: async () => {
       await rig.stop();

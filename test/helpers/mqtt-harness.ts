@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock.js';
 import { buildEnvelope } from '../../shared/envelope.js';
 import { makeLogger } from '../../shared/logger.js';
+import { redisMetrics } from '../../shared/metrics.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { OutboundType } from '../../shared/topics.js';
 import { systemHealthReader } from '../../shared/system-health.js';
@@ -61,14 +62,20 @@ export function outboxProducer(env: TestEnv): OutboxProducer {
 /** Starts the app for `env`; `mqttUrl` overrides the broker (e.g. a private one). */
 export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {}): Promise<Device> {
   const config = opts.mqttUrl ? { ...env.config, mqttUrl: opts.mqttUrl } : env.config;
+  // What workers/mqtt/main.ts makes and closes around the app.
   const appRedis = workerConnection(REDIS_URL, 'test-mqtt-state');
+  const subscriber = workerConnection(REDIS_URL, 'test-mqtt-sub');
+  const commandsProducer = producerConnection(REDIS_URL, 'test-mqtt-producer');
+  const metrics = redisMetrics(appRedis, env.keys);
   const app = await startMqttApp({
     config,
     log: makeLogger('mqtt-test', 'error', false),
     keys: env.keys,
     redis: appRedis,
-    subscriber: workerConnection(REDIS_URL, 'test-mqtt-sub'),
-    producer: producerConnection(REDIS_URL, 'test-mqtt-producer'),
+    subscriber,
+    producer: commandsProducer,
+    metrics,
+    clock: systemClock,
     clientFactory: (url, options) => mqtt.connect(url, options),
     firmwareVersion: '0.0.0-test',
     systemHealth: systemHealthReader({ dataDir: tmpdir() }),
@@ -82,7 +89,8 @@ export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {})
     stop: () =>
       (stopped ??= (async () => {
         await app.close();
-        await appRedis.quit();
+        await metrics.close();
+        for (const c of [subscriber, commandsProducer, appRedis]) await c.quit();
         await producer.close();
       })()),
   };

@@ -15,7 +15,7 @@ import { localDay } from '../../shared/clock.js';
 import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { metricField } from '../../shared/metrics.js';
 import { readPhysicalTruth } from '../../shared/physical-truth.js';
-import { MAX_HANDED_DEPTH, parseCommand } from '../../workers/mqtt/inbound/command.js';
+import { MAX_HANDED_DEPTH, toCommandJob } from '../../workers/mqtt/inbound/command.js';
 import { spawnApp, type AppProcess } from '../helpers/app-process.js';
 import { cloudPeer, type CloudPeer } from '../helpers/cloud-peer.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor } from '../helpers/env.js';
@@ -192,7 +192,7 @@ test('hostile commands on the wire: no process exits, no coin paid, a failed res
 
 test('a command nested 100 000 deep is handed over clipped: serializable, still too deep, its keys kept as keys', (t) => {
   const text = `{"command_id":"DEEP","__proto__":{"polluted":true},"data":${'[{"a":'.repeat(50_000)}5${'}]'.repeat(50_000)}}`;
-  const r = parseCommand('coinerex/commands/D/coin_dispense', 'coin_dispense', Buffer.from(text), 0);
+  const r = toCommandJob('coinerex/commands/D/coin_dispense', 'coin_dispense', Buffer.from(text), 0);
   if (!r.ok) return t.fail(r.reason);
   const body = JSON.parse(JSON.stringify(r.job.body)) as Record<string, unknown>;
   t.is(r.job.bytes, text.length, 'the real size goes on');
@@ -202,6 +202,6 @@ test('a command nested 100 000 deep is handed over clipped: serializable, still 
   t.is(depth, MAX_HANDED_DEPTH, 'clipped at the bound, far past what the business app accepts');
   t.is(({} as Record<string, unknown>).polluted, undefined);
   const plain = { command_id: 'P', command_type: 'lock', data: { action: 'lock', list: [1, { b: 2 }] } };
-  const same = parseCommand('t', 'lock', Buffer.from(JSON.stringify(plain)), 0);
+  const same = toCommandJob('t', 'lock', Buffer.from(JSON.stringify(plain)), 0);
   t.deepEqual(same.ok && same.job.body, plain, 'a normal command is untouched');
 });

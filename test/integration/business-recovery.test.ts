@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/env.js';
 import { pino } from 'pino';
 import { systemClock } from '../../shared/clock.js';
 import { redisMetrics } from '../../shared/metrics.js';
-import { startCommandPipeline } from '../../workers/business/commands/index.js';
+import { startCommandPipeline, startCommandVerifier } from '../../workers/business/commands/index.js';
 import { clearError, parseClearErrorArgs } from '../../cli/commands/clear-error.js';
 import { startBusinessRig, dataOf, fakeHardware, type Report } from '../helpers/business-rig.js';
 
@@ -186,8 +186,14 @@ test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-pai
   const metrics = redisMetrics(rig.redis, rig.t.keys);
   const { machine, outbox } = rig.business;
   const log = pino({ level: 'silent' });
-  const pipeline = await startCommandPipeline({ config: rig.t.config, log, keys: rig.t.keys, redis: rig.redis, machine, outbox, clock: systemClock, metrics });
-  t.teardown(() => pipeline.close());
+  const verifier = startCommandVerifier(rig.t.config, log);
+  const connections = { commands: rig.redis.duplicate(), dispense: rig.redis.duplicate() };
+  const pipeline = await startCommandPipeline({ config: rig.t.config, log, keys: rig.t.keys, redis: rig.redis, machine, outbox, clock: systemClock, metrics, verifier, connections });
+  t.teardown(async () => {
+    await pipeline.close();
+    await verifier.close();
+    for (const c of Object.values(connections)) c.disconnect();
+  });
   const quiet = () => undefined;
   t.throws(() => parseClearErrorArgs(['51']), { message: /exactly one of/ });
   t.throws(() => parseClearErrorArgs(['51', '--paid', '--not-paid']), { message: /exactly one of/ });

@@ -18,7 +18,7 @@ import { redisMetrics } from '../../shared/metrics.js';
 import { makeQueue } from '../../queue/connection.js';
 import type { CommandJob, OutboxJob } from '../../queue/jobs.js';
 import { queueNames } from '../../queue/names.js';
-import { startCommandPipeline } from '../../workers/business/commands/index.js';
+import { startCommandPipeline, startCommandVerifier } from '../../workers/business/commands/index.js';
 import { cleanupRedis, REDIS_URL, testEnv, waitFor, watchUnchanged } from '../helpers/env.js';
 import { createCommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { commandsHarness, keyPair, signed, TestMachine } from '../helpers/commands-harness.js';
@@ -47,12 +47,17 @@ async function setup(env: Record<string, string> = {}) {
   const commands = makeQueue<CommandJob>(queueNames.commands, redis, e.keys.bullPrefix);
   const machine = new TestMachine();
   const { log, lines } = capture();
-  const deps = { config: e.config, log, keys: e.keys, redis, machine, outbox: outbox as Queue<OutboxJob>, clock: systemClock, metrics: redisMetrics(redis, e.keys) };
+  // What workers/business/main.ts hands the pipeline.
+  const verifier = startCommandVerifier(e.config, log);
+  const connections = { commands: redis.duplicate(), dispense: redis.duplicate() };
+  const deps = { config: e.config, log, keys: e.keys, redis, machine, outbox: outbox as Queue<OutboxJob>, clock: systemClock, metrics: redisMetrics(redis, e.keys), verifier, connections };
   const results = async () =>
     (await outbox.getWaiting(0, -1)).flatMap((j) => (j.data.kind === 'command_result' ? [j.data.result] : []));
   const send = (type: string, body: unknown) =>
     commands.add('command', { topic: `${e.config.topicPrefix}/commands/${e.deviceId}/${type}`, commandType: type, receivedAt: Date.now(), bytes: JSON.stringify(body).length, body });
   const close = async () => {
+    await verifier.close();
+    for (const c of Object.values(connections)) c.disconnect();
     await commands.close();
     await outbox.close();
     redis.disconnect();
@@ -176,8 +181,7 @@ test('an unusable key stops the start with a message naming the variable', async
   ];
   for (const [file, message] of cases) {
     const config = loadConfig({ ...base, COINEREX_COMMAND_PUBLIC_KEY: file });
-    const deps = { config } as Parameters<typeof startCommandPipeline>[0];
-    await t.throwsAsync(() => startCommandPipeline({ ...deps, log: pino({ level: 'silent' }) }), { message }, file);
+    t.throws(() => startCommandVerifier(config, pino({ level: 'silent' })), { message }, file);
   }
 });
 

@@ -1,6 +1,7 @@
 /** `coinerex sim` arguments: each action's control job, and errors naming the bad argument. */
 import test from 'ava';
-import { parseSimArgs, UsageError } from '../../cli/commands/sim.js';
+import { parseSimArgs } from '../../cli/commands/sim.js';
+import { UsageError } from '../../shared/errors.js';
 
 const ok: [string[], unknown][] = [
   [['bill', '100'], { action: 'bill', amount: 100 }],

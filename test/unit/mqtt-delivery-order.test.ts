@@ -9,7 +9,7 @@ import { fixedClock } from '../../shared/clock.js';
 import { makeLogger } from '../../shared/logger.js';
 import type { Envelope } from '../../shared/messages.js';
 import type { Metrics } from '../../shared/metrics.js';
-import { Delivery, type Publisher } from '../../workers/mqtt/delivery.js';
+import { Delivery, type LinkPublisher } from '../../workers/mqtt/delivery.js';
 import { ackVerdict } from '../../workers/mqtt/inbound/ack.js';
 import type { AddInput, DeliveryStore, SettleResult } from '../../workers/mqtt/delivery-store.js';
 import { waitFor } from '../helpers/env.js';
@@ -57,7 +57,7 @@ function setup() {
       return reply(() => ({ resent: [], gaveUp: [], nextDueAt: null }));
     },
   };
-  const link: Publisher & { up: boolean } = {
+  const link: LinkPublisher & { up: boolean } = {
     up: true,
     async publish(_topic, payload) {
       const messageId = payload.startsWith('{') ? (JSON.parse(payload) as Envelope).message_id : payload;

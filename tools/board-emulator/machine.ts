@@ -10,10 +10,10 @@ import {
   MAX_PAYOUT_ID_BYTES,
   type BoardEvent,
   type Message,
-  type PayoutEndReason,
   type PayoutRecord,
   type StatusReply,
 } from '../../shared/board-link/messages.js';
+import type { PayoutEndReason } from '../../shared/physical-truth.js';
 import { MAX_PAYOUTS, type BoardState, type PendingEvent } from './state.js';
 
 export interface MachineOptions {

@@ -11,6 +11,7 @@ import type { HardwareLink } from './hardware-link.js';
 import type { Publisher } from './outbox/publisher.js';
 import { Plan } from './store/plan.js';
 
+/** Held as `core` by every part of the machine core. */
 export interface BusinessDeps {
   redis: Redis;
   keys: RedisKeys;
@@ -33,5 +34,5 @@ export const DONE_INTENT_TTL_SECONDS = 7 * 86_400;
 /** A pure message commit is guarded this long against ioredis resending the script. */
 export const EMIT_GUARD_SECONDS = 3_600;
 
-export const newPlan = (d: BusinessDeps): Plan => new Plan(d.keys, d.config.seqField);
-export const today = (d: BusinessDeps, ms = d.clock.now()): string => localDay(ms, d.config.timezone);
+export const newPlan = (core: BusinessDeps): Plan => new Plan(core.keys, core.config.seqField);
+export const today = (core: BusinessDeps, ms = core.clock.now()): string => localDay(ms, core.config.timezone);

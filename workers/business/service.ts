@@ -1,26 +1,21 @@
 /**
  * The business app's machine core, assembled: the exchange engine fed by
  * `hw-events`, faults, accounting and the daily close, status messages and
- * the lock, behind a MachinePort for the command pipeline. main.ts starts it
- * with real connections; tests start it in-process the same way.
+ * the lock, behind a MachinePort for the command pipeline. Its connections,
+ * metrics and clock come from main.ts, which closes the connections after
+ * it; tests start it in-process the same way.
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { systemClock, type Clock } from '../../shared/clock.js';
+import type { Clock } from '../../shared/clock.js';
+import { closeInOrder } from '../../shared/close.js';
 import type { Config } from '../../shared/config.js';
 import { trimJournal } from '../../shared/journal.js';
 import type { RedisKeys } from '../../shared/keys.js';
-import { redisMetrics, type Metrics } from '../../shared/metrics.js';
+import type { Metrics } from '../../shared/metrics.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
-import {
-  makeQueue,
-  producerConnection,
-  queueNames,
-  workerConnection,
-  type HwCommand,
-  type OutboxJob,
-} from '../../queue/index.js';
+import { makeQueue, queueNames, type HwCommand, type OutboxJob } from '../../queue/index.js';
 import { Accounting } from './accounting/accounting.js';
 import { dailyCloseWorker, scheduleDailyClose } from './accounting/daily-close.js';
 import type { BusinessDeps } from './deps.js';
@@ -41,11 +36,21 @@ export interface BusinessOptions {
   keys: RedisKeys;
   /** The app's state connection. */
   redis: Redis;
-  clock?: Clock;
-  metrics?: Metrics;
+  connections: BusinessConnections;
+  clock: Clock;
+  metrics: Metrics;
   /** Stuck-payout detection; defaults in exchange/recovery.ts. */
   stuck?: StuckPolicy;
   stuckCheckMs?: number;
+}
+
+export interface BusinessConnections {
+  /** Fail-fast producer of `outbox`, `hw-commands` and the schedule. */
+  producer: Redis;
+  /** Blocking reads of the `hw-events` worker. */
+  events: Redis;
+  /** Blocking reads of the daily-close worker. */
+  schedule: Redis;
 }
 
 export interface BusinessService {
@@ -58,71 +63,64 @@ export interface BusinessService {
   close(): Promise<void>;
 }
 
-export async function startBusiness(o: BusinessOptions): Promise<BusinessService> {
-  const { config, log, keys, redis } = o;
-  const clock = o.clock ?? systemClock;
-  const producer = producerConnection(config.redisUrl, `${config.deviceId}:business:producer`);
-  producer.on('error', (err) => log.warn({ err: err.message }, 'producer connection error'));
+export async function startBusiness(options: BusinessOptions): Promise<BusinessService> {
+  const { config, log, keys, redis, clock } = options;
+  const { producer } = options.connections;
   const outbox = makeQueue<OutboxJob>(queueNames.outbox, producer, keys.bullPrefix, log);
   const hwCommands = makeQueue<HwCommand>(queueNames.hwCommands, producer, keys.bullPrefix, log);
   const schedule = makeQueue(queueNames.businessSchedule, producer, keys.bullPrefix, log);
 
-  const d: BusinessDeps = {
+  const core: BusinessDeps = {
     redis,
     keys,
     config,
     clock,
     log,
-    metrics: o.metrics ?? redisMetrics(redis, keys),
+    metrics: options.metrics,
     publisher: new Publisher(redis, keys, outbox, { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock }, log),
     hardware: new HardwareLink(hwCommands),
     settings: { current: await readRuntimeSettings(redis, keys, config) },
   };
-  const faults = new Faults(d);
-  const condition = new Condition(d);
-  const accounting = new Accounting(d);
-  const engine = new ExchangeEngine(d, { faults, condition, accounting }, o.stuck, o.stuckCheckMs);
-  const lock: LockControl = new LockControl(d, faults, () =>
+  const faults = new Faults(core);
+  const condition = new Condition(core);
+  const accounting = new Accounting(core);
+  const engine = new ExchangeEngine(core, { faults, condition, accounting }, options.stuck, options.stuckCheckMs);
+  const lock: LockControl = new LockControl(core, faults, () =>
     engine.act(() => lock.apply({ locked: false, reason: 'auto_unlock', operatorId: null, until: null, messageDisplay: null })),
   );
-  const machine = new BusinessMachine(d, engine, condition, accounting, lock);
+  const machine = new BusinessMachine(core, engine, condition, accounting, lock);
 
   await engine.act(() => lock.restore());
   await engine.start();
   condition.scheduleStatus();
   await trimJournal(redis, keys, clock.now());
-  const memory = new MemoryWatch(d, faults, (fn) => engine.act(fn));
+  const memory = new MemoryWatch(core, faults, (fn) => engine.act(fn));
   memory.start();
 
-  const eventConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:hw-events`);
-  const scheduleConnection = workerConnection(config.redisUrl, `${config.deviceId}:business:schedule`);
-  for (const c of [eventConnection, scheduleConnection]) c.on('error', (err) => log.warn({ err: err.message }, 'worker connection error'));
-  const events = eventsWorker(d, engine, faults, eventConnection);
+  const events = eventsWorker(core, engine, faults, options.connections.events);
   await scheduleDailyClose(schedule, config.timezone);
-  const closer = dailyCloseWorker(d, scheduleConnection, accounting, (fn) => engine.act(fn));
+  const dailyClose = dailyCloseWorker(core, options.connections.schedule, accounting, (fn) => engine.act(fn));
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      const step = async (what: string, fn: () => Promise<unknown>) => {
-        try {
-          await fn();
-        } catch (err) {
-          log.warn({ err, what }, 'close step failed');
-        }
-      };
+  const close = closeInOrder(
+    [
       // Intake first; Worker.close() waits for the event in hand.
-      await step('hw-events worker', () => events.close());
-      await step('schedule worker', () => closer.close());
-      engine.stop();
-      memory.stop();
-      condition.stop();
-      lock.stop();
-      await step('last change', () => engine.serial(async () => undefined));
-      await step('outbox hand-over', () => d.publisher.drain());
-      await step('queues', () => Promise.all([outbox.close(), hwCommands.close(), schedule.close()]));
-      for (const c of [eventConnection, scheduleConnection, producer]) await step('connection', () => c.quit());
-    })());
+      { name: 'hw-events worker', run: () => events.close() },
+      { name: 'schedule worker', run: () => dailyClose.close() },
+      {
+        name: 'timers',
+        run: () => {
+          engine.stop();
+          memory.stop();
+          condition.stop();
+          lock.stop();
+        },
+      },
+      { name: 'last change', run: () => engine.serial(async () => undefined) },
+      { name: 'outbox hand-over', run: () => core.publisher.drain() },
+      { name: 'queues', run: () => Promise.all([outbox.close(), hwCommands.close(), schedule.close()]) },
+    ],
+    { log },
+  );
 
   return { machine, engine, accounting, outbox, close };
 }

@@ -4,8 +4,9 @@
  * to the service (service.ts).
  */
 import { runApp } from '../../shared/app-runner.js';
+import { closeInOrder, quitStep } from '../../shared/close.js';
 import { redisMetrics } from '../../shared/metrics.js';
-import { makeQueue, producerConnection, queueNames, workerConnection, type HwEvent } from '../../queue/index.js';
+import { logErrors, makeQueue, producerConnection, queueNames, workerConnection, type HwEvent } from '../../queue/index.js';
 import { makeDrivers } from './drivers.js';
 import { startHardwareService } from './service.js';
 
@@ -14,9 +15,8 @@ await runApp('hardware', async (ctx) => {
   const metrics = redisMetrics(ctx.redis, keys);
   const { driver, simulator } = await makeDrivers(ctx, metrics);
   // Fails fast while Redis is down: the event stays pending and is re-delivered.
-  const producer = producerConnection(config.redisUrl, `${config.deviceId}:hardware:producer`);
-  const consumer = workerConnection(config.redisUrl, `${config.deviceId}:hardware:workers`);
-  for (const c of [producer, consumer]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
+  const producer = logErrors(producerConnection(config.redisUrl, `${config.deviceId}:hardware:producer`), log);
+  const consumer = logErrors(workerConnection(config.redisUrl, `${config.deviceId}:hardware:workers`), log);
 
   const service = await startHardwareService({
     driver,
@@ -28,11 +28,15 @@ await runApp('hardware', async (ctx) => {
     customersPerMinute: config.mode === 'demo' ? config.simCustomersPerMinute : 0,
   });
   return {
-    async close() {
-      await service.close();
-      // The counts of the last second (serial rejections, link changes) are not dropped at a restart.
-      await metrics.close();
-      await Promise.all([producer.quit(), consumer.quit()]).catch(() => undefined);
-    },
+    close: closeInOrder(
+      [
+        { name: 'hardware service', run: () => service.close() },
+        // The counts of the last second (serial rejections, link changes) are not dropped at a restart.
+        { name: 'metrics', run: () => metrics.close() },
+        quitStep('producer', producer),
+        quitStep('consumer', consumer),
+      ],
+      { log },
+    ),
   };
 });

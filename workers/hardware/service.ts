@@ -9,6 +9,7 @@ import { UnrecoverableError, type Job, type Queue, type JobsOptions } from 'bull
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { controlJobSchema, hwCommandSchema, hwEventJobId, queueNames, makeWorker, type HwEvent } from '../../queue/index.js';
+import { closeInOrder } from '../../shared/close.js';
 import { isOomError } from '../../shared/redis-memory.js';
 import { DriverError, type HardwareDriver } from './driver.js';
 import type { Simulator } from './sim/sim-driver.js';
@@ -132,23 +133,16 @@ export async function startHardwareService(deps: HardwareServiceDeps): Promise<H
       : undefined;
   customers?.start();
 
-  let closing: Promise<void> | undefined;
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      log.error({ err }, `error while closing ${what}`);
-    }
-  };
   return {
-    close() {
-      closing ??= (async () => {
-        await step('customers', async () => customers?.stop());
-        await step('workers', () => Promise.all([commands.close(), control.close()]));
-        await step('driver', () => driver.close());
-        await step('hw-events queue', () => hwEvents.close());
-      })();
-      return closing;
-    },
+    close: closeInOrder(
+      [
+        { name: 'customers', run: () => customers?.stop() },
+        { name: 'workers', run: () => Promise.all([commands.close(), control.close()]) },
+        { name: 'driver', run: () => driver.close() },
+        { name: 'hw-events queue', run: () => hwEvents.close() },
+      ],
+      { log },
+    ),
   };
 }
+

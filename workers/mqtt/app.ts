@@ -1,39 +1,37 @@
 /**
- * The mqtt app assembled from its parts, with every connection injected so
- * tests can run it in-process against a real Redis and broker:
+ * The mqtt app wired from its parts; every connection, the metrics and the
+ * clock are injected (main.ts makes and closes them), so tests run it
+ * in-process against a real Redis and broker:
  *
  *   outbox queue ─▶ outbox processor ─▶ delivery (ACK, retransmit, buffer) ─▶ link ─▶ broker
  *   broker ─▶ link ─▶ inbound router ─▶ ACKs to delivery, commands to the `commands` queue
- *   timers/settings ─▶ heartbeat and status (never buffered)
+ *   timer/settings ─▶ heartbeat and status, sent or counted (never buffered)
  */
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { localDay, systemClock, type Clock } from '../../shared/clock.js';
+import type { Clock } from '../../shared/clock.js';
+import { closeInOrder } from '../../shared/close.js';
 import type { Config } from '../../shared/config.js';
-import { buildEnvelope, plainEnvelope } from '../../shared/envelope.js';
 import type { RedisKeys } from '../../shared/keys.js';
-import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { setMqttLink } from '../../shared/app-health.js';
-import type { HeartbeatData } from '../../shared/messages.js';
-import { redisMetrics } from '../../shared/metrics.js';
-import { readRuntimeSettings } from '../../shared/runtime-settings.js';
-import { buildStatusData } from '../../shared/status-message.js';
+import type { Metrics } from '../../shared/metrics.js';
 import type { SystemHealth } from '../../shared/system-health.js';
-import { ackRequired, topics, type OutboundType } from '../../shared/topics.js';
+import { ackRequired, topics } from '../../shared/topics.js';
 import type { RunningApp } from '../../shared/app-runner.js';
 import { allQueueNames, makeQueue, makeWorker, queueNames, type CommandJob } from '../../queue/index.js';
 import { ResultBuffer } from './result-buffer.js';
 import { Delivery } from './delivery.js';
 import { DeliveryStore } from './delivery-store.js';
 import { readDiagnostics } from './diagnostics.js';
-import { buildHeartbeatData, type HeartbeatSources } from './heartbeat.js';
+import { directSender } from './direct-send.js';
+import { HeartbeatSender, HeartbeatTimer } from './heartbeat-sender.js';
 import { inboundRouter } from './inbound/index.js';
 import { TokenBucket } from './inbound/rate-limit.js';
 import { MqttLink, type ClientFactory } from './link.js';
 import { NetworkQuality } from './network-quality.js';
 import { outboxProcessor } from './outbox.js';
-import { watchSettings } from './settings.js';
+import { followSettings } from './settings.js';
 
 export interface MqttAppDeps {
   config: Config;
@@ -41,82 +39,66 @@ export interface MqttAppDeps {
   keys: RedisKeys;
   /** State connection (waits out Redis outages); BullMQ's worker shares it and duplicates it for blocking reads. */
   redis: Redis;
-  /** Subscriber for settings changes. The app closes it. */
+  /** Subscriber for settings changes. */
   subscriber: Redis;
-  /** Fail-fast producer connection for the `commands` queue. The app closes it. */
+  /** Fail-fast producer connection for the `commands` queue. */
   producer: Redis;
+  metrics: Metrics;
+  clock: Clock;
   clientFactory: ClientFactory;
   /** PEM of the broker's CA, already read. */
   ca?: Buffer | string | undefined;
   firmwareVersion: string;
   systemHealth: () => Promise<SystemHealth>;
   uptimeSeconds: () => number;
-  clock?: Clock;
   random?: () => number;
 }
 
-export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
-  const { config, log, keys, redis } = d;
-  const clock = d.clock ?? systemClock;
-  const t = topics(config.topicPrefix, config.deviceId);
-  const metrics = redisMetrics(redis, keys);
+export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
+  const { config, log, keys, redis, metrics, clock } = deps;
+  const deviceTopics = topics(config.topicPrefix, config.deviceId);
   const quality = new NetworkQuality(clock);
-  const envCtx = { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock };
   const store = new DeliveryStore(redis, keys, config.retrySchedule.map((s) => Math.round(s * 1000)), config.offlineLimit, config.outFailedLimit);
-  let settings = await readRuntimeSettings(redis, keys, config);
-  let closed = false;
-
-  const commands = makeQueue<CommandJob>(queueNames.commands, d.producer, keys.bullPrefix, log);
+  const commands = makeQueue<CommandJob>(queueNames.commands, deps.producer, keys.bullPrefix, log);
   let allQueues: Queue[] | undefined;
-  const sources: HeartbeatSources = {
-    redis,
-    keys,
-    clock,
-    timezone: config.timezone,
-    timestampFormat: config.timestampFormat,
-    firmwareVersion: d.firmwareVersion,
-    systemHealth: d.systemHealth,
-    networkQuality: () => quality.current(),
-    uptimeSeconds: d.uptimeSeconds,
-    diagnostics: () => {
-      allQueues ??= allQueueNames.map((name) => (name === queueNames.commands ? commands : makeQueue(name, d.producer, keys.bullPrefix, log)));
-      return readDiagnostics(redis, keys, allQueues, clock);
-    },
-  };
-  // The last heartbeat (without diagnostics) is the base of the last will.
-  let lastHeartbeat: HeartbeatData = await buildHeartbeatData(sources, { diagnostics: false });
-  const offlineHeartbeat = () => JSON.stringify(plainEnvelope(envCtx, 'heartbeat', { ...lastHeartbeat, status: 'offline' }));
 
+  const heartbeats = await HeartbeatSender.create({
+    sources: {
+      redis,
+      keys,
+      clock,
+      timezone: config.timezone,
+      timestampFormat: config.timestampFormat,
+      firmwareVersion: deps.firmwareVersion,
+      systemHealth: deps.systemHealth,
+      networkQuality: () => quality.current(),
+      uptimeSeconds: deps.uptimeSeconds,
+      diagnostics: () => {
+        allQueues ??= allQueueNames.map((name) => (name === queueNames.commands ? commands : makeQueue(name, deps.producer, keys.bullPrefix, log)));
+        return readDiagnostics(redis, keys, allQueues, clock);
+      },
+    },
+    envelope: { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock },
+    topics: { heartbeat: deviceTopics.outbound('heartbeat'), status: deviceTopics.outbound('status') },
+    timezone: config.timezone,
+    settings: () => settings.current(),
+  });
   const link = new MqttLink({
-    factory: d.clientFactory,
+    factory: deps.clientFactory,
     url: config.mqttUrl,
     clientId: config.deviceId,
     keepaliveSeconds: config.mqttKeepalive,
     username: config.mqttUsername,
     password: config.mqttPassword,
-    ca: d.ca,
-    subscriptions: t.subscriptions(),
-    will: { topic: t.outbound('heartbeat'), payload: offlineHeartbeat },
+    ca: deps.ca,
+    subscriptions: deviceTopics.subscriptions(),
+    will: { topic: deviceTopics.outbound('heartbeat'), payload: () => heartbeats.offlinePayload() },
     reconnectMaxMs: config.mqttReconnectMaxMs,
     log,
-    random: d.random,
+    random: deps.random,
   });
+  const send = directSender(link, store, metrics, log);
   const delivery = new Delivery({ store, link, clock, log, metrics, onAckLatency: (ms) => quality.recordAck(ms) });
-
-  /** Heartbeat and status: sent if the link is up, otherwise counted and dropped (docs/protocol.md#offline-buffer). */
-  const sendDirect = async (kind: string, topic: string, payload: string): Promise<void> => {
-    if (link.up) {
-      try {
-        await link.publish(topic, payload);
-        metrics.incr('messages_published_total', { type: kind });
-        return;
-      } catch (err) {
-        log.debug({ err: (err as Error).message, kind }, 'publish failed');
-      }
-    }
-    metrics.incr('messages_skipped_total', { type: kind });
-    await store.countSkipped(kind);
-  };
   const results = new ResultBuffer({
     redis,
     key: keys.resultBuffer,
@@ -125,32 +107,23 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     log,
     up: () => link.up,
     publish: async (payload) => {
-      await link.publish(t.commandResult, payload);
+      await link.publish(deviceTopics.commandResult, payload);
       metrics.incr('messages_published_total', { type: 'command_result' });
     },
   });
-  const sendHeartbeat = async (diagnostics: boolean): Promise<void> => {
-    const data = await buildHeartbeatData(sources, { diagnostics });
-    const { diagnostics: _omitted, ...base } = data;
-    lastHeartbeat = base;
-    await sendDirect('heartbeat', t.outbound('heartbeat'), JSON.stringify(await buildEnvelope(envCtx, 'heartbeat', data)));
-  };
-  const sendStatus = async (): Promise<void> => {
-    const snapshot = await readMachineSnapshot(redis, keys, localDay(clock.now(), config.timezone));
-    const data = buildStatusData(snapshot, { lowCoinWarning: settings.lowCoinWarning, lowCoinCritical: settings.lowCoinCritical, timestampFormat: config.timestampFormat });
-    await sendDirect('status', t.outbound('status'), JSON.stringify(await buildEnvelope(envCtx, 'status', data)));
-  };
-
-  let heartbeatTimer: NodeJS.Timeout | undefined;
-  const scheduleHeartbeat = (): void => {
-    clearTimeout(heartbeatTimer);
-    if (closed) return;
-    heartbeatTimer = setTimeout(() => {
-      void sendHeartbeat(false)
-        .catch((err) => log.error({ err }, 'heartbeat failed'))
-        .finally(scheduleHeartbeat);
-    }, settings.heartbeatSeconds * 1000);
-  };
+  const timer = new HeartbeatTimer(() => heartbeats.sendHeartbeat(send, false), log);
+  const settings = await followSettings(
+    redis,
+    deps.subscriber,
+    keys,
+    config,
+    (next, previous) => {
+      if (next.heartbeatSeconds === previous.heartbeatSeconds) return;
+      log.info({ heartbeatSeconds: next.heartbeatSeconds }, 'heartbeat interval changed');
+      timer.restart(next.heartbeatSeconds * 1000);
+    },
+    log,
+  );
 
   // docs/protocol.md#offline-buffer: after every (re)connect a fresh heartbeat and status, then the buffer oldest first.
   // The dashboard's /health reads the broker link from here.
@@ -158,10 +131,10 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     setMqttLink(redis, keys, connected, clock.now()).catch((err) => log.warn({ err }, 'writing the link state failed'));
   link.on('up', () => {
     void reportLink(true);
-    scheduleHeartbeat();
+    timer.restart(settings.current().heartbeatSeconds * 1000);
     void (async () => {
-      await sendHeartbeat(false).catch((err) => log.error({ err }, 'heartbeat after connect failed'));
-      await sendStatus().catch((err) => log.error({ err }, 'status after connect failed'));
+      await heartbeats.sendHeartbeat(send, false).catch((err) => log.error({ err }, 'heartbeat after connect failed'));
+      await heartbeats.sendStatus(send).catch((err) => log.error({ err }, 'status after connect failed'));
       if (link.up) await Promise.all([results.flush(), delivery.linkUp()]);
     })().catch((err) => log.error({ err }, 'resuming delivery failed'));
   });
@@ -193,10 +166,10 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     outboxProcessor({
       message: (envelope, replay) =>
         ackRequired.has(envelope.message_type)
-          ? delivery.submit(t.outbound(envelope.message_type), envelope, replay)
-          : sendDirect(envelope.message_type, t.outbound(envelope.message_type as OutboundType), JSON.stringify(envelope)),
+          ? delivery.submit(deviceTopics.outbound(envelope.message_type), envelope, replay)
+          : send(envelope.message_type, deviceTopics.outbound(envelope.message_type), JSON.stringify(envelope)),
       commandResult: (result) => results.send(JSON.stringify(result)),
-      heartbeat: (diagnostics) => sendHeartbeat(diagnostics),
+      heartbeat: (diagnostics) => heartbeats.sendHeartbeat(send, diagnostics),
     }),
     redis,
     keys.bullPrefix,
@@ -204,43 +177,20 @@ export async function startMqttApp(d: MqttAppDeps): Promise<RunningApp> {
     { concurrency: 1 },
   );
 
-  const stopWatching = await watchSettings(
-    d.subscriber,
-    keys,
-    () => {
-      void readRuntimeSettings(redis, keys, config)
-        .then((next) => {
-          const restart = next.heartbeatSeconds !== settings.heartbeatSeconds;
-          settings = next;
-          if (restart) {
-            log.info({ heartbeatSeconds: next.heartbeatSeconds }, 'heartbeat interval changed');
-            scheduleHeartbeat();
-          }
-        })
-        .catch((err) => log.error({ err }, 'reading settings failed'));
-    },
-    log,
-  );
-
-  let closing: Promise<void> | undefined;
   return {
-    close: () =>
-      (closing ??= (async () => {
-        closed = true;
-        clearTimeout(heartbeatTimer);
-        const steps: Array<() => Promise<unknown>> = [
-          stopWatching,
-          () => worker.close(),
-          () => delivery.close(),
-          // A graceful stop is announced; a crash is announced by the broker (last will).
-          () => link.close({ topic: t.outbound('heartbeat'), payload: offlineHeartbeat() }),
-          () => reportLink(false),
-          () => Promise.all((allQueues ?? [commands]).map((q) => q.close())),
-          () => metrics.close(),
-          () => d.subscriber.quit(),
-          () => d.producer.quit(),
-        ];
-        for (const step of steps) await step().catch((err) => log.warn({ err }, 'error while closing'));
-      })()),
+    close: closeInOrder(
+      () => [
+        { name: 'settings', run: () => settings.stop() },
+        { name: 'heartbeat timer', run: () => timer.stop() },
+        // Worker.close() waits for the outbox job in hand; delivery then keeps what is unsent for the next start.
+        { name: 'outbox worker', run: () => worker.close() },
+        { name: 'delivery', run: () => delivery.close() },
+        // A graceful stop is announced; a crash is announced by the broker (last will).
+        { name: 'broker link', run: () => link.close({ topic: deviceTopics.outbound('heartbeat'), payload: heartbeats.offlinePayload() }) },
+        { name: 'link state', run: () => reportLink(false) },
+        { name: 'queues', run: () => Promise.all((allQueues ?? [commands]).map((q) => q.close())) },
+      ],
+      { log },
+    ),
   };
 }

@@ -18,7 +18,7 @@ import type { AckVerdict } from './inbound/ack.js';
 import type { AddResult, DeliveryStore, Outgoing, SettleResult } from './delivery-store.js';
 
 /** What delivery needs of the MQTT link. */
-export interface Publisher {
+export interface LinkPublisher {
   /** Connected and subscribed. */
   readonly up: boolean;
   publish(topic: string, payload: string): Promise<void>;
@@ -26,7 +26,7 @@ export interface Publisher {
 
 export interface DeliveryDeps {
   store: DeliveryStore;
-  link: Publisher;
+  link: LinkPublisher;
   clock: Clock;
   log: Logger;
   metrics: Metrics;
@@ -68,7 +68,7 @@ export class Delivery {
   private acks: Array<{ id: string; at: number }> = [];
   private ackTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly d: DeliveryDeps) {}
+  constructor(private readonly io: DeliveryDeps) {}
 
   /**
    * Link up and nothing older waiting: published first, then recorded in
@@ -79,7 +79,7 @@ export class Delivery {
    * are allowed, never loss: docs/protocol.md#3-envelope). Otherwise it goes into the buffer, in order.
    */
   async submit(topic: string, envelope: Envelope, replay = false): Promise<void> {
-    const { store, clock, log } = this.d;
+    const { store, clock, log } = this.io;
     const payload = JSON.stringify(envelope);
     const now = clock.now();
     const supersedable = envelope.message_type === 'accounting' && envelope.data.report !== 'daily_close';
@@ -102,7 +102,7 @@ export class Delivery {
     } else if (r.kind === 'sent') {
       this.armAt(now + store.gapsMs[0]!);
     } else {
-      this.d.metrics.set('offline_buffer_size', r.buffered);
+      this.io.metrics.set('offline_buffer_size', r.buffered);
       if (r.superseded.length > 0) log.info({ superseded: r.superseded, by: envelope.message_id }, 'newer accounting supersedes unsent snapshot');
       this.logDropped(r.dropped);
       if (this.sending) void this.flush();
@@ -122,9 +122,9 @@ export class Delivery {
     this.clearTimer();
     this.bufferGen++;
     void this.settleNow();
-    const r = await this.d.store.suspend(this.d.clock.now());
-    this.d.metrics.set('offline_buffer_size', r.buffered);
-    if (r.suspended > 0) this.d.log.info({ suspended: r.suspended, buffered: r.buffered }, 'link down: in-flight messages back in the buffer');
+    const r = await this.io.store.suspend(this.io.clock.now());
+    this.io.metrics.set('offline_buffer_size', r.buffered);
+    if (r.suspended > 0) this.io.log.info({ suspended: r.suspended, buffered: r.buffered }, 'link down: in-flight messages back in the buffer');
     this.logDropped(r.dropped);
   }
 
@@ -136,11 +136,11 @@ export class Delivery {
   async handleAck(ack: AckVerdict): Promise<void> {
     const id = ack.id;
     if (ack.failed) {
-      this.d.log.warn({ messageId: id, status: ack.status, error: ack.errorMessage }, 'cloud reported an error for a message; it stays pending');
-      this.d.metrics.incr('acks_error_total');
+      this.io.log.warn({ messageId: id, status: ack.status, error: ack.errorMessage }, 'cloud reported an error for a message; it stays pending');
+      this.io.metrics.incr('acks_error_total');
       return;
     }
-    this.acks.push({ id, at: this.d.clock.now() });
+    this.acks.push({ id, at: this.io.clock.now() });
     if (this.closed || this.acks.length >= BATCH) void this.settleNow();
     else if (!this.ackTimer) {
       this.ackTimer = setTimeout(() => void this.settleNow(), ACK_SETTLE_MS);
@@ -156,17 +156,17 @@ export class Delivery {
   }
 
   private get sending(): boolean {
-    return this.online && this.d.link.up && !this.closed;
+    return this.online && this.io.link.up && !this.closed;
   }
 
   private async send(m: Outgoing, type: string, resend: boolean): Promise<void> {
     try {
-      await this.d.link.publish(m.topic, m.payload);
-      this.d.metrics.incr('messages_published_total', { type });
-      if (resend) this.d.metrics.incr('retransmits_total');
+      await this.io.link.publish(m.topic, m.payload);
+      this.io.metrics.incr('messages_published_total', { type });
+      if (resend) this.io.metrics.incr('retransmits_total');
     } catch (err) {
       // Still in flight in Redis: a dropped link suspends it, otherwise the timer resends it.
-      this.d.log.debug({ messageId: m.id, err: (err as Error).message }, 'publish failed');
+      this.io.log.debug({ messageId: m.id, err: (err as Error).message }, 'publish failed');
     }
   }
 
@@ -182,8 +182,8 @@ export class Delivery {
           // ACKed messages leave the buffer before the take, so they are not sent again.
           void this.settleNow();
           const gen = this.bufferGen;
-          const r = await this.d.store.take(this.d.clock.now(), BATCH);
-          this.d.metrics.set('offline_buffer_size', r.buffered);
+          const r = await this.io.store.take(this.io.clock.now(), BATCH);
+          this.io.metrics.set('offline_buffer_size', r.buffered);
           if (r.nextDueAt !== null) this.armAt(r.nextDueAt);
           for (const item of r.items) await this.send(item, typeOf(item.payload), !item.firstSend);
           if (r.buffered === 0) {
@@ -195,7 +195,7 @@ export class Delivery {
       } while (this.flushAgain && this.sending);
     })()
       .catch((err) => {
-        this.d.log.error({ err }, 'flushing the offline buffer failed; retrying shortly');
+        this.io.log.error({ err }, 'flushing the offline buffer failed; retrying shortly');
         setTimeout(() => {
           if (this.sending) void this.flush();
         }, 1000).unref();
@@ -217,7 +217,7 @@ export class Delivery {
       this.timer = undefined;
       this.timerAt = Infinity;
       void this.runDue();
-    }, Math.max(0, at - this.d.clock.now()));
+    }, Math.max(0, at - this.io.clock.now()));
   }
 
   private clearTimer(): void {
@@ -231,16 +231,16 @@ export class Delivery {
     this.dueRunning = (async () => {
       let next: number | null;
       do {
-        const now = this.d.clock.now();
+        const now = this.io.clock.now();
         // An ACK waiting in memory must not cause a resend.
         void this.settleNow();
-        const r = await this.d.store.due(now, BATCH);
+        const r = await this.io.store.due(now, BATCH);
         for (const g of r.gaveUp) {
-          this.d.log.warn({ messageId: g.id, type: g.type, sends: g.attempts }, 'no ACK after the last retransmission; message moved to failed');
-          this.d.metrics.incr('giveups_total');
+          this.io.log.warn({ messageId: g.id, type: g.type, sends: g.attempts }, 'no ACK after the last retransmission; message moved to failed');
+          this.io.metrics.incr('giveups_total');
         }
         for (const m of r.resent) {
-          this.d.log.debug({ messageId: m.id, attempt: m.attempts }, 'retransmitting');
+          this.io.log.debug({ messageId: m.id, attempt: m.attempts }, 'retransmitting');
           await this.send(m, typeOf(m.payload), true);
         }
         next = r.nextDueAt;
@@ -250,8 +250,8 @@ export class Delivery {
       if (next !== null && this.sending) this.armAt(next);
     })()
       .catch((err) => {
-        this.d.log.error({ err }, 'retransmission pass failed; retrying shortly');
-        this.armAt(this.d.clock.now() + 1000);
+        this.io.log.error({ err }, 'retransmission pass failed; retrying shortly');
+        this.armAt(this.io.clock.now() + 1000);
       })
       .finally(() => {
         this.dueRunning = undefined;
@@ -271,10 +271,10 @@ export class Delivery {
   private settleNow(): Promise<void> {
     const batch = this.takeAcks();
     if (batch.length === 0) return Promise.resolve();
-    return this.d.store.settleMany(batch.map((a) => a.id)).then(
+    return this.io.store.settleMany(batch.map((a) => a.id)).then(
       (results) => this.settled(batch, results),
       // Still pending in Redis: resent on schedule and ACKed again.
-      (err) => this.d.log.error({ err, acks: batch.length }, 'settling ACKed messages failed'),
+      (err) => this.io.log.error({ err, acks: batch.length }, 'settling ACKed messages failed'),
     );
   }
 
@@ -283,22 +283,22 @@ export class Delivery {
       const r = results[i];
       if (!r) {
         // Normal after a retransmission crossed its ACK; counted so a cloud ACKing wrong ids shows up.
-        this.d.log.debug({ messageId: a.id }, 'ACK for an unknown or settled message; ignored');
-        this.d.metrics.incr('acks_ignored_total');
+        this.io.log.debug({ messageId: a.id }, 'ACK for an unknown or settled message; ignored');
+        this.io.metrics.incr('acks_ignored_total');
         return;
       }
       if (r.sentAt !== null) {
         const latency = Math.max(0, a.at - r.sentAt);
-        this.d.metrics.observe('ack_latency_ms', latency);
-        this.d.onAckLatency?.(latency);
+        this.io.metrics.observe('ack_latency_ms', latency);
+        this.io.onAckLatency?.(latency);
       }
     });
   }
 
   private logDropped(dropped: Array<{ id: string; type: string }>): void {
     if (dropped.length === 0) return;
-    this.d.log.warn({ dropped }, 'offline buffer full: oldest messages dropped (recoverable from the journal)');
-    this.d.metrics.incr('offline_dropped_total', undefined, dropped.length);
+    this.io.log.warn({ dropped }, 'offline buffer full: oldest messages dropped (recoverable from the journal)');
+    this.io.metrics.incr('offline_dropped_total', undefined, dropped.length);
   }
 }
 

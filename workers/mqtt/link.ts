@@ -55,7 +55,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private attempt = 0;
   private retry: NodeJS.Timeout | undefined;
 
-  constructor(private readonly o: LinkOptions) {
+  constructor(private readonly options: LinkOptions) {
     super();
   }
 
@@ -64,23 +64,23 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   }
 
   start(): void {
-    const o = this.o;
-    const client = o.factory(o.url, {
-      clientId: o.clientId,
-      keepalive: o.keepaliveSeconds,
+    const options = this.options;
+    const client = options.factory(options.url, {
+      clientId: options.clientId,
+      keepalive: options.keepaliveSeconds,
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: CONNECT_TIMEOUT_MS,
       queueQoSZero: false,
       resubscribe: false,
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-      ...(o.ca !== undefined ? { ca: o.ca } : {}),
-      will: { topic: o.will.topic, payload: Buffer.from(o.will.payload()), qos: 0, retain: false },
+      ...(options.username !== undefined ? { username: options.username } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.ca !== undefined ? { ca: options.ca } : {}),
+      will: { topic: options.will.topic, payload: Buffer.from(options.will.payload()), qos: 0, retain: false },
     });
     this.client = client;
     // During a long outage every attempt fails the same way: warn once, then keep it at debug.
-    client.on('error', (err) => (this.attempt <= 1 ? o.log.warn : o.log.debug).call(o.log, { err: err.message, attempt: this.attempt }, 'mqtt error'));
+    client.on('error', (err) => (this.attempt <= 1 ? options.log.warn : options.log.debug).call(options.log, { err: err.message, attempt: this.attempt }, 'mqtt error'));
     client.on('connect', () => this.onConnect(client));
     client.on('close', () => this.onClose());
     client.on('message', (topic, payload) => this.emit('message', topic, payload));
@@ -109,16 +109,16 @@ export class MqttLink extends EventEmitter<LinkEvents> {
   private onConnect(client: MqttClient): void {
     // docs/pitfalls.md#nagles-algorithm: without no-delay a transaction and its accounting wait for the peer's delayed ACK.
     (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-    client.subscribe([...this.o.subscriptions], { qos: 0 }, (err) => {
+    client.subscribe([...this.options.subscriptions], { qos: 0 }, (err) => {
       if (err) {
-        this.o.log.warn({ err: err.message }, 'subscribe failed; reconnecting');
+        this.options.log.warn({ err: err.message }, 'subscribe failed; reconnecting');
         client.end(true);
         return;
       }
       if (!client.connected || this.closing) return;
       this.attempt = 0;
       this.isUp = true;
-      this.o.log.info('mqtt link up');
+      this.options.log.info('mqtt link up');
       this.emit('up');
     });
   }
@@ -127,18 +127,18 @@ export class MqttLink extends EventEmitter<LinkEvents> {
     const wasUp = this.isUp;
     this.isUp = false;
     if (wasUp) {
-      this.o.log.warn('mqtt link down');
+      this.options.log.warn('mqtt link down');
       this.emit('down');
     }
     if (this.closing || this.retry) return;
-    const delay = reconnectDelay(this.attempt++, Math.min(RECONNECT_BASE_MS, this.o.reconnectMaxMs), this.o.reconnectMaxMs, this.o.random ?? Math.random);
-    this.o.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting');
+    const delay = reconnectDelay(this.attempt++, Math.min(RECONNECT_BASE_MS, this.options.reconnectMaxMs), this.options.reconnectMaxMs, this.options.random ?? Math.random);
+    this.options.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting');
     this.retry = setTimeout(() => {
       this.retry = undefined;
       const client = this.client;
       if (this.closing || !client) return;
       // A fresh will for this connection (mqtt.js reads options.will at every CONNECT).
-      client.options.will = { topic: this.o.will.topic, payload: Buffer.from(this.o.will.payload()), qos: 0, retain: false };
+      client.options.will = { topic: this.options.will.topic, payload: Buffer.from(this.options.will.payload()), qos: 0, retain: false };
       client.reconnect();
     }, delay);
   }

@@ -1,28 +1,34 @@
 /**
  * The `mqtt` PM2 app: broker connection, ACK tracking and retransmission,
  * offline buffer, inbound ACKs and commands, heartbeat (docs/architecture.md#processes).
- * Composition root: real adapters in, everything else in ./app.ts.
+ * Composition root: the connections, metrics, clock and real adapters are
+ * made here and closed here after the app; the wiring is in ./app.ts.
  */
 import { readFileSync } from 'node:fs';
 import { uptime } from 'node:os';
 import mqtt from 'mqtt';
 import { runApp } from '../../shared/app-runner.js';
+import { systemClock } from '../../shared/clock.js';
+import { closeInOrder, quitStep } from '../../shared/close.js';
+import { redisMetrics } from '../../shared/metrics.js';
 import { systemHealthReader } from '../../shared/system-health.js';
-import { producerConnection, workerConnection } from '../../shared/redis.js';
+import { logErrors, producerConnection, workerConnection } from '../../shared/redis.js';
 import { startMqttApp } from './app.js';
 import { agentVersion } from './version.js';
 
 await runApp('mqtt', async ({ config, log, keys, redis }) => {
-  const subscriber = workerConnection(config.redisUrl, `${config.deviceId}:mqtt:settings`);
-  const producer = producerConnection(config.redisUrl, `${config.deviceId}:mqtt:commands`);
-  for (const c of [subscriber, producer]) c.on('error', (err) => log.warn({ err: err.message }, 'redis connection error'));
-  return startMqttApp({
+  const subscriber = logErrors(workerConnection(config.redisUrl, `${config.deviceId}:mqtt:settings`), log);
+  const producer = logErrors(producerConnection(config.redisUrl, `${config.deviceId}:mqtt:commands`), log);
+  const metrics = redisMetrics(redis, keys);
+  const app = await startMqttApp({
     config,
     log,
     keys,
     redis,
     subscriber,
     producer,
+    metrics,
+    clock: systemClock,
     clientFactory: (url, options) => mqtt.connect(url, options),
     ca: config.mqttCa ? readFileSync(config.mqttCa) : undefined,
     firmwareVersion: config.firmwareVersion ?? agentVersion(),
@@ -30,4 +36,15 @@ await runApp('mqtt', async ({ config, log, keys, redis }) => {
     systemHealth: systemHealthReader({ dataDir: process.cwd() }),
     uptimeSeconds: uptime,
   });
+  return {
+    close: closeInOrder(
+      [
+        { name: 'mqtt app', run: () => app.close() },
+        { name: 'metrics', run: () => metrics.close() },
+        quitStep('settings subscriber', subscriber),
+        quitStep('commands producer', producer),
+      ],
+      { log },
+    ),
+  };
 });

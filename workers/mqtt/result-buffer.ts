@@ -26,20 +26,20 @@ export interface ResultBufferDeps {
 export class ResultBuffer {
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly d: ResultBufferDeps) {}
+  constructor(private readonly io: ResultBufferDeps) {}
 
   async send(payload: string): Promise<void> {
-    const { redis, key } = this.d;
-    if (this.d.up() && !this.flushing && (await redis.llen(key)) === 0) {
+    const { redis, key } = this.io;
+    if (this.io.up() && !this.flushing && (await redis.llen(key)) === 0) {
       try {
-        await this.d.publish(payload);
+        await this.io.publish(payload);
         return;
       } catch (err) {
-        this.d.log.debug({ err: (err as Error).message }, 'publishing a command result failed; it waits for the link');
+        this.io.log.debug({ err: (err as Error).message }, 'publishing a command result failed; it waits for the link');
       }
     }
     await this.hold(payload);
-    if (this.d.up()) void this.flush();
+    if (this.io.up()) void this.flush();
   }
 
   /** Sends what waits, oldest first; stops at the first failure (the next reconnect resumes). */
@@ -51,12 +51,12 @@ export class ResultBuffer {
   }
 
   private async drain(): Promise<void> {
-    const { redis, key } = this.d;
-    while (this.d.up()) {
+    const { redis, key } = this.io;
+    while (this.io.up()) {
       const payload = await redis.lindex(key, 0);
       if (payload === null) return;
       try {
-        await this.d.publish(payload);
+        await this.io.publish(payload);
       } catch {
         return;
       }
@@ -65,15 +65,15 @@ export class ResultBuffer {
   }
 
   private async hold(payload: string): Promise<void> {
-    const { redis, key, limit } = this.d;
+    const { redis, key, limit } = this.io;
     const length = await redis.rpush(key, payload);
     if (length <= limit) {
-      this.d.metrics.set('command_results_buffered', length);
+      this.io.metrics.set('command_results_buffered', length);
       return;
     }
     await redis.ltrim(key, length - limit, -1);
-    this.d.metrics.incr('command_results_dropped_total', undefined, length - limit);
-    this.d.metrics.set('command_results_buffered', limit);
-    this.d.log.warn({ dropped: length - limit, limit }, 'command result buffer full: oldest results dropped (COINEREX_RESULT_BUFFER_LIMIT)');
+    this.io.metrics.incr('command_results_dropped_total', undefined, length - limit);
+    this.io.metrics.set('command_results_buffered', limit);
+    this.io.log.warn({ dropped: length - limit, limit }, 'command result buffer full: oldest results dropped (COINEREX_RESULT_BUFFER_LIMIT)');
   }
 }

@@ -46,13 +46,13 @@ export function dailySummary(s: MachineSnapshot, isoDate: string): Record<string
 }
 
 export class Accounting {
-  constructor(private readonly d: BusinessDeps) {}
+  constructor(private readonly core: BusinessDeps) {}
 
   /** Commits an accounting snapshot of now, or of `snapshot` just read (the caller drains the publisher). */
   async publish(snapshot?: MachineSnapshot): Promise<void> {
-    const s = snapshot ?? (await readMachineSnapshot(this.d.redis, this.d.keys, today(this.d)));
-    const envelope = await this.d.publisher.envelope('accounting', accountingData(s));
-    await newPlan(this.d).guard(this.d.keys.emitted(envelope.message_id), EMIT_GUARD_SECONDS).emit(envelope).commit(this.d.redis);
+    const s = snapshot ?? (await readMachineSnapshot(this.core.redis, this.core.keys, today(this.core)));
+    const envelope = await this.core.publisher.envelope('accounting', accountingData(s));
+    await newPlan(this.core).guard(this.core.keys.emitted(envelope.message_id), EMIT_GUARD_SECONDS).emit(envelope).commit(this.core.redis);
   }
 
   /**
@@ -63,12 +63,12 @@ export class Accounting {
   async closeDay(atMs: number): Promise<boolean> {
     // The calendar day that ends at or contains `atMs`: midnight closes the day before, in full.
     const inDay = atMs - 1;
-    const day = today(this.d, inDay);
-    const s = await readMachineSnapshot(this.d.redis, this.d.keys, day);
-    const data = { ...accountingData(s), report: 'daily_close' as const, daily: dailySummary(s, localParts(inDay, this.d.config.timezone).isoDate) };
-    const envelope = await this.d.publisher.envelope('accounting', data);
-    const result = await newPlan(this.d).guard(this.d.keys.dailyClose(day), DAILY_TTL_SECONDS).emit(envelope).commit(this.d.redis);
-    if (result === 'ok') this.d.log.info({ day }, 'daily close committed');
+    const day = today(this.core, inDay);
+    const s = await readMachineSnapshot(this.core.redis, this.core.keys, day);
+    const data = { ...accountingData(s), report: 'daily_close' as const, daily: dailySummary(s, localParts(inDay, this.core.config.timezone).isoDate) };
+    const envelope = await this.core.publisher.envelope('accounting', data);
+    const result = await newPlan(this.core).guard(this.core.keys.dailyClose(day), DAILY_TTL_SECONDS).emit(envelope).commit(this.core.redis);
+    if (result === 'ok') this.core.log.info({ day }, 'daily close committed');
     return result === 'ok';
   }
 }

@@ -24,7 +24,7 @@ export async function scheduleDailyClose(queue: Queue, timeZone: string): Promis
 }
 
 export function dailyCloseWorker(
-  d: BusinessDeps,
+  core: BusinessDeps,
   connection: Redis,
   accounting: Accounting,
   /** Runs the close in line with the machine's other changes. */
@@ -33,13 +33,13 @@ export function dailyCloseWorker(
   return makeWorker(
     queueNames.businessSchedule,
     async (job: Job) => {
-      const at = job.opts.prevMillis ?? d.clock.now();
+      const at = job.opts.prevMillis ?? core.clock.now();
       await act(() => accounting.closeDay(at));
-      const trimmed = await trimJournal(d.redis, d.keys, d.clock.now());
-      if (trimmed > 0) d.log.info({ trimmed }, 'old journal entries trimmed');
+      const trimmed = await trimJournal(core.redis, core.keys, core.clock.now());
+      if (trimmed > 0) core.log.info({ trimmed }, 'old journal entries trimmed');
     },
     connection,
-    d.keys.bullPrefix,
-    d.log,
+    core.keys.bullPrefix,
+    core.log,
   );
 }

@@ -1,37 +1,43 @@
 /**
- * Entry point of the remote-command pipeline in the business app, with the
- * verification pool for signatures. Two lanes, each one command at a time in
- * arrival order: the `commands` queue runs every command but `coin_dispense`,
- * which it moves to `commands-dispense`, so `lock`, `query`, `config` and
- * `restart` never wait behind a payout. A command id still executes at most
- * once (the processor's claim, and its in-process guard across the two
- * lanes). See docs/commands.md.
+ * Entry point of the remote-command pipeline in the business app. Two lanes,
+ * each one command at a time in arrival order: the `commands` queue runs
+ * every command but `coin_dispense`, which it moves to `commands-dispense`,
+ * so `lock`, `query`, `config` and `restart` never wait behind a payout. A
+ * command id still executes at most once (the processor's claim, and its
+ * in-process guard across the two lanes). See docs/commands.md. The
+ * verification pool and the lanes' connections come from the entry
+ * (workers/business/main.ts), which closes them.
  */
 import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../../shared/config.js';
+import { closeInOrder } from '../../../shared/close.js';
+import type { Logger } from '../../../shared/logger.js';
 import { makeQueue, makeWorker } from '../../../queue/connection.js';
 import { commandJobSchema, type CommandJob } from '../../../queue/jobs.js';
 import { queueNames } from '../../../queue/names.js';
-import { createCommandVerifier } from './auth/pool.js';
+import { createCommandVerifier, type CommandVerifier } from './auth/pool.js';
 import { loadCommandPublicKey } from './auth/public-key.js';
 import type { CommandPipelineDeps } from './deps.js';
-import { commandProcessor } from './pipeline.js';
+import { commandProcessor, type ProcessorDeps } from './pipeline.js';
 
 export type { CommandPipelineDeps };
 
-export interface CommandPipelineOptions {
-  /** Verification threads, 1..2. Default 1. */
-  verifierThreads?: number;
-  /** How long a restart waits for its result to be published first, ms. Default 5000. */
-  resultWaitMs?: number;
+export interface CommandPipelineStart extends ProcessorDeps {
+  /** Blocking-read connections of the two lanes' workers. */
+  connections: { commands: Redis; dispense: Redis };
 }
 
 export interface CommandPipeline {
-  /** Stops intake, lets the command in hand finish, closes the pool and the connection. Idempotent. */
+  /** Stops intake, lets the command in hand finish, closes the dispense lane. Idempotent. */
   close(): Promise<void>;
 }
 
-export async function startCommandPipeline(deps: CommandPipelineDeps, options: CommandPipelineOptions = {}): Promise<CommandPipeline> {
-  const { config, log, keys } = deps;
+/**
+ * The verification pool with the configured key (COINEREX_COMMAND_PUBLIC_KEY),
+ * read once: an unusable key stops the start; no key is said loudly.
+ */
+export function startCommandVerifier(config: Config, log: Logger): CommandVerifier {
   const publicKeyPem = loadCommandPublicKey(config.commandPublicKey);
   if (publicKeyPem) {
     log.info({ key: config.commandPublicKey }, 'remote commands must be signed (Ed25519)');
@@ -41,16 +47,13 @@ export async function startCommandPipeline(deps: CommandPipelineDeps, options: C
         `to ${config.topicPrefix}/commands/${config.deviceId}/+ can dispense coins, lock or restart this machine !!!`,
     );
   }
-  const verifier = createCommandVerifier({
-    publicKeyPem,
-    maxThreads: options.verifierThreads,
-    onError: (err) => log.error({ err }, 'verification pool error'),
-  });
-  const processor = commandProcessor({ ...deps, verifier, resultWaitMs: options.resultWaitMs });
-  const connection = deps.redis.duplicate();
-  const dispenseConnection = deps.redis.duplicate();
-  for (const c of [connection, dispenseConnection]) c.on('error', (err) => log.warn({ err: err.message }, 'commands worker redis error'));
-  const dispenseLane = makeQueue<CommandJob>(queueNames.commandsDispense, deps.redis, keys.bullPrefix, log);
+  return createCommandVerifier({ publicKeyPem, onError: (err) => log.error({ err }, 'verification pool error') });
+}
+
+export async function startCommandPipeline(start: CommandPipelineStart): Promise<CommandPipeline> {
+  const { log, keys, connections } = start;
+  const processor = commandProcessor(start);
+  const dispenseLane = makeQueue<CommandJob>(queueNames.commandsDispense, start.redis, keys.bullPrefix, log);
   const parse = (data: unknown): CommandJob => {
     const parsed = commandJobSchema.safeParse(data);
     if (!parsed.success) throw new UnrecoverableError(`malformed command job: ${parsed.error.issues[0]?.message}`);
@@ -64,7 +67,7 @@ export async function startCommandPipeline(deps: CommandPipelineDeps, options: C
       if (command.commandType === 'coin_dispense') await dispenseLane.add('coin_dispense', command, { jobId: `lane-${job.id ?? ''}` });
       else await processor.process(command, job.id ?? '');
     },
-    connection,
+    connections.commands,
     keys.bullPrefix,
     log,
     { concurrency: 1 },
@@ -74,29 +77,21 @@ export async function startCommandPipeline(deps: CommandPipelineDeps, options: C
     async (job) => {
       await processor.process(parse(job.data), job.id ?? '');
     },
-    dispenseConnection,
+    connections.dispense,
     keys.bullPrefix,
     log,
     { concurrency: 1 },
   );
   await Promise.all([worker.waitUntilReady(), dispenseWorker.waitUntilReady()]);
 
-  let closing: Promise<void> | undefined;
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (err) {
-      log.error({ err }, `command pipeline: ${what} failed while closing`);
-    }
-  };
   return {
-    close: () =>
-      (closing ??= (async () => {
-        await step('worker', () => Promise.all([worker.close(), dispenseWorker.close()]));
-        await step('post-result work', () => processor.close());
-        await step('verification pool', () => verifier.close());
-        await step('dispense lane', () => dispenseLane.close());
-        await step('connection', () => Promise.all([connection.quit(), dispenseConnection.quit()]));
-      })()),
+    close: closeInOrder(
+      [
+        { name: 'command workers', run: () => Promise.all([worker.close(), dispenseWorker.close()]) },
+        { name: 'post-result work', run: () => processor.close() },
+        { name: 'dispense lane', run: () => dispenseLane.close() },
+      ],
+      { log },
+    ),
   };
 }

@@ -18,7 +18,8 @@
  */
 import { CommandError } from '../../../shared/errors.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
-import { serviceAvailable, type Faults } from '../faults/faults.js';
+import { serviceAvailable } from '../../../shared/codes.js';
+import type { Faults } from '../faults/faults.js';
 import { errorData } from '../faults/messages.js';
 import type { StateView } from '../state/state-view.js';
 import type { Plan } from '../store/plan.js';

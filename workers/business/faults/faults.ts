@@ -6,7 +6,7 @@
  * re-delivered. Raised errors count in the day's `errors`.
  */
 import { formatTimestamp } from '../../../shared/clock.js';
-import { alarmCodes, errorCodes, isCritical } from '../../../shared/codes.js';
+import { alarmCodes, errorCodes, serviceAvailable, type ActiveCodes } from '../../../shared/codes.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import type { Plan } from '../store/plan.js';
 import { alarmData, errorData } from './messages.js';
@@ -31,23 +31,13 @@ export interface ClearOptions {
   level?: number | string | null;
 }
 
-export interface ActiveCodes {
-  errors: number[];
-  alarms: number[];
-}
-
-/** Critical errors and alarms 2 (door) and 3 (paused) put the service out (docs/protocol.md#6-error-and-alarm-codes). */
-export function serviceAvailable(active: ActiveCodes): boolean {
-  return !active.errors.some(isCritical) && !active.alarms.some((a) => alarmCodes.get(a)?.serviceAvailable === false);
-}
-
 const field = (kind: CodeKind, code: number) => `${kind}:${code}`;
 
 export class Faults {
-  constructor(private readonly d: BusinessDeps) {}
+  constructor(private readonly core: BusinessDeps) {}
 
   async active(): Promise<ActiveCodes & { raisedAt: Map<string, number> }> {
-    const h = await this.d.redis.hgetall(this.d.keys.activeCodes);
+    const h = await this.core.redis.hgetall(this.core.keys.activeCodes);
     const list = (kind: CodeKind) =>
       Object.keys(h)
         .filter((k) => k.startsWith(`${kind}:`))
@@ -57,14 +47,14 @@ export class Faults {
   }
 
   async isActive(kind: CodeKind, code: number): Promise<boolean> {
-    return (await this.d.redis.hexists(this.d.keys.activeCodes, field(kind, code))) === 1;
+    return (await this.core.redis.hexists(this.core.keys.activeCodes, field(kind, code))) === 1;
   }
 
   /** Raises `code` unless already active. Resolves true when it was raised now. */
   async raise(kind: CodeKind, code: number, opts: RaiseOptions): Promise<boolean> {
-    const plan = newPlan(this.d);
+    const plan = newPlan(this.core);
     if (!(await this.raiseWith(plan, kind, code, opts))) return false;
-    return (await plan.commit(this.d.redis)) === 'ok';
+    return (await plan.commit(this.core.redis)) === 'ok';
   }
 
   /**
@@ -74,43 +64,43 @@ export class Faults {
    */
   async raiseWith(plan: Plan, kind: CodeKind, code: number, opts: RaiseOptions): Promise<boolean> {
     if (!(kind === 'error' ? errorCodes : alarmCodes).has(code)) {
-      this.d.log.warn({ kind, code }, 'unknown code ignored');
+      this.core.log.warn({ kind, code }, 'unknown code ignored');
       return false;
     }
     const f = field(kind, code);
     const active = await this.active();
     if (active.raisedAt.has(f)) {
-      plan.expectPresent(this.d.keys.activeCodes, f);
+      plan.expectPresent(this.core.keys.activeCodes, f);
       return false;
     }
     const after = { errors: kind === 'error' ? [...active.errors, code] : active.errors, alarms: kind === 'alarm' ? [...active.alarms, code] : active.alarms };
-    const now = this.d.clock.now();
+    const now = this.core.clock.now();
     const data =
       kind === 'error'
         ? errorData(code, 'raised', opts.context ?? {}, serviceAvailable(after))
         : alarmData(code, 'raised', opts.level ?? null, opts.context ?? {}, serviceAvailable(after));
-    const envelope = await this.d.publisher.envelope(kind, data);
+    const envelope = await this.core.publisher.envelope(kind, data);
     plan
-      .expectAbsent(this.d.keys.activeCodes, f)
-      .hset(this.d.keys.activeCodes, { [f]: now })
-      .hset(this.d.keys.codeSources, { [f]: opts.source })
+      .expectAbsent(this.core.keys.activeCodes, f)
+      .hset(this.core.keys.activeCodes, { [f]: now })
+      .hset(this.core.keys.codeSources, { [f]: opts.source })
       .emit(envelope);
     if (kind === 'error') {
-      const daily = this.d.keys.daily(today(this.d, now));
+      const daily = this.core.keys.daily(today(this.core, now));
       plan.hincr(daily, { errors: 1 }).expire(daily, DAILY_TTL_SECONDS);
     }
     plan.onCommitted(() => {
-      this.d.log.info({ kind, code, source: opts.source }, 'code raised');
-      this.d.metrics.incr('business_codes_raised_total', { kind, code });
+      this.core.log.info({ kind, code, source: opts.source }, 'code raised');
+      this.core.metrics.incr('business_codes_raised_total', { kind, code });
     });
     return true;
   }
 
   /** Clears `code` if active (and raised by `onlySource` when given). Resolves true when it was cleared now. */
   async clear(kind: CodeKind, code: number, opts: ClearOptions = {}): Promise<boolean> {
-    const plan = newPlan(this.d);
+    const plan = newPlan(this.core);
     if (!(await this.clearWith(plan, kind, code, opts))) return false;
-    return (await plan.commit(this.d.redis)) === 'ok';
+    return (await plan.commit(this.core.redis)) === 'ok';
   }
 
   /**
@@ -123,25 +113,25 @@ export class Faults {
     const active = await this.active();
     const raisedAt = active.raisedAt.get(f);
     if (raisedAt === undefined) {
-      plan.expectAbsent(this.d.keys.activeCodes, f);
+      plan.expectAbsent(this.core.keys.activeCodes, f);
       return false;
     }
-    const source = await this.d.redis.hget(this.d.keys.codeSources, f);
+    const source = await this.core.redis.hget(this.core.keys.codeSources, f);
     if (opts.onlySource && source !== opts.onlySource) return false;
     const after = { errors: active.errors.filter((c) => kind !== 'error' || c !== code), alarms: active.alarms.filter((c) => kind !== 'alarm' || c !== code) };
-    const now = this.d.clock.now();
-    const context = { ...opts.context, raised_at: formatTimestamp(raisedAt, this.d.config.timestampFormat), duration_seconds: Math.max(0, Math.round((now - raisedAt) / 1000)) };
+    const now = this.core.clock.now();
+    const context = { ...opts.context, raised_at: formatTimestamp(raisedAt, this.core.config.timestampFormat), duration_seconds: Math.max(0, Math.round((now - raisedAt) / 1000)) };
     const data =
       kind === 'error'
         ? errorData(code, 'cleared', context, serviceAvailable(after))
         : alarmData(code, 'cleared', opts.level ?? null, context, serviceAvailable(after));
-    const envelope = await this.d.publisher.envelope(kind, data);
+    const envelope = await this.core.publisher.envelope(kind, data);
     plan
-      .expectEq(this.d.keys.activeCodes, f, String(raisedAt))
-      .hdel(this.d.keys.activeCodes, f)
-      .hdel(this.d.keys.codeSources, f)
-      .emit(envelope, journal && { entryKey: this.d.keys.journalEntry(journal.member), indexKey: this.d.keys.journal, member: journal.member, at: now });
-    plan.onCommitted(() => this.d.log.info({ kind, code }, 'code cleared'));
+      .expectEq(this.core.keys.activeCodes, f, String(raisedAt))
+      .hdel(this.core.keys.activeCodes, f)
+      .hdel(this.core.keys.codeSources, f)
+      .emit(envelope, journal && { entryKey: this.core.keys.journalEntry(journal.member), indexKey: this.core.keys.journal, member: journal.member, at: now });
+    plan.onCommitted(() => this.core.log.info({ kind, code }, 'code cleared'));
     return true;
   }
 }

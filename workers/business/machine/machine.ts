@@ -24,7 +24,7 @@ const RECHECK_MS = 500;
 
 export class BusinessMachine implements MachinePort {
   constructor(
-    private readonly d: BusinessDeps,
+    private readonly core: BusinessDeps,
     private readonly engine: ExchangeEngine,
     private readonly condition: Condition,
     private readonly accounting: Accounting,
@@ -37,10 +37,10 @@ export class BusinessMachine implements MachinePort {
 
   async remoteDispense(req: RemoteDispenseRequest): Promise<RemoteDispenseOutcome> {
     const expired = () => new CommandError('EXPIRED', '逾時未開始出幣，已取消 (not started before its deadline; cancelled, nothing paid)');
-    if (!(await readRemote(this.d.redis, this.d.keys, req.commandId))) {
+    if (!(await readRemote(this.core.redis, this.core.keys, req.commandId))) {
       await this.engine.act(async () => {
-        if (await readRemote(this.d.redis, this.d.keys, req.commandId)) return;
-        if (this.d.clock.now() >= req.deadline) throw expired();
+        if (await readRemote(this.core.redis, this.core.keys, req.commandId)) return;
+        if (this.core.clock.now() >= req.deadline) throw expired();
         // Checked again here, in line with hardware events: the handler's check may be a moment old.
         const s = await this.condition.snapshot();
         if (s.locked) throw new CommandError('MACHINE_LOCKED');
@@ -51,18 +51,18 @@ export class BusinessMachine implements MachinePort {
       });
     }
     const done = await this.waitFor(async () => {
-      const r = await readRemote(this.d.redis, this.d.keys, req.commandId);
+      const r = await readRemote(this.core.redis, this.core.keys, req.commandId);
       if (r?.state === 'done') return r;
       if (r?.state === 'cancelled') throw expired();
       // Past the deadline a payout that has not started is cancelled; one that started is waited for.
-      if (r?.state === 'queued' && this.d.clock.now() >= req.deadline && (await this.engine.act(() => this.engine.lane.cancelRemote(req.commandId)))) throw expired();
+      if (r?.state === 'queued' && this.core.clock.now() >= req.deadline && (await this.engine.act(() => this.engine.lane.cancelRemote(req.commandId)))) throw expired();
       return null;
     });
     return outcome(done);
   }
 
   async dispenseQueued(commandId: string): Promise<boolean> {
-    return (await readRemote(this.d.redis, this.d.keys, commandId)) !== null;
+    return (await readRemote(this.core.redis, this.core.keys, commandId)) !== null;
   }
 
   decideDoubt(decision: DoubtDecision): Promise<DoubtResolution> {
@@ -89,15 +89,15 @@ export class BusinessMachine implements MachinePort {
   }
 
   async applySettings(settings: RuntimeSettings): Promise<void> {
-    const intervalChanged = settings.statusSeconds !== this.d.settings.current.statusSeconds;
-    this.d.settings.current = settings;
+    const intervalChanged = settings.statusSeconds !== this.core.settings.current.statusSeconds;
+    this.core.settings.current = settings;
     if (intervalChanged) this.condition.scheduleStatus();
     // Thresholds may have moved alarm 1 in or out.
     await this.engine.act(async () => undefined);
   }
 
   async readJournal(query: JournalQuery): Promise<Envelope[]> {
-    return (await readJournalEntries(this.d.redis, this.d.keys, query)).map((e) => e.envelope);
+    return (await readJournalEntries(this.core.redis, this.core.keys, query)).map((e) => e.envelope);
   }
 
   /** Resolves with the first truthy value of `check`, re-checked after every settlement and every RECHECK_MS. */

@@ -40,10 +40,10 @@ export class Condition {
   private lastSent: { state: AcceptorState; at: number; jobId: string } | null = null;
   private statusTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly d: BusinessDeps) {}
+  constructor(private readonly core: BusinessDeps) {}
 
   snapshot(): Promise<MachineSnapshot> {
-    return readMachineSnapshot(this.d.redis, this.d.keys, today(this.d));
+    return readMachineSnapshot(this.core.redis, this.core.keys, today(this.core));
   }
 
   /**
@@ -51,19 +51,19 @@ export class Condition {
    * when not given); publishes status when the status changed.
    */
   async refresh(view?: StateView): Promise<MachineSnapshot> {
-    const v = view ?? (await readStateView(this.d));
+    const v = view ?? (await readStateView(this.core));
     const s = v.snapshot;
     const critical = s.activeErrors.some(isCritical);
     const remoteRunning = v.head?.purpose === 'remote' && v.head.state === 'sent';
     const status: MachineStatus = critical ? machineStatus.fault : remoteRunning ? machineStatus.remote : machineStatus.standby;
     const acceptors = !(s.locked || critical || s.doorOpen || s.activeErrors.some((c) => acceptorStopCodes.includes(c)));
-    const c = this.d.config;
+    const c = this.core.config;
     const inhibited = inhibitedDenominations({
       accepted: c.acceptedDenominations,
       inventory: booksInventory(v),
       debt: s.counters.debt_coins,
       marginCoins: c.payoutMarginCoins,
-      bonusTable: this.d.settings.current.bonusTable,
+      bonusTable: this.core.settings.current.bonusTable,
     });
     const desired: AcceptorState = { enabled: acceptors, inhibit: inhibited.map((i) => i.amount) };
     const confirmed = confirmedAcceptors(v.machine);
@@ -79,12 +79,12 @@ export class Condition {
     };
     // Written only on change: every write is an fsync on the board's SD card (docs/durability.md).
     if (statusStored !== next.status || serviceStored !== next.serviceStatus || reasonsStored !== next.inhibitReasons) {
-      await this.d.redis.hset(this.d.keys.machine, next);
+      await this.core.redis.hset(this.core.keys.machine, next);
     }
     await this.syncAcceptors(desired, confirmed);
     const snapshot = { ...s, status, acceptorsEnabled: enabledNow, inhibited, serviceStatus: service };
     if (statusStored !== next.status || (reasonsStored ?? '{}') !== next.inhibitReasons) {
-      this.d.log.info({ from: statusStored ?? null, to: status }, 'machine status changed');
+      this.core.log.info({ from: statusStored ?? null, to: status }, 'machine status changed');
       await this.publishStatus(snapshot);
     }
     return snapshot;
@@ -97,32 +97,32 @@ export class Condition {
    */
   private async syncAcceptors(desired: AcceptorState, confirmed: AcceptorState | null): Promise<void> {
     if (this.acceptorsSynced && sameAcceptors(desired, confirmed)) return;
-    const now = this.d.clock.now();
+    const now = this.core.clock.now();
     const last = this.lastSent;
     if (this.acceptorsSynced && last && sameAcceptors(desired, last.state)) {
-      if (now - last.at < this.d.config.acceptorsResendSeconds * 1000) return;
+      if (now - last.at < this.core.config.acceptorsResendSeconds * 1000) return;
       // While the hardware app is down the same command would only pile up in the queue.
-      if (await this.d.hardware.waiting(last.jobId)) return;
+      if (await this.core.hardware.waiting(last.jobId)) return;
     }
-    const jobId = await this.d.hardware.setAcceptors(desired.enabled, desired.inhibit);
+    const jobId = await this.core.hardware.setAcceptors(desired.enabled, desired.inhibit);
     this.lastSent = { state: desired, at: now, jobId };
     this.acceptorsSynced = true;
-    this.d.log.info({ desired, confirmed, resend: last !== null && sameAcceptors(desired, last.state) }, 'acceptors set');
+    this.core.log.info({ desired, confirmed, resend: last !== null && sameAcceptors(desired, last.state) }, 'acceptors set');
   }
 
   async publishStatus(s?: MachineSnapshot): Promise<void> {
     const snap = s ?? (await this.snapshot());
-    const { lowCoinWarning, lowCoinCritical } = this.d.settings.current;
-    const data = buildStatusData(snap, { lowCoinWarning, lowCoinCritical, timestampFormat: this.d.config.timestampFormat });
-    await this.d.publisher.sendUntracked(await this.d.publisher.envelope('status', data));
+    const { lowCoinWarning, lowCoinCritical } = this.core.settings.current;
+    const data = buildStatusData(snap, { lowCoinWarning, lowCoinCritical, timestampFormat: this.core.config.timestampFormat });
+    await this.core.publisher.sendUntracked(await this.core.publisher.envelope('status', data));
   }
 
   /** (Re)starts the periodic status message with the current `statusSeconds`. */
   scheduleStatus(): void {
     if (this.statusTimer) clearInterval(this.statusTimer);
     this.statusTimer = setInterval(() => {
-      this.publishStatus().catch((err) => this.d.log.warn({ err }, 'periodic status failed'));
-    }, this.d.settings.current.statusSeconds * 1000);
+      this.publishStatus().catch((err) => this.core.log.warn({ err }, 'periodic status failed'));
+    }, this.core.settings.current.statusSeconds * 1000);
     this.statusTimer.unref();
   }
 

@@ -17,14 +17,14 @@ export class MemoryWatch {
   private running = false;
 
   constructor(
-    private readonly d: BusinessDeps,
+    private readonly core: BusinessDeps,
     private readonly faults: Faults,
     /** Runs a change in line with the machine's others, and what follows from it (acceptors). */
     private readonly act: <T>(fn: () => Promise<T>) => Promise<T>,
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), this.d.config.redisMemoryCheckSeconds * 1000);
+    this.timer = setInterval(() => void this.check(), this.core.config.redisMemoryCheckSeconds * 1000);
     this.timer.unref();
     void this.check();
   }
@@ -39,21 +39,21 @@ export class MemoryWatch {
     if (this.running) return;
     this.running = true;
     try {
-      const m = await readRedisMemory(this.d.redis);
-      const alarm = this.d.config.redisMemoryAlarmPercent;
+      const m = await readRedisMemory(this.core.redis);
+      const alarm = this.core.config.redisMemoryAlarmPercent;
       const context = { used_memory: m.used, maxmemory: m.max, percent: memoryPercent(m), alarm_percent: alarm };
-      this.d.metrics.set('redis_memory_used_bytes', m.used);
+      this.core.metrics.set('redis_memory_used_bytes', m.used);
       const active = await this.faults.isActive('error', MEMORY_CODE);
       if (memoryHigh(m, alarm)) {
         if (!active) {
-          this.d.log.error(context, 'Redis memory high: acceptors off until it is freed');
+          this.core.log.error(context, 'Redis memory high: acceptors off until it is freed');
           await this.act(() => this.faults.raise('error', MEMORY_CODE, { source: 'memory', context }));
         }
       } else if (active && !memoryHigh(m, alarm - HYSTERESIS_PERCENT)) {
         await this.act(() => this.faults.clear('error', MEMORY_CODE, { onlySource: 'memory', context }));
       }
     } catch (err) {
-      this.d.log.warn({ err }, 'Redis memory check failed');
+      this.core.log.warn({ err }, 'Redis memory check failed');
     } finally {
       this.running = false;
     }

@@ -27,15 +27,15 @@ export interface StateView {
   doubt: { coins: number; acknowledged: boolean };
 }
 
-export async function readStateView(d: BusinessDeps): Promise<StateView> {
-  const k = d.keys;
-  const replies = await d.redis
+export async function readStateView(core: BusinessDeps): Promise<StateView> {
+  const k = core.keys;
+  const replies = await core.redis
     .multi()
     .hgetall(k.machine)
     .hgetall(k.counters)
     .hgetall(k.activeCodes)
     .hgetall(k.codeSources)
-    .hgetall(k.daily(today(d)))
+    .hgetall(k.daily(today(core)))
     .lindex(k.payoutLane, 0)
     .llen(k.unsent)
     .hgetall(k.debtDoubt)
@@ -45,7 +45,7 @@ export async function readStateView(d: BusinessDeps): Promise<StateView> {
     if (err) throw err;
     return value;
   }) as [Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, Record<string, string>, string | null, number, Record<string, string>];
-  const head = headId === null ? null : await readIntent(d.redis, k, headId);
+  const head = headId === null ? null : await readIntent(core.redis, k, headId);
   return {
     snapshot: machineSnapshotOf({ machine, counters, codes, daily }),
     machine,

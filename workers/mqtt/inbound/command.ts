@@ -53,7 +53,7 @@ function clipDepth(body: unknown, max: number): unknown {
   return root;
 }
 
-export function parseCommand(topic: string, commandType: string, payload: Buffer, receivedAt: number): CommandParse {
+export function toCommandJob(topic: string, commandType: string, payload: Buffer, receivedAt: number): CommandParse {
   let body: unknown;
   try {
     body = JSON.parse(payload.toString('utf8'));

@@ -10,7 +10,7 @@ import type { Metrics } from '../../../shared/metrics.js';
 import { parseInboundTopic } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import { parseAck, type AckVerdict } from './ack.js';
-import { parseCommand } from './command.js';
+import { toCommandJob } from './command.js';
 import type { TokenBucket } from './rate-limit.js';
 import { oversized } from './size-limit.js';
 
@@ -26,62 +26,62 @@ export interface InboundDeps {
   enqueueCommand(job: CommandJob): Promise<void>;
 }
 
-export function inboundRouter(d: InboundDeps): (topic: string, payload: Buffer) => void {
-  const fail = (what: string) => (err: unknown) => d.log.error({ err }, what);
+export function inboundRouter(inbound: InboundDeps): (topic: string, payload: Buffer) => void {
+  const fail = (what: string) => (err: unknown) => inbound.log.error({ err }, what);
   let warnedAt = -Infinity;
   let warnedOversizedAt = -Infinity;
   /** Counts and drops an oversized payload (one warning a minute); true when dropped. */
   const dropOversized = (topic: string, payload: Buffer, what: 'command' | 'ack'): boolean => {
     if (!oversized(payload)) return false;
-    d.metrics.incr(what === 'command' ? 'commands_oversized_total' : 'acks_oversized_total');
-    if (d.clock.now() - warnedOversizedAt > 60_000) {
-      warnedOversizedAt = d.clock.now();
-      d.log.warn({ topic, bytes: payload.length }, `oversized ${what} dropped unparsed`);
+    inbound.metrics.incr(what === 'command' ? 'commands_oversized_total' : 'acks_oversized_total');
+    if (inbound.clock.now() - warnedOversizedAt > 60_000) {
+      warnedOversizedAt = inbound.clock.now();
+      inbound.log.warn({ topic, bytes: payload.length }, `oversized ${what} dropped unparsed`);
     }
     return true;
   };
   return (topic, payload) => {
-    const route = parseInboundTopic(topic, d.topicPrefix, d.deviceId);
+    const route = parseInboundTopic(topic, inbound.topicPrefix, inbound.deviceId);
     switch (route.kind) {
       case 'ack': {
         if (dropOversized(topic, payload, 'ack')) return;
         const r = parseAck(payload);
         if (!r.ok) {
-          d.metrics.incr('acks_invalid_total');
-          d.log.warn({ reason: r.reason, bytes: payload.length }, 'invalid ACK ignored');
+          inbound.metrics.incr('acks_invalid_total');
+          inbound.log.warn({ reason: r.reason, bytes: payload.length }, 'invalid ACK ignored');
           return;
         }
         if (r.ack.unknownStatus) {
-          d.metrics.incr('acks_unknown_status_total');
-          d.log.warn({ status: r.ack.status.slice(0, 100), messageId: r.ack.id }, 'ACK with a status the protocol does not define: settles as received');
+          inbound.metrics.incr('acks_unknown_status_total');
+          inbound.log.warn({ status: r.ack.status.slice(0, 100), messageId: r.ack.id }, 'ACK with a status the protocol does not define: settles as received');
         }
-        void d.onAck(r.ack).catch(fail('handling an ACK failed'));
+        void inbound.onAck(r.ack).catch(fail('handling an ACK failed'));
         return;
       }
       case 'command': {
-        if (!d.commandBucket.take()) {
-          d.metrics.incr('commands_rate_limited_total');
-          if (d.clock.now() - warnedAt > 60_000) {
-            warnedAt = d.clock.now();
-            d.log.warn({ topic }, 'inbound commands over the rate limit (COINEREX_COMMAND_RATE_LIMIT): dropping the excess');
+        if (!inbound.commandBucket.take()) {
+          inbound.metrics.incr('commands_rate_limited_total');
+          if (inbound.clock.now() - warnedAt > 60_000) {
+            warnedAt = inbound.clock.now();
+            inbound.log.warn({ topic }, 'inbound commands over the rate limit (COINEREX_COMMAND_RATE_LIMIT): dropping the excess');
           }
           return;
         }
         if (dropOversized(topic, payload, 'command')) return;
-        const r = parseCommand(topic, route.commandType, payload, d.clock.now());
+        const r = toCommandJob(topic, route.commandType, payload, inbound.clock.now());
         if (!r.ok) {
-          d.metrics.incr('commands_invalid_json_total');
-          d.log.warn({ topic, bytes: payload.length }, 'command is not JSON; ignored');
+          inbound.metrics.incr('commands_invalid_json_total');
+          inbound.log.warn({ topic, bytes: payload.length }, 'command is not JSON; ignored');
           return;
         }
-        void d.enqueueCommand(r.job).catch(fail('enqueueing a command failed'));
+        void inbound.enqueueCommand(r.job).catch(fail('enqueueing a command failed'));
         return;
       }
       case 'command-result':
-        d.log.debug({ topic }, 'own command result received back; ignored');
+        inbound.log.debug({ topic }, 'own command result received back; ignored');
         return;
       default:
-        d.log.debug({ topic }, 'message on an unexpected topic; ignored');
+        inbound.log.debug({ topic }, 'message on an unexpected topic; ignored');
     }
   };
 }
