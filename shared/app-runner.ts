@@ -52,9 +52,19 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
 
   let running: RunningApp | undefined;
   let closing: Promise<void> | undefined;
-  const beat = setInterval(() => {
-    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
-  }, beatMs(config.watchdogSeconds));
+  // Beats fall on multiples of the period of the wall clock, so the apps' beats reach Redis together and
+  // share its fsyncs (with `appendfsync always` Redis fsyncs once for the writes it read in one pass).
+  const period = beatMs(config.watchdogSeconds);
+  let beat: NodeJS.Timeout;
+  const nextBeat = () => {
+    const wait = period - (Date.now() % period);
+    // A timer that fired a hair before the boundary must not beat twice.
+    beat = setTimeout(() => {
+      redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
+      nextBeat();
+    }, wait < period / 10 ? wait + period : wait);
+  };
+  nextBeat();
 
   const shutdown = (reason: string, code: number): Promise<void> => {
     closing ??= (async () => {
@@ -64,7 +74,7 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
         process.exit(code || 1);
       }, SHUTDOWN_TIMEOUT_MS);
       force.unref();
-      clearInterval(beat);
+      clearTimeout(beat);
       try {
         await running?.close();
       } catch (err) {
