@@ -27,7 +27,9 @@ export function makeWorker<T = unknown>(
   log?: Logger,
   opts: Partial<WorkerOptions> = {},
 ): Worker<T> {
-  const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, ...opts });
+  // An idle worker re-polls when its blocking pop times out (BullMQ's default: every 5 s); a new job
+  // wakes it at once, so 10 s (BullMQ's own ceiling for a blocking pop) only halves the idle wake-ups.
+  const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, drainDelay: 10, ...opts });
   w.on('error', (err) => log?.error({ err, queue: name }, 'worker error'));
   w.on('failed', (job, err) => log?.warn({ err, queue: name, jobId: job?.id }, 'job failed'));
   return w;
