@@ -5,6 +5,7 @@
  * (docs/architecture.md#lifecycle). A bad configuration exits 78 with the message.
  */
 import type { Redis } from 'ioredis';
+import { onWallClockGrid } from './clock.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { makeLogger, type Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './keys.js';
@@ -52,19 +53,10 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
 
   let running: RunningApp | undefined;
   let closing: Promise<void> | undefined;
-  // Beats fall on multiples of the period of the wall clock, so the apps' beats reach Redis together and
-  // share its fsyncs (with `appendfsync always` Redis fsyncs once for the writes it read in one pass).
-  const period = beatMs(config.watchdogSeconds);
-  let beat: NodeJS.Timeout;
-  const nextBeat = () => {
-    const wait = period - (Date.now() % period);
-    // A timer that fired a hair before the boundary must not beat twice.
-    beat = setTimeout(() => {
-      redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
-      nextBeat();
-    }, wait < period / 10 ? wait + period : wait);
-  };
-  nextBeat();
+  // On the wall-clock grid with every app's other periodic writes, to share Redis's fsyncs.
+  const stopBeat = onWallClockGrid(beatMs(config.watchdogSeconds), () =>
+    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined),
+  );
 
   const shutdown = (reason: string, code: number): Promise<void> => {
     closing ??= (async () => {
@@ -74,7 +66,7 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
         process.exit(code || 1);
       }, SHUTDOWN_TIMEOUT_MS);
       force.unref();
-      clearTimeout(beat);
+      stopBeat();
       try {
         await running?.close();
       } catch (err) {
