@@ -3,7 +3,7 @@
  * /proc/<pid>/smaps_rollup) splits shared pages among the processes sharing
  * them, so PSS adds up; RSS double-counts shared pages.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Memory {
   pssMb: number;
@@ -24,6 +24,20 @@ export function cpuSecondsOf(pid: number): number {
   // Fields after the command name, which may contain spaces, start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/**
+ * Context switches of a process and its threads (voluntary: it slept and was
+ * woken; involuntary: preempted): how often it wakes, a count that the load
+ * of the machine does not change for a process that only waits.
+ */
+export function contextSwitchesOf(pid: number): number {
+  let sum = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    sum += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0) + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+  }
+  return sum;
 }
 
 /** Percentile (0..100) of a list of numbers, nearest-rank. */

@@ -14,7 +14,7 @@ import { runFlood } from './flood.js';
 import { runDurableFloor } from './durable-floor.js';
 import { runFloor } from './floor.js';
 import { countSdCardWrites } from './sd-card.js';
-import { cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
+import { contextSwitchesOf, cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
 import type { Services } from './services.js';
 import type { CloudPeer } from '../test/helpers/cloud-peer.js';
 
@@ -436,10 +436,20 @@ export interface SdCardResult {
   aof_bytes_per_exchange: number | null;
   durable_floor_fsyncs_per_exchange: number | null;
   durable_floor_aof_bytes_per_exchange: number | null;
+  /** Context switches per idle second, per process (4 apps, PM2 daemon, Redis): how often each wakes at idle. */
+  wakeups_per_idle_second: Record<string, number | null>;
   idle_seconds: number;
   exchanges: number;
   loadavg: (number | null)[];
 }
+
+const tryOr = <T, F>(fn: () => T, fallback: F): T | F => {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+};
 
 /**
  * SD-card cost: Redis fsyncs and AOF bytes of the idle agent (scaled to an
@@ -451,6 +461,20 @@ export async function sdCard(agent: Agent, durable: FloorPeer, services: Service
   await agent.topUp(exchanges * COINS_PER_EXCHANGE + 1000);
   await agent.settle();
   await sleep(5_000);
+  // Wake-ups first, without strace: a traced process stops at every system call.
+  const pids = await agent.processes();
+  const wakeSeconds = Math.min(30, idleSeconds);
+  const switches = () => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, tryOr(() => contextSwitchesOf(pid), null)]));
+  const switches0 = switches();
+  await sleep(wakeSeconds * 1000);
+  const switches1 = switches();
+  const wakeups = Object.fromEntries(
+    Object.keys(pids).map((name) => {
+      const a = switches0[name] ?? null;
+      const b = switches1[name] ?? null;
+      return [name, a === null || b === null ? null : round((b - a) / wakeSeconds, 2)];
+    }),
+  );
   const idleCount = await countSdCardWrites(agent.redis, redisPid);
   await sleep(idleSeconds * 1000);
   const idleWritten = await idleCount.stop();
@@ -472,10 +496,12 @@ export async function sdCard(agent: Agent, durable: FloorPeer, services: Service
     aof_bytes_per_exchange: per(busy.aofBytes),
     durable_floor_fsyncs_per_exchange: per(floor.fsyncs),
     durable_floor_aof_bytes_per_exchange: per(floor.aofBytes),
+    wakeups_per_idle_second: wakeups,
     idle_seconds: idleSeconds,
     exchanges,
     loadavg: load(),
   };
+  log(`idle wake-ups per second: ${Object.entries(wakeups).map(([n, w]) => `${n} ${w ?? 'n/a'}`).join(', ')}`);
   log(`SD card: idle ${r.fsyncs_per_idle_hour ?? 'n/a'} fsyncs and ${r.aof_bytes_per_idle_hour} AOF bytes per hour; per exchange ${r.fsyncs_per_exchange ?? 'n/a'} fsyncs, ${r.aof_bytes_per_exchange} bytes (durable floor ${r.durable_floor_fsyncs_per_exchange ?? 'n/a'}, ${r.durable_floor_aof_bytes_per_exchange} bytes)`);
   return r;
 }

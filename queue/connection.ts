@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { QueueName } from './names.js';
+import { onWallClockGrid } from '../shared/clock.js';
 
 /** Finished jobs are trimmed; failed ones kept for inspection a week (docs/pitfalls.md#1-bullmq). */
 export const defaultJobOptions: JobsOptions = {
@@ -19,6 +20,9 @@ export function makeQueue<T = unknown>(name: QueueName, connection: Redis, prefi
   return q as Queue<T>;
 }
 
+/** BullMQ's default `stalledInterval`. */
+const STALLED_INTERVAL_MS = 30_000;
+
 export function makeWorker<T = unknown>(
   name: QueueName,
   processor: Processor<T>,
@@ -27,7 +31,16 @@ export function makeWorker<T = unknown>(
   log?: Logger,
   opts: Partial<WorkerOptions> = {},
 ): Worker<T> {
-  const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, ...opts });
+  // An idle worker re-polls when its blocking pop times out (BullMQ's default: every 5 s); a new job
+  // wakes it at once, so 10 s (BullMQ's own ceiling for a blocking pop) only halves the idle wake-ups.
+  const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, drainDelay: 10, skipStalledCheck: true, ...opts });
+  // BullMQ's stalled-job check (each one a write: its throttle key) at BullMQ's interval, but on the
+  // wall-clock grid shared with the liveness beats (shared/app-runner.ts), so they share fsyncs;
+  // once at start, as BullMQ does.
+  const check = () => (w as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait().catch((err: Error) => log?.warn({ err, queue: name }, 'stalled-job check failed'));
+  void w.waitUntilReady().then(check, () => undefined);
+  const stopChecks = onWallClockGrid(STALLED_INTERVAL_MS, check);
+  w.once('closing', stopChecks);
   w.on('error', (err) => log?.error({ err, queue: name }, 'worker error'));
   w.on('failed', (job, err) => log?.warn({ err, queue: name, jobId: job?.id }, 'job failed'));
   return w;

@@ -26,9 +26,9 @@ export const appHealthSchema = z.object({
   watchdogRestarts: z.number().int().nonnegative(),
   memoryBytes: z.number().nonnegative().nullable(),
   cpuPercent: z.number().nonnegative().nullable(),
-  /** Epoch ms of the app's last liveness beat. */
+  /** Epoch ms of the app's last liveness beat (readAppsHealth: the current beat, not the record's). */
   lastBeatAt: z.number().nullable(),
-  /** Epoch ms the supervisor wrote this record. */
+  /** Epoch ms the supervisor wrote this record (it rewrites an unchanged one only now and then: healthChanged). */
   updatedAt: z.number(),
 });
 export type AppHealth = z.infer<typeof appHealthSchema>;
@@ -40,14 +40,25 @@ export async function writeAppsHealth(redis: Redis, keys: RedisKeys, apps: AppHe
   await m.exec();
 }
 
-/** The supervisor's records, by app name order of `ecosystemApps`; empty when the supervisor is not reporting. */
+/**
+ * Whether `next` says something `prev` does not, apart from what moves on every
+ * tick (the beat, memory, CPU, the time of writing): every write of the record
+ * costs an fsync, so an unchanged one is rewritten only to renew it.
+ */
+export function healthChanged(prev: readonly AppHealth[], next: readonly AppHealth[]): boolean {
+  const stable = (a: AppHealth) => JSON.stringify([a.name, a.status, a.pid, a.startedAt, a.pm2Restarts, a.watchdogRestarts]);
+  return prev.length !== next.length || prev.some((a, i) => stable(a) !== stable(next[i]!));
+}
+
+/** The supervisor's records, by app name order of `ecosystemApps`, with each app's current beat; empty when the supervisor is not reporting. */
 export async function readAppsHealth(redis: Redis, keys: RedisKeys): Promise<AppHealth[]> {
   const raw = await redis.hgetall(keys.appsHealth);
+  const beats = await readLiveness(redis, keys, Object.keys(raw));
   const out: AppHealth[] = [];
   for (const value of Object.values(raw)) {
     try {
       const parsed = appHealthSchema.safeParse(JSON.parse(value));
-      if (parsed.success) out.push(parsed.data);
+      if (parsed.success) out.push({ ...parsed.data, lastBeatAt: beats.get(parsed.data.name) ?? parsed.data.lastBeatAt });
     } catch {
       // A malformed record is skipped rather than crash a reader.
     }

@@ -5,6 +5,7 @@
  * (docs/architecture.md#lifecycle). A bad configuration exits 78 with the message.
  */
 import type { Redis } from 'ioredis';
+import { onWallClockGrid } from './clock.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { makeLogger, type Logger } from './logger.js';
 import { redisKeys, type RedisKeys } from './keys.js';
@@ -53,14 +54,15 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
 
   let running: RunningApp | undefined;
   let closing: Promise<void> | undefined;
-  const beat = setInterval(() => {
-    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
-  }, beatMs(config.watchdogSeconds));
+  // On the wall-clock grid with every app's other periodic writes, to share Redis's fsyncs.
+  const stopBeat = onWallClockGrid(beatMs(config.watchdogSeconds), () =>
+    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined),
+  );
 
   // The app's own sequence first (intake, job in hand, queues), then the connection the runner made.
   const closeAll = closeInOrder(
     () => [
-      { name: 'liveness beat', run: () => clearInterval(beat) },
+      { name: 'liveness beat', run: stopBeat },
       running && { name: app, run: () => running?.close() },
       quitStep('redis', redis),
     ],

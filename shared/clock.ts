@@ -24,6 +24,29 @@ export function fixedClock(startMs: number): Clock & { set(ms: number): void; ad
   };
 }
 
+/**
+ * Runs `fn` on every wall-clock multiple of `periodMs` until the returned
+ * stop is called. Periodic writes of every app put on the same grid reach
+ * Redis together and share its fsyncs (with `appendfsync always` Redis
+ * fsyncs once for all the writes it read in one pass). `fn` runs one at a
+ * time: the next wait starts once it has settled.
+ */
+export function onWallClockGrid(periodMs: number, fn: () => unknown): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const next = () => {
+    if (stopped) return;
+    const wait = periodMs - (Date.now() % periodMs);
+    // A timer that fired a hair before the boundary must not run twice.
+    timer = setTimeout(() => void Promise.resolve().then(fn).catch(() => undefined).finally(next), wait < periodMs / 10 ? wait + periodMs : wait);
+  };
+  next();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
 export type TimestampFormat = 'unix' | 'iso8601';
 export type Timestamp = number | string;
 

@@ -46,6 +46,8 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
   let counters = new Map<string, number>();
   let floats = new Map<string, number>();
   let gauges = new Map<string, number>();
+  // Last value handed to a write per gauge: setting a gauge to the value it has is no write (an idle app sets the same ones again and again).
+  const written = new Map<string, number>();
   const add = (into: Map<string, number>, field: string, by: number) => into.set(field, (into.get(field) ?? 0) + by);
 
   let writing: Promise<void> = Promise.resolve();
@@ -61,10 +63,15 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
       else m.hincrbyfloat(keys.metrics, field, by);
     }
     for (const [field, by] of batch.floats) m.hincrbyfloat(keys.metrics, field, by);
-    for (const [field, value] of batch.gauges) m.hset(keys.metrics, field, value);
+    for (const [field, value] of batch.gauges) {
+      m.hset(keys.metrics, field, value);
+      written.set(field, value);
+    }
     await m.exec().then(
       () => undefined,
-      () => undefined,
+      () => {
+        for (const [field, value] of batch.gauges) if (written.get(field) === value) written.delete(field);
+      },
     );
   };
   // Chained, so a flush resolves only after everything buffered before it is written.
@@ -84,7 +91,9 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
       add(counters, metricField(`${name}_count`, labels), 1);
     },
     set(name, value, labels) {
-      gauges.set(metricField(name, labels), value);
+      const field = metricField(name, labels);
+      if (written.get(field) === value) gauges.delete(field);
+      else gauges.set(field, value);
     },
     flush,
     close() {

@@ -1,9 +1,10 @@
 /**
  * The supervisor's loop, one tick every `pollMs`:
- *  1. read PM2's process list and every app's liveness beat;
+ *  1. read every app's liveness beat, and PM2's process list when needed;
  *  2. restart (through PM2) an app that stopped beating, count it;
  *  3. write each app's health (uptime, restarts, memory) for status,
- *     heartbeat diagnostics and the dashboard;
+ *     heartbeat diagnostics and the dashboard, when it changed or is due
+ *     for renewal (each write is an fsync of the SD card);
  *  4. carry out one pending restart request (soft: PM2, hard: reboot).
  */
 import type { Redis } from 'ioredis';
@@ -12,7 +13,7 @@ import type { Clock } from '../shared/clock.js';
 import { closeInOrder } from '../shared/close.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Metrics } from '../shared/metrics.js';
-import { ecosystemApps, readLiveness, writeAppsHealth, type AppHealth } from '../shared/app-health.js';
+import { ecosystemApps, healthChanged, readLiveness, writeAppsHealth, type AppHealth } from '../shared/app-health.js';
 import type { ManagedProcess, ProcessControl } from './process-control.js';
 import { baselineTracker, findHungApps } from './watchdog.js';
 import { takeRestartRequest, type RestartExecutor } from './restart-requests.js';
@@ -47,7 +48,10 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
   const watched = o.watched ?? ecosystemApps.filter((a) => a !== 'supervisor');
   const busy = new Set<string>();
   const baseline = baselineTracker({ wall: o.clock.now(), mono: o.monotonic() }, Math.max(5_000, o.pollMs * 2));
-  const healthTtlMs = Math.max(15_000, o.pollMs * 4);
+  // An unchanged record is renewed every 8 ticks (40 s in production) and outlives three renewals.
+  const healthRenewMs = o.pollMs * 8;
+  const healthTtlMs = Math.max(15_000, healthRenewMs * 3);
+  let written: { records: AppHealth[]; at: number } | null = null;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let current: Promise<void> = Promise.resolve();
@@ -80,15 +84,28 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
         lastBeatAt: beats.get(p.name) ?? null,
         updatedAt: now,
       }));
+    if (written && now - written.at < healthRenewMs && !healthChanged(written.records, records)) return;
     await writeAppsHealth(o.redis, o.keys, records, healthTtlMs);
+    written = { records, at: now };
+  };
+
+  // PM2's list makes its daemon read every process's /proc files: asked for only when an app it
+  // listed online is late with its beat, when the health record is due, or for a restart request.
+  let listed: { procs: ManagedProcess[]; at: number } | null = null;
+  const lateBeat = (beats: ReadonlyMap<string, number | null>, now: number) =>
+    listed!.procs.some((p) => watched.includes(p.name) && p.status === 'online' && now - (beats.get(p.name) ?? 0) > o.watchdogMs / 2);
+  const list = async (now: number): Promise<ManagedProcess[]> => {
+    listed = { procs: await o.control.list(), at: now };
+    return listed.procs;
   };
 
   const tick = async (): Promise<void> => {
     let procs: ManagedProcess[];
     let beats: Map<string, number | null>;
     try {
-      procs = await o.control.list();
       beats = await readLiveness(o.redis, o.keys, ecosystemApps);
+      const now = o.clock.now();
+      procs = listed === null || now - listed.at >= healthRenewMs || lateBeat(beats, now) ? await list(now) : listed.procs;
     } catch (err) {
       baseline.failed();
       o.log.warn({ err: (err as Error).message }, 'cannot read PM2 or Redis; watchdog paused');
@@ -104,7 +121,7 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
       o.log.warn({ err: err.message }, 'cannot read restart requests');
       return null;
     });
-    if (request) await o.restarts.execute(request, procs, busy);
+    if (request) await o.restarts.execute(request, await list(now).catch(() => procs), busy);
   };
 
   const loop = () => {

@@ -1,7 +1,8 @@
 /**
  * redisMetrics buffers in memory and writes the hash in one MULTI per flush:
  * exact counter, histogram and gauge values after a flush, nothing before it,
- * increments (not overwrites) across flushes, the timer flush, and close().
+ * increments (not overwrites) across flushes, the timer flush, and close();
+ * a gauge set to the value already written is no write (an idle app's fsyncs).
  */
 import test from 'ava';
 import { Redis } from 'ioredis';
@@ -64,6 +65,31 @@ test.serial('many observations, one flush: exact values, none written before', a
   t.is(later[metricField('ack_latency_ms_sum')], '307.75');
   t.is(later[metricField('ack_latency_ms_count')], '3');
   t.is(later[metricField('offline_buffer_size')], '0');
+  await m.close();
+});
+
+test.serial('a gauge set again to its written value writes nothing', async (t) => {
+  await redis.del(env.keys.metrics);
+  const m = redisMetrics(redis, env.keys, 60_000);
+  const field = metricField('offline_buffer_size');
+  m.set('offline_buffer_size', 3);
+  await m.flush();
+  // A marker no write of this process would put there: it stays as long as nothing is written.
+  await redis.hset(env.keys.metrics, field, 'untouched');
+  m.set('offline_buffer_size', 3);
+  await m.flush();
+  t.is((await hash())[field], 'untouched', 'same value: no write');
+
+  m.set('offline_buffer_size', 5);
+  m.set('offline_buffer_size', 3);
+  await m.flush();
+  t.is((await hash())[field], 'untouched', 'changed and back before a flush: nothing to write');
+
+  m.set('offline_buffer_size', 5);
+  await m.flush();
+  m.set('offline_buffer_size', 3);
+  await m.flush();
+  t.is((await hash())[field], '3', 'back to an older value after a write: written');
   await m.close();
 });
 

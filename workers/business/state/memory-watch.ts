@@ -11,10 +11,13 @@ import type { Faults } from '../faults/faults.js';
 
 export const MEMORY_CODE = 1;
 const HYSTERESIS_PERCENT = 5;
+/** The gauge is rewritten only when used memory moved this much: at idle it drifts by bytes, and every write costs an fsync. */
+const GAUGE_STEP_RATIO = 0.01;
 
 export class MemoryWatch {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private reported: number | null = null;
 
   constructor(
     private readonly core: BusinessDeps,
@@ -42,7 +45,10 @@ export class MemoryWatch {
       const m = await readRedisMemory(this.core.redis);
       const alarm = this.core.config.redisMemoryAlarmPercent;
       const context = { used_memory: m.used, maxmemory: m.max, percent: memoryPercent(m), alarm_percent: alarm };
-      this.core.metrics.set('redis_memory_used_bytes', m.used);
+      if (this.reported === null || Math.abs(m.used - this.reported) >= this.reported * GAUGE_STEP_RATIO) {
+        this.core.metrics.set('redis_memory_used_bytes', m.used);
+        this.reported = m.used;
+      }
       const active = await this.faults.isActive('error', MEMORY_CODE);
       if (memoryHigh(m, alarm)) {
         if (!active) {
