@@ -13,7 +13,9 @@ import { freePort } from '../test/helpers/app-process.js';
 import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
 import { testEnv, type TestEnv } from '../test/helpers/env.js';
 import { startStack, type Pm2Stack } from '../test/helpers/pm2.js';
+import { cctalkMachine, type CctalkMachine } from './cctalk.js';
 import { CloudCommands, commandKeys } from './commands.js';
+import { simMachine, type ChaosMachine } from './machine.js';
 import type { ChaosOptions } from './options.js';
 import { chaosApps } from './plan.js';
 import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../test/helpers/private-services.js';
@@ -32,6 +34,10 @@ export interface Rig {
   /** The harness's state connection: fails fast while Redis is down. */
   db: Redis;
   control: Queue<ControlJob>;
+  /** The machine customers and operators act on, and its physical truth. */
+  machine: ChaosMachine;
+  /** The ccTalk peripherals, on a ccTalk run. */
+  cctalk: CctalkMachine | null;
   /** Read-only handles on the agent's queues, for job counts. */
   queues: Record<QueueName, Queue>;
   /** Stops everything; keeps the temp dir (with the PM2 logs copied in) when asked. Resolves with the kept dir or null. */
@@ -64,6 +70,12 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void, var
     cleanups.push(() => redis.stop());
     say(`private mosquitto ${broker.url}, private redis ${redis.url} (${redis.confSource}), dir ${dir}`);
 
+    const cctalk = o.hardware === 'cctalk' ? await cctalkMachine(dir, o.initialInventory) : null;
+    if (cctalk) {
+      cleanups.push(() => cctalk.close());
+      say(`ccTalk emulator on ${cctalk.pty.boardPath}, the agent's driver on ${cctalk.pty.agentPath}`);
+    }
+
     const keys = await commandKeys(dir);
     const env = testEnv({
       COINEREX_REDIS_URL: redis.url,
@@ -86,6 +98,7 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void, var
       COINEREX_DISPENSE_MAX_PER_COMMAND: '200',
       COINEREX_DISPENSE_MAX_PER_DAY: '1000000',
       COINEREX_DASHBOARD_PORT: String(await freePort()),
+      ...cctalk?.env,
       ...variant.env,
     });
 
@@ -116,6 +129,8 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void, var
       commands: new CloudCommands(peer, keys),
       db,
       control,
+      machine: cctalk ?? simMachine(control, db, env.keys),
+      cctalk,
       queues,
       close(keep) {
         closing ??= (async () => {

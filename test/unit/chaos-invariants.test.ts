@@ -40,6 +40,7 @@ function consistent(): Evidence {
     truth: parsePhysicalTruth({ initialized_at: '1', inventory: '26', initial_inventory: '100', refilled: '0', dispensed: '74', bills_100: '1', bills_500: '1', bills_1000: '0', coins_50: '1' }),
     counters: { total_bills: 600, total_coins: 50, total_dispensed: 74, remote_dispensed: 7, bonus_coins: 0, debt_coins: 0, balance: 650, credit_ntd: 0, unmapped_ntd: 0 },
     booksInventory: 26,
+    hopperCounts: true,
     journal,
     cloudTransactions: journal.map((j) => ({ messageId: j.messageId, data: structuredClone(j.data) })),
     commands: [
