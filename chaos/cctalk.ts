@@ -6,7 +6,7 @@
  * the hopper paid and was loaded with) are the physical truth. The emulator
  * runs with --reopen, so pulling the cable (socat killed) keeps its state.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ControlJob } from '../queue/index.js';
@@ -32,6 +32,8 @@ export interface CctalkMachine extends ChaosMachine {
   /** COINEREX_* settings that put the agent on this bus. */
   readonly env: Record<string, string>;
   readonly pty: PtyPair;
+  /** Pulls the host's adapter for `ms` and plugs it back; the devices keep power. */
+  pullCable(ms: number): Promise<void>;
   command(line: string): Promise<Record<string, unknown>>;
   /** Runs `f` while no customer inserts anything, once both acceptors' buffers were read (a device reset then loses no credit). */
   quietly<T>(f: () => Promise<T>): Promise<T>;
@@ -57,20 +59,22 @@ export async function cctalkMachine(dir: string, initialInventory: number): Prom
     slot = run.catch(() => undefined);
     return run;
   };
-  const waitState = async (ready: (s: EmulatorState) => boolean): Promise<boolean> => {
-    const deadline = Date.now() + SLOT_WAIT_MS;
+  const waitState = async (ready: (s: EmulatorState) => boolean, deadline = Date.now() + SLOT_WAIT_MS): Promise<boolean> => {
     while (!ready(await emulator.state())) {
       if (Date.now() > deadline) return false;
       await sleep(50);
     }
     return true;
   };
-  const insert = (job: Extract<ControlJob, { action: 'bill' | 'coin' }>) =>
-    serially(async () => {
+  const insert = (job: Extract<ControlJob, { action: 'bill' | 'coin' }>) => {
+    // The wait counts from arrival: a queue of customers does not wait in turn for a dead slot.
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    return serially(async () => {
       const ready = job.action === 'coin' ? (s: EmulatorState) => s.coin.unread <= MAX_UNREAD : (s: EmulatorState) => s.bill.escrow === 0 && s.bill.unread <= MAX_UNREAD;
-      if (!(await waitState(ready))) throw new Error(`${job.action} slot busy for ${SLOT_WAIT_MS} ms: the customer walked away`);
+      if (!(await waitState(ready, deadline))) throw new Error(`${job.action} slot busy for ${SLOT_WAIT_MS} ms: the customer walked away`);
       await command(`${job.action} ${job.amount}`);
     });
+  };
   const clear = async (code: number): Promise<void> => {
     for (const d of cctalkDevices) if (silentCode[d] === code) await command(`plug ${d}`);
     if (code === 41) await command('unjam');
@@ -81,6 +85,13 @@ export async function cctalkMachine(dir: string, initialInventory: number): Prom
     hopperCounts: false,
     env: { COINEREX_HARDWARE: 'cctalk', COINEREX_CCTALK_PATH: pty.agentPath, COINEREX_CCTALK_POLL_MS: '100', COINEREX_CCTALK_TIMEOUT_MS: '200' },
     pty,
+    async pullCable(ms) {
+      await pty.kill();
+      // The device nodes go with the adapter: neither end may reopen a dead pty (or one another process got since).
+      await Promise.all([rm(pty.agentPath, { force: true }), rm(pty.boardPath, { force: true })]);
+      await sleep(ms);
+      await pty.start();
+    },
     command,
     quietly: (f) => serially(async () => (await waitState((s) => s.coin.unread === 0 && s.bill.unread === 0)) ? f() : Promise.reject(new Error('acceptor buffers not read in time'))),
     async act(job) {

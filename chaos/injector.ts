@@ -126,9 +126,7 @@ export class Injector {
     if (!bus) throw new Error('a ccTalk fault on a run without ccTalk peripherals');
     switch (f.kind) {
       case 'cable_pull':
-        await bus.pty.kill();
-        await sleep(f.downMs);
-        await bus.pty.start();
+        await bus.pullCable(f.downMs);
         return `adapter out ${f.downMs} ms`;
       case 'device_unplug':
         if (f.midPayout) await aimAtPayout();

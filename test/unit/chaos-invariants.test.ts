@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { checkInvariants, type Evidence, type JournalRecord } from '../../chaos/invariants.js';
-import { faultKinds, makePlan } from '../../chaos/plan.js';
+import { cctalkFaultKinds, faultKinds, makePlan } from '../../chaos/plan.js';
 import { parsePhysicalTruth } from '../../shared/physical-truth.js';
 
 const txn = (id: string, msg: string, type: 'exchange' | 'remote_dispense', bills: number, coinsIn: number, paid: number, debt = 0, commandId?: string): JournalRecord => ({
@@ -153,4 +153,21 @@ test('the plan is reproducible from its seed and shows every fault kind', (t) =>
   t.true(a.work.every((w, i) => w.at < a.durationMs && (i === 0 || a.work[i - 1]!.at <= w.at)));
   const outages = a.faults.filter((f) => f.action.kind === 'broker_outage');
   t.true(outages[0]!.action.kind === 'broker_outage' && outages[0]!.action.burst.length >= 14, 'the first broker outage brings a crowd');
+});
+
+test('a ccTalk plan adds the peripherals\' faults and drops what they cannot do; the simulator plan is unchanged', (t) => {
+  const o = { minutes: 3, seed: 777, faultsPerMinute: 4, exchangesPerMinute: 30, dispensesPerMinute: 3 };
+  const cctalk = makePlan({ ...o, hardware: 'cctalk' });
+  t.deepEqual([...new Set(cctalk.faults.map((f) => f.action.kind))].sort(), [...faultKinds, ...cctalkFaultKinds].sort());
+  t.false(cctalk.work.some((w) => w.action.kind === 'door' || w.action.kind === 'sim_fault' || (w.action.kind === 'sim_clear' && w.action.code !== 41)));
+  t.deepEqual(makePlan({ ...o, hardware: 'sim' }), makePlan(o));
+});
+
+test('a hopper that does not count: the books keep no inventory, and one they keep is still compared', (t) => {
+  const e = consistent();
+  e.hopperCounts = false;
+  e.booksInventory = null;
+  t.deepEqual(failing(e), []);
+  e.booksInventory = 0;
+  t.deepEqual([...new Set(failing(e).map((c) => c.invariant))], [4]);
 });
