@@ -135,23 +135,30 @@ export function runOnPort(o: {
   onOpen(): void;
   onStop(): void;
 }): { write(bytes: Buffer): void } {
-  const port = new SerialPort({ path: o.device, baudRate: o.baudRate, autoOpen: false, lock: true });
-  port.on('error', (err) => o.log(`port error: ${err.message}`));
-  port.on('data', (chunk: Buffer) => o.onData(chunk));
-  const reopen = (): void => {
-    port.open((err) => {
-      if (!err) return o.log(`${o.device} open again`);
+  // A fresh port object for every opening: one reopened after a hang-up can stay deaf.
+  const newPort = (): SerialPort => {
+    const p = new SerialPort({ path: o.device, baudRate: o.baudRate, autoOpen: false, lock: true });
+    p.on('error', (err) => o.log(`port error: ${err.message}`));
+    p.on('data', (chunk: Buffer) => o.onData(chunk));
+    p.on('close', () => {
+      if (o.reopenMs === undefined) {
+        o.log('port closed; exiting');
+        process.exit(3);
+      }
+      o.log('port closed; reopening');
       setTimeout(reopen, o.reopenMs);
     });
+    return p;
   };
-  port.on('close', () => {
-    if (o.reopenMs === undefined) {
-      o.log('port closed; exiting');
-      process.exit(3);
-    }
-    o.log('port closed; reopening');
-    setTimeout(reopen, o.reopenMs);
-  });
+  let port = newPort();
+  const reopen = (): void => {
+    const next = newPort();
+    next.open((err) => {
+      if (err) return void setTimeout(reopen, o.reopenMs);
+      port = next;
+      o.log(`${o.device} open again`);
+    });
+  };
   port.open((err) => {
     if (err) {
       o.log(`cannot open ${o.device}: ${err.message}`);
