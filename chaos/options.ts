@@ -52,7 +52,7 @@ export const usage = `usage: npm run chaos -- [options]
   --exchanges-per-minute E customer exchanges (default ${defaultOptions.exchangesPerMinute})
   --dispenses-per-minute D signed remote dispenses (default ${defaultOptions.dispensesPerMinute})
   --offline-limit L        device offline buffer (default ${defaultOptions.offlineLimit})
-  --inventory C            hopper coins at first start (default ${defaultOptions.initialInventory})
+  --inventory C            hopper coins at first start (default ${defaultOptions.initialInventory}; ccTalk: at least 20000)
   --settle-seconds T       time allowed to settle before checking (default ${defaultOptions.settleSeconds})
   --out FILE               JSON report (default ${defaultOptions.out}; '' for none)
   --log-level L            debug|info|warn for the apps (default ${defaultOptions.logLevel})

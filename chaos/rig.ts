@@ -21,6 +21,9 @@ import { chaosApps } from './plan.js';
 import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../test/helpers/private-services.js';
 
 /** Bonus coins per inserted amount for the run; the invariants compute what each credit is owed from it. */
+/** Coins in the ccTalk hopper at the start, at least: several minutes of 1000 bills without a refill. */
+const CCTALK_MIN_INVENTORY = 20_000;
+
 export const chaosBonusTable: Readonly<Record<string, number>> = { '500': 2, '1000': 5 };
 
 export interface Rig {
@@ -70,7 +73,8 @@ export async function startRig(o: ChaosOptions, say: (line: string) => void, var
     cleanups.push(() => redis.stop());
     say(`private mosquitto ${broker.url}, private redis ${redis.url} (${redis.confSource}), dir ${dir}`);
 
-    const cctalk = o.hardware === 'cctalk' ? await cctalkMachine(dir, o.initialInventory) : null;
+    // The books never learn of a ccTalk refill (docs/cctalk.md "Limits"): that hopper must never run dry.
+    const cctalk = o.hardware === 'cctalk' ? await cctalkMachine(dir, Math.max(o.initialInventory, CCTALK_MIN_INVENTORY)) : null;
     if (cctalk) {
       cleanups.push(() => cctalk.close());
       say(`ccTalk emulator on ${cctalk.pty.boardPath}, the agent's driver on ${cctalk.pty.agentPath}`);
