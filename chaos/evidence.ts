@@ -10,7 +10,6 @@ import { localDay } from '../shared/clock.js';
 import { readDeliveryStats } from '../shared/delivery-state.js';
 import { readJournalEntries } from '../shared/journal.js';
 import { readMachineSnapshot } from '../shared/machine-state.js';
-import { readPhysicalTruth } from '../shared/physical-truth.js';
 import type { CloudTransaction, Evidence, JournalRecord, TxnData } from './invariants.js';
 import type { ReplayOutcome } from './replay.js';
 import { chaosBonusTable, type Rig } from './rig.js';
@@ -38,9 +37,10 @@ export async function droppedFromLogs(pm2Home: string): Promise<Array<{ id: stri
 export async function gatherEvidence(rig: Rig, settled: SettleOutcome, replay: ReplayOutcome): Promise<{ evidence: Evidence; dropped: Array<{ id: string; type: string }> }> {
   const { db, env } = rig;
   const k = env.keys;
-  const [truth, snap, journal, delivery, failedRaw, dropped] = await Promise.all([
-    readPhysicalTruth(db, k),
+  const [truth, snap, booksInventory, journal, delivery, failedRaw, dropped] = await Promise.all([
+    rig.machine.truth(),
     readMachineSnapshot(db, k, localDay(Date.now(), env.config.timezone)),
+    db.hget(k.machine, 'inventory'),
     readJournalEntries(db, k, { since: null, until: null, limit: Number.MAX_SAFE_INTEGER }),
     readDeliveryStats(db, k),
     db.hgetall(k.outFailed),
@@ -60,7 +60,8 @@ export async function gatherEvidence(rig: Rig, settled: SettleOutcome, replay: R
   const evidence: Evidence = {
     truth,
     counters: snap.counters,
-    booksInventory: snap.inventory,
+    booksInventory: booksInventory === null ? null : snap.inventory,
+    hopperCounts: rig.machine.hopperCounts,
     journal: journalRecords,
     cloudTransactions,
     commands: [...rig.commands.sent.values()].map((c) => ({ id: c.id, type: c.type, coins: c.coins, results: rig.commands.results(c.id) })),

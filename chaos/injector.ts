@@ -2,12 +2,13 @@
  * Injects the planned faults one after the other: kill -9 or pm2 restart of
  * an app (waiting until PM2 has it online again), the broker stopped and
  * restarted, redis-server killed and restarted from its AOF, a signed soft
- * restart command. Each is recorded with how long it took and how it went.
+ * restart command; on ccTalk peripherals also the adapter pulled, a device
+ * unplugged, reset or spoiling its replies, the hopper's power cut. Each is recorded with how long it took and how it went.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { metricField } from '../shared/metrics.js';
 import { waitFor } from '../test/helpers/env.js';
-import type { ChaosApp, FaultAction, FaultKind } from './plan.js';
+import type { CctalkFaultKind, ChaosApp, FaultAction, FaultKind } from './plan.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';
 import type { Workload } from './workload.js';
@@ -105,9 +106,48 @@ export class Injector {
           if (carriedOut) return record('done', 'every app restarted by the supervisor');
           return record('skipped', `accepted, not carried out within ${RESTART_WAIT_MS / 1000} s: postponed until the payout lane is empty`);
         }
+        case 'cable_pull':
+        case 'device_unplug':
+        case 'hopper_powercut':
+        case 'device_reset':
+        case 'hostile': {
+          const detail = await this.cctalkFault(f, async () => void (midPayout = await this.awaitPayout()));
+          return record('done', detail);
+        }
       }
     } catch (err) {
       record('error', (err as Error).message);
+    }
+  }
+
+  /** The ccTalk peripherals' faults (chaos/cctalk.ts); each leaves the device as it was before. */
+  private async cctalkFault(f: Extract<FaultAction, { kind: CctalkFaultKind }>, aimAtPayout: () => Promise<void>): Promise<string> {
+    const bus = this.rig.cctalk;
+    if (!bus) throw new Error('a ccTalk fault on a run without ccTalk peripherals');
+    switch (f.kind) {
+      case 'cable_pull':
+        await bus.pullCable(f.downMs);
+        return `adapter out ${f.downMs} ms`;
+      case 'device_unplug':
+        if (f.midPayout) await aimAtPayout();
+        await bus.command(`unplug ${f.device}`);
+        await sleep(f.downMs);
+        await bus.command(`plug ${f.device}`);
+        return `${f.device} silent ${f.downMs} ms`;
+      case 'hopper_powercut': {
+        await aimAtPayout();
+        const cut = await bus.command('powercut');
+        await sleep(f.downMs);
+        await bus.command('plug hopper');
+        return `paid ${String(cut.paid)}, unpaid ${String(cut.unpaid)}, power back after ${f.downMs} ms`;
+      }
+      case 'device_reset':
+        // A reset empties the acceptor's buffer: struck once it was read, as a coin in flight would be lost to anyone.
+        await bus.quietly(() => bus.command(`reset ${f.device}`));
+        return `${f.device} reset`;
+      case 'hostile':
+        await bus.command(`hostile ${f.spoil} ${f.n}`);
+        return `${f.n} × ${f.spoil}`;
     }
   }
 

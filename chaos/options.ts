@@ -1,8 +1,11 @@
 /** Flags of `npm run chaos -- …`, validated into ChaosOptions. */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../shared/errors.js';
+import type { ChaosHardware } from './machine.js';
 
 export interface ChaosOptions {
+  /** The machine: the built-in simulator, or ccTalk peripherals (the ccTalk emulator on a pty). */
+  hardware: ChaosHardware;
   /** Length of the chaos phase (traffic and faults), minutes. Settling and checking come on top. */
   minutes: number;
   /** Seed of the plan: the same seed gives the same actions and faults at the same offsets. */
@@ -28,6 +31,7 @@ export interface ChaosOptions {
 }
 
 export const defaultOptions: ChaosOptions = {
+  hardware: 'sim',
   minutes: 2,
   seed: 0,
   faultsPerMinute: 4,
@@ -42,13 +46,14 @@ export const defaultOptions: ChaosOptions = {
 };
 
 export const usage = `usage: npm run chaos -- [options]
+  --hardware H             sim or cctalk (default ${defaultOptions.hardware})
   --minutes N              length of the chaos phase (default ${defaultOptions.minutes}; the long run is --minutes 35)
   --seed S                 reproduce a run (default: random, printed)
   --faults-per-minute F    injected faults (default ${defaultOptions.faultsPerMinute})
   --exchanges-per-minute E customer exchanges (default ${defaultOptions.exchangesPerMinute})
   --dispenses-per-minute D signed remote dispenses (default ${defaultOptions.dispensesPerMinute})
   --offline-limit L        device offline buffer (default ${defaultOptions.offlineLimit})
-  --inventory C            hopper coins at first start (default ${defaultOptions.initialInventory})
+  --inventory C            hopper coins at first start (default ${defaultOptions.initialInventory}; ccTalk: at least 20000)
   --settle-seconds T       time allowed to settle before checking (default ${defaultOptions.settleSeconds})
   --out FILE               JSON report (default ${defaultOptions.out}; '' for none)
   --log-level L            debug|info|warn for the apps (default ${defaultOptions.logLevel})
@@ -70,6 +75,7 @@ export function parseOptions(argv: string[], randomSeed: () => number): ChaosOpt
     parsed = parseArgs({
       args: argv,
       options: {
+        hardware: { type: 'string' },
         minutes: { type: 'string' },
         seed: { type: 'string' },
         'faults-per-minute': { type: 'string' },
@@ -93,8 +99,11 @@ export function parseOptions(argv: string[], randomSeed: () => number): ChaosOpt
   if (v.help) return 'help';
   const logLevel = v['log-level'] ?? defaultOptions.logLevel;
   if (logLevel !== 'debug' && logLevel !== 'info' && logLevel !== 'warn') throw new UsageError(`--log-level: expected debug, info or warn, got "${logLevel}"`);
+  const hardware = v.hardware ?? defaultOptions.hardware;
+  if (hardware !== 'sim' && hardware !== 'cctalk') throw new UsageError(`--hardware: expected sim or cctalk, got "${hardware}"`);
   const d = defaultOptions;
   return {
+    hardware,
     minutes: positive('minutes', v.minutes, d.minutes, { min: 0.1 }),
     seed: positive('seed', v.seed, randomSeed(), { integer: true }) >>> 0,
     faultsPerMinute: positive('faults-per-minute', v['faults-per-minute'], d.faultsPerMinute),

@@ -4,6 +4,7 @@
  * injected, each at an offset from the start. The same seed gives the same
  * plan; what the system makes of it depends on timing.
  */
+import { cctalkDevices, type CctalkDevice } from './cctalk.js';
 import type { ChaosOptions } from './options.js';
 import { seeded, type Random } from './random.js';
 
@@ -40,10 +41,28 @@ export type FaultAction =
   /** redis-server kill -9, restarted from its AOF after `downMs`. */
   | { kind: 'redis_outage'; downMs: number; midPayout: boolean }
   /** A signed `restart` `soft` command: the supervisor restarts every agent app. */
-  | { kind: 'soft_restart'; n: number };
+  | { kind: 'soft_restart'; n: number }
+  /** ccTalk: the host's adapter pulled for `downMs` (socat killed); the devices keep power. */
+  | { kind: 'cable_pull'; downMs: number }
+  /** ccTalk: one device silent for `downMs`; the hopper's motor runs on if it was paying. */
+  | { kind: 'device_unplug'; device: CctalkDevice; downMs: number; midPayout: boolean }
+  /** ccTalk: the hopper loses power (mid-payout when one comes out in time) and gets it back after `downMs`. */
+  | { kind: 'hopper_powercut'; downMs: number }
+  /** ccTalk: a device resets (counter 0, inhibited, hopper disabled). */
+  | { kind: 'device_reset'; device: CctalkDevice }
+  /** ccTalk: the next `n` replies on the bus are spoiled. */
+  | { kind: 'hostile'; spoil: ChaosSpoil; n: number };
 
 export type FaultKind = FaultAction['kind'];
 export const faultKinds: readonly FaultKind[] = ['kill9', 'pm2_restart', 'broker_outage', 'redis_outage', 'soft_restart'];
+/** Faults only ccTalk peripherals can have, on top of `faultKinds`. */
+export const cctalkFaultKinds = ['cable_pull', 'device_unplug', 'hopper_powercut', 'device_reset', 'hostile'] as const satisfies readonly FaultKind[];
+export type CctalkFaultKind = (typeof cctalkFaultKinds)[number];
+/** Spoiled replies of the emulator's hostile mode; not `garbage`, which can form a valid reply by chance. */
+export const chaosSpoils = ['badsum', 'truncate', 'noecho', 'late'] as const;
+export type ChaosSpoil = (typeof chaosSpoils)[number];
+/** Workload actions the ccTalk peripherals have no counterpart for (no door switch, no simulator faults). */
+const simOnlyWork = (a: WorkAction): boolean => a.kind === 'door' || a.kind === 'sim_fault' || (a.kind === 'sim_clear' && a.code !== 41);
 
 export interface Planned<A> {
   /** ms from the start of the chaos phase. */
@@ -59,7 +78,9 @@ export interface ChaosPlan {
   commands: number;
 }
 
-const faultWeights: Record<FaultKind, number> = { kill9: 35, pm2_restart: 20, broker_outage: 20, redis_outage: 17, soft_restart: 8 };
+const faultWeights: Readonly<Record<string, number>> = { kill9: 35, pm2_restart: 20, broker_outage: 20, redis_outage: 17, soft_restart: 8 };
+/** ccTalk runs: half the faults are the peripherals'. */
+const cctalkFaultWeights: Readonly<Record<string, number>> = { ...faultWeights, cable_pull: 15, device_unplug: 25, hopper_powercut: 20, device_reset: 15, hostile: 25 };
 const appWeights: Record<ChaosApp, number> = { hardware: 25, business: 25, mqtt: 25, supervisor: 15, dashboard: 10 };
 const cashWeights = { '50': 30, '100': 40, '500': 20, '1000': 10 } as const;
 /** Per minute. */
@@ -75,7 +96,9 @@ function arrivals(r: Random, perMinute: number, until: number, from = 0): number
 
 const cash = (r: Random): Cash => Number(r.weighted(cashWeights)) as Cash;
 
-export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMinute' | 'exchangesPerMinute' | 'dispensesPerMinute'>): ChaosPlan {
+export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMinute' | 'exchangesPerMinute' | 'dispensesPerMinute'> & Partial<Pick<ChaosOptions, 'hardware'>>): ChaosPlan {
+  const cctalk = o.hardware === 'cctalk';
+  const kinds: readonly FaultKind[] = cctalk ? [...faultKinds, ...cctalkFaultKinds] : faultKinds;
   const r = seeded(o.seed);
   const durationMs = Math.round(o.minutes * 60_000);
   const work: Planned<WorkAction>[] = [];
@@ -121,14 +144,14 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
   // Faults: every kind at least once when there are enough slots, then by weight; none in the last 5 s.
   const faultSpan = Math.max(0, durationMs - 5_000);
   let faultTimes = arrivals(r, o.faultsPerMinute, faultSpan, 2_000);
-  if (o.faultsPerMinute > 0 && faultTimes.length < faultKinds.length) {
+  if (o.faultsPerMinute > 0 && faultTimes.length < kinds.length) {
     // Too few arrivals to show every kind: spread one of each evenly instead.
-    faultTimes = faultKinds.map((_, i) => Math.round(2_000 + ((faultSpan - 2_000) * i) / faultKinds.length));
+    faultTimes = kinds.map((_, i) => Math.round(2_000 + ((faultSpan - 2_000) * i) / kinds.length));
   }
-  const firstKinds = r.shuffle(faultKinds);
+  const firstKinds = r.shuffle(kinds);
   let brokerOutages = 0;
   const faults: Planned<FaultAction>[] = faultTimes.map((at, i) => {
-    const kind = firstKinds[i] ?? r.weighted(faultWeights);
+    const kind = firstKinds[i] ?? (r.weighted(cctalk ? cctalkFaultWeights : faultWeights) as FaultKind);
     const app = (): ChaosApp => r.weighted(appWeights);
     switch (kind) {
       case 'kill9':
@@ -145,11 +168,21 @@ export function makePlan(o: Pick<ChaosOptions, 'minutes' | 'seed' | 'faultsPerMi
         return { at, action: { kind, downMs: r.int(300, 5_000), midPayout: r.chance(0.5) } };
       case 'soft_restart':
         return { at, action: { kind, n: ++commands } };
+      case 'cable_pull':
+        return { at, action: { kind, downMs: r.int(500, 8_000) } };
+      case 'device_unplug':
+        return { at, action: { kind, device: r.pick(cctalkDevices), downMs: r.int(300, 6_000), midPayout: r.chance(0.5) } };
+      case 'hopper_powercut':
+        return { at, action: { kind, downMs: r.int(300, 5_000) } };
+      case 'device_reset':
+        return { at, action: { kind, device: r.pick(cctalkDevices) } };
+      case 'hostile':
+        return { at, action: { kind, spoil: r.pick(chaosSpoils), n: r.int(1, 8) } };
     }
   });
 
   work.sort((a, b) => a.at - b.at);
-  return { durationMs, work, faults, commands };
+  return { durationMs, work: cctalk ? work.filter((w) => !simOnlyWork(w.action)) : work, faults, commands };
 }
 
 /** The id of planned command `n` in the run of `seed`. */

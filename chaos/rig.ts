@@ -13,12 +13,17 @@ import { freePort } from '../test/helpers/app-process.js';
 import { cloudPeer, type CloudPeer } from '../test/helpers/cloud-peer.js';
 import { testEnv, type TestEnv } from '../test/helpers/env.js';
 import { startStack, type Pm2Stack } from '../test/helpers/pm2.js';
+import { cctalkMachine, type CctalkMachine } from './cctalk.js';
 import { CloudCommands, commandKeys } from './commands.js';
+import { simMachine, type ChaosMachine } from './machine.js';
 import type { ChaosOptions } from './options.js';
 import { chaosApps } from './plan.js';
 import { privateBroker, privateRedis, type PrivateBroker, type PrivateRedis } from '../test/helpers/private-services.js';
 
 /** Bonus coins per inserted amount for the run; the invariants compute what each credit is owed from it. */
+/** Coins in the ccTalk hopper at the start, at least: several minutes of 1000 bills without a refill. */
+const CCTALK_MIN_INVENTORY = 20_000;
+
 export const chaosBonusTable: Readonly<Record<string, number>> = { '500': 2, '1000': 5 };
 
 export interface Rig {
@@ -32,6 +37,10 @@ export interface Rig {
   /** The harness's state connection: fails fast while Redis is down. */
   db: Redis;
   control: Queue<ControlJob>;
+  /** The machine customers and operators act on, and its physical truth. */
+  machine: ChaosMachine;
+  /** The ccTalk peripherals, on a ccTalk run. */
+  cctalk: CctalkMachine | null;
   /** Read-only handles on the agent's queues, for job counts. */
   queues: Record<QueueName, Queue>;
   /** Stops everything; keeps the temp dir (with the PM2 logs copied in) when asked. Resolves with the kept dir or null. */
@@ -64,6 +73,13 @@ export async function startChaosRig(o: ChaosOptions, say: (line: string) => void
     cleanups.push(() => redis.stop());
     say(`private mosquitto ${broker.url}, private redis ${redis.url} (${redis.confSource}), dir ${dir}`);
 
+    // The books never learn of a ccTalk refill (docs/cctalk.md "Limits"): that hopper must never run dry.
+    const cctalk = o.hardware === 'cctalk' ? await cctalkMachine(dir, Math.max(o.initialInventory, CCTALK_MIN_INVENTORY)) : null;
+    if (cctalk) {
+      cleanups.push(() => cctalk.close());
+      say(`ccTalk emulator on ${cctalk.pty.boardPath}, the agent's driver on ${cctalk.pty.agentPath}`);
+    }
+
     const keys = await commandKeys(dir);
     const env = testEnv({
       COINEREX_REDIS_URL: redis.url,
@@ -86,6 +102,7 @@ export async function startChaosRig(o: ChaosOptions, say: (line: string) => void
       COINEREX_DISPENSE_MAX_PER_COMMAND: '200',
       COINEREX_DISPENSE_MAX_PER_DAY: '1000000',
       COINEREX_DASHBOARD_PORT: String(await freePort()),
+      ...cctalk?.env,
       ...variant.env,
     });
 
@@ -116,6 +133,8 @@ export async function startChaosRig(o: ChaosOptions, say: (line: string) => void
       commands: new CloudCommands(peer, keys),
       db,
       control,
+      machine: cctalk ?? simMachine(control, db, env.keys),
+      cctalk,
       queues,
       close(keep) {
         closing ??= (async () => {

@@ -10,7 +10,6 @@ import { localDay } from '../shared/clock.js';
 import { isCritical } from '../shared/codes.js';
 import { readDeliveryStats } from '../shared/delivery-state.js';
 import { readMachineSnapshot } from '../shared/machine-state.js';
-import { readPhysicalTruth } from '../shared/physical-truth.js';
 import { queueNames } from '../queue/index.js';
 import { commandId } from './plan.js';
 import type { Rig } from './rig.js';
@@ -51,13 +50,13 @@ export async function settle(rig: Rig, seed: number, timeoutMs: number, restarts
         quiet = 0;
         // Restore what an operator would: clear faults, shut the door, unlock, refill for the debt.
         const { db, env } = rig;
-        const truth = await readPhysicalTruth(db, env.keys);
+        const truth = await rig.machine.truth();
         for (const code of truth.activeFaults) {
-          await rig.control.add('clear', { action: 'clear', code });
+          await rig.machine.act({ action: 'clear', code });
           restored.push(`clear ${code}`);
         }
         if (truth.doorOpen) {
-          await rig.control.add('door', { action: 'door', open: false });
+          await rig.machine.act({ action: 'door', open: false });
           restored.push('door close');
         }
         const snap = await readMachineSnapshot(db, env.keys, localDay(Date.now(), env.config.timezone));
@@ -68,7 +67,7 @@ export async function settle(rig: Rig, seed: number, timeoutMs: number, restarts
         }
         const need = snap.counters.debt_coins + 300;
         if (truth.activeFaults.length === 0 && truth.inventory < need) {
-          await rig.control.add('refill', { action: 'refill', coins: need - truth.inventory });
+          await rig.machine.act({ action: 'refill', coins: need - truth.inventory });
           restored.push(`refill ${need - truth.inventory}`);
         }
       }
@@ -88,8 +87,8 @@ export async function unmetConditions(rig: Rig): Promise<string[]> {
   const unmet: string[] = [];
   const apps = await rig.stack.list();
   for (const a of apps) if (a.status !== 'online') unmet.push(`app ${a.name} ${a.status}`);
-  const truth = await readPhysicalTruth(db, k);
-  if (truth.activeFaults.length > 0) unmet.push(`simulator faults ${truth.activeFaults.join(',')}`);
+  const truth = await rig.machine.truth();
+  if (truth.activeFaults.length > 0) unmet.push(`hardware faults ${truth.activeFaults.join(',')}`);
   if (truth.doorOpen) unmet.push('door open');
   // An armed jam (the next payout will stick) is no money in flight: it does not keep the books from being read.
   const snap = await readMachineSnapshot(db, k, localDay(Date.now(), env.config.timezone));

@@ -1,13 +1,13 @@
 /**
  * Carries out the planned workload: customers inserting cash, operators
- * refilling, opening the door, raising and clearing faults through the
- * simulator's `control` queue (what `coinerex sim` does), and the cloud's
+ * refilling, opening the door, raising and clearing faults on the machine
+ * (the simulator's `control` queue as `coinerex sim` uses it, or the ccTalk
+ * emulator's controls), and the cloud's
  * signed remote dispenses, repeats and locks. Nothing here waits for the
  * machine's answer: the machine's books are judged at the end against its
  * physical truth. An action that cannot be handed over (Redis or broker
  * down) is counted and dropped, as a customer would walk away.
  */
-import { readPhysicalTruth } from '../shared/physical-truth.js';
 import type { ControlJob } from '../queue/index.js';
 import type { Cash, WorkAction } from './plan.js';
 import { commandId } from './plan.js';
@@ -76,7 +76,7 @@ export class Workload {
   private async service(): Promise<void> {
     let truth;
     try {
-      truth = await readPhysicalTruth(this.rig.db, this.rig.env.keys);
+      truth = await this.rig.machine.truth();
     } catch {
       return this.count('service', false);
     }
@@ -97,12 +97,12 @@ export class Workload {
     return kinds.reduce((s, k) => ({ done: s.done + (this.counts.get(k)?.done ?? 0), failed: s.failed + (this.counts.get(k)?.failed ?? 0) }), { done: 0, failed: 0 });
   }
 
-  /** Hands `job` to the simulator; `insist`: retried each second while Redis is down (at most MUST_HAPPEN_MS). */
+  /** Hands `job` to the machine; `insist`: retried each second while it cannot be (at most MUST_HAPPEN_MS). */
   private async control(kind: WorkKind, job: ControlJob, insist = false): Promise<void> {
     const deadline = Date.now() + (insist ? MUST_HAPPEN_MS : 0);
     for (;;) {
       try {
-        await this.rig.control.add(job.action, job);
+        await this.rig.machine.act(job);
         return this.count(kind, true);
       } catch {
         if (Date.now() >= deadline) return this.count(kind, false);

@@ -19,6 +19,25 @@ export function wholeNumber(word: string | undefined, what: string): number {
   return n;
 }
 
+/** One control command: its arguments (the words after the command) → the answer. */
+export type ControlHandler = (args: string[]) => ControlReply;
+
+/**
+ * Runs one control line: the first word picks the handler in `handlers`,
+ * `help` answers `help`; anything a handler throws is the answer's error.
+ */
+export function dispatchControl(line: string, handlers: Readonly<Record<string, ControlHandler>>, help: readonly string[]): ControlReply {
+  const [cmd = '', ...args] = line.trim().split(/\s+/);
+  try {
+    if (cmd === 'help') return { ok: true, help };
+    const handler = Object.hasOwn(handlers, cmd) ? handlers[cmd] : undefined;
+    if (!handler) throw new Error(`unknown command ${cmd}; try help`);
+    return handler(args);
+  } catch (err) {
+    return { ok: false, error: (err as Error).message };
+  }
+}
+
 /** Answers control lines on stdin (`stdin`) and on the UNIX socket `socket`. */
 export function serveControl(handle: (line: string) => ControlReply, o: { stdin: boolean; socket?: string; log: (line: string) => void }): void {
   const answer = (line: string): string => `${JSON.stringify(handle(line))}\n`;
@@ -102,24 +121,44 @@ export async function startControlled(name: string, mainJs: string, args: string
 
 /**
  * Opens the emulator's serial device: exits 2 when it cannot, 3 when the port
- * closes (the cable pulled), 0 after `onStop` on SIGTERM/SIGINT. `write`
- * sends only while the port is open.
+ * closes (the cable pulled), 0 after `onStop` on SIGTERM/SIGINT. With
+ * `reopenMs`, a closed port is opened again every that many ms instead (the
+ * host's adapter pulled while the devices keep their power and state).
+ * `write` sends only while the port is open.
  */
 export function runOnPort(o: {
   device: string;
   baudRate: number;
   log: (line: string) => void;
+  reopenMs?: number;
   onData(chunk: Buffer): void;
   onOpen(): void;
   onStop(): void;
 }): { write(bytes: Buffer): void } {
-  const port = new SerialPort({ path: o.device, baudRate: o.baudRate, autoOpen: false, lock: true });
-  port.on('error', (err) => o.log(`port error: ${err.message}`));
-  port.on('data', (chunk: Buffer) => o.onData(chunk));
-  port.on('close', () => {
-    o.log('port closed; exiting');
-    process.exit(3);
-  });
+  // A fresh port object for every opening: one reopened after a hang-up can stay deaf.
+  const newPort = (): SerialPort => {
+    const p = new SerialPort({ path: o.device, baudRate: o.baudRate, autoOpen: false, lock: true });
+    p.on('error', (err) => o.log(`port error: ${err.message}`));
+    p.on('data', (chunk: Buffer) => o.onData(chunk));
+    p.on('close', () => {
+      if (o.reopenMs === undefined) {
+        o.log('port closed; exiting');
+        process.exit(3);
+      }
+      o.log('port closed; reopening');
+      setTimeout(reopen, o.reopenMs);
+    });
+    return p;
+  };
+  let port = newPort();
+  const reopen = (): void => {
+    const next = newPort();
+    next.open((err) => {
+      if (err) return void setTimeout(reopen, o.reopenMs);
+      port = next;
+      o.log(`${o.device} open again`);
+    });
+  };
   port.open((err) => {
     if (err) {
       o.log(`cannot open ${o.device}: ${err.message}`);

@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { waitFor } from '../helpers/env.js';
+import { H } from '../../shared/cctalk/headers.js';
 import { cctalkRig, WAIT_MS } from '../helpers/cctalk-harness.js';
 
 const credits = (rig: Awaited<ReturnType<typeof cctalkRig>>) =>
@@ -227,5 +228,30 @@ test.serial('a device reset while the cable is out: a coin taken right after it 
   await waitFor(() => rig.emulator.coin.accepting, WAIT_MS, 'the acceptor set up again', 1);
   rig.control('coin 50');
   await waitFor(() => credits(rig).length === 2, WAIT_MS, 'the coin after the power-up');
+  t.deepEqual(credits(rig), [50, 50]);
+});
+
+test.serial('set_acceptors never enables a device that is being set up again before its buffer was read', async (t) => {
+  // Misses never make the device count as gone here: it stays up, waiting to be set up again.
+  const rig = await cctalkRig({ driver: { missLimit: 1_000 } });
+  t.teardown(() => rig.dispose());
+  rig.control('coin 50');
+  await waitFor(() => credits(rig).length === 1, WAIT_MS, 'a first coin (a counter of 0 then means a reset)');
+  // The coin acceptor resets and then fails its set-up (no answer to 245) while still answering everything else.
+  const coin = rig.emulator.coin;
+  const handle = coin.handle.bind(coin);
+  let setupBlocked = true;
+  coin.handle = (header, data) => (setupBlocked && header === H.requestEquipmentCategory ? null : handle(header, data));
+  rig.control('reset coin');
+  await rig.next('fault_raised', (e) => e.code === 13);
+  // The business app sends set_acceptors again in that window (a resend, or a change of inhibits).
+  await rig.driver.execute({ kind: 'set_acceptors', enabled: true, inhibit: [] });
+  t.false(coin.accepting, 'still master-inhibited: its buffer has not been read since the reset');
+  t.like(rig.control('coin 50'), { outcome: 'rejected' }, 'a coin in that window is handed back, not hidden behind the reset counter');
+  setupBlocked = false;
+  await rig.next('fault_cleared', (e) => e.code === 13);
+  await waitFor(() => coin.accepting, WAIT_MS, 'enabled once set up and read');
+  rig.control('coin 50');
+  await waitFor(() => credits(rig).length === 2, WAIT_MS, 'the coin after the set-up');
   t.deepEqual(credits(rig), [50, 50]);
 });

@@ -8,7 +8,7 @@
  */
 import test from 'ava';
 import { checkInvariants, type Evidence, type JournalRecord } from '../../chaos/invariants.js';
-import { faultKinds, makePlan } from '../../chaos/plan.js';
+import { cctalkFaultKinds, faultKinds, makePlan } from '../../chaos/plan.js';
 import { parsePhysicalTruth } from '../../shared/physical-truth.js';
 
 const txn = (id: string, msg: string, type: 'exchange' | 'remote_dispense', bills: number, coinsIn: number, paid: number, debt = 0, commandId?: string): JournalRecord => ({
@@ -40,6 +40,7 @@ function consistent(): Evidence {
     truth: parsePhysicalTruth({ initialized_at: '1', inventory: '26', initial_inventory: '100', refilled: '0', dispensed: '74', bills_100: '1', bills_500: '1', bills_1000: '0', coins_50: '1' }),
     counters: { total_bills: 600, total_coins: 50, total_dispensed: 74, remote_dispensed: 7, bonus_coins: 0, debt_coins: 0, balance: 650, credit_ntd: 0, unmapped_ntd: 0 },
     booksInventory: 26,
+    hopperCounts: true,
     journal,
     cloudTransactions: journal.map((j) => ({ messageId: j.messageId, data: structuredClone(j.data) })),
     commands: [
@@ -152,4 +153,21 @@ test('the plan is reproducible from its seed and shows every fault kind', (t) =>
   t.true(a.work.every((w, i) => w.at < a.durationMs && (i === 0 || a.work[i - 1]!.at <= w.at)));
   const outages = a.faults.filter((f) => f.action.kind === 'broker_outage');
   t.true(outages[0]!.action.kind === 'broker_outage' && outages[0]!.action.burst.length >= 14, 'the first broker outage brings a crowd');
+});
+
+test('a ccTalk plan adds the peripherals\' faults and drops what they cannot do; the simulator plan is unchanged', (t) => {
+  const o = { minutes: 3, seed: 777, faultsPerMinute: 4, exchangesPerMinute: 30, dispensesPerMinute: 3 };
+  const cctalk = makePlan({ ...o, hardware: 'cctalk' });
+  t.deepEqual([...new Set(cctalk.faults.map((f) => f.action.kind))].sort(), [...faultKinds, ...cctalkFaultKinds].sort());
+  t.false(cctalk.work.some((w) => w.action.kind === 'door' || w.action.kind === 'sim_fault' || (w.action.kind === 'sim_clear' && w.action.code !== 41)));
+  t.deepEqual(makePlan({ ...o, hardware: 'sim' }), makePlan(o));
+});
+
+test('a hopper that does not count: the books keep no inventory, and one they keep is still compared', (t) => {
+  const e = consistent();
+  e.hopperCounts = false;
+  e.booksInventory = null;
+  t.deepEqual(failing(e), []);
+  e.booksInventory = 0;
+  t.deepEqual([...new Set(failing(e).map((c) => c.invariant))], [4]);
 });

@@ -3,7 +3,7 @@
  * per line ({"ok":true,…} or {"ok":false,"error":…}). Served on stdin and on
  * a UNIX socket (main.ts).
  */
-import { wholeNumber as int, type ControlReply } from '../emulator-control.js';
+import { dispatchControl, wholeNumber as int, type ControlReply } from '../emulator-control.js';
 import type { BoardEndpoint } from './endpoint.js';
 import { hostileBytes, hostileKinds, type HostileKind } from './hostile.js';
 import type { Machine } from './machine.js';
@@ -24,53 +24,46 @@ export const controlHelp = [
 
 
 export function runControl(line: string, machine: Machine, endpoint: BoardEndpoint): ControlReply {
-  const [cmd, arg] = line.trim().split(/\s+/);
-  try {
-    switch (cmd) {
-      case 'bill':
-      case 'coin': {
-        const amount = int(arg, cmd);
-        const eventId = cmd === 'bill' ? machine.insertBill(amount) : machine.insertCoin(amount);
-        return eventId === null ? { ok: true, accepted: false } : { ok: true, accepted: true, eventId };
-      }
-      case 'stray': {
-        const [, kind, value] = line.trim().split(/\s+/);
+  const cash = (kind: 'bill' | 'coin') => ([arg]: string[]): ControlReply => {
+    const amount = int(arg, kind);
+    const eventId = kind === 'bill' ? machine.insertBill(amount) : machine.insertCoin(amount);
+    return eventId === null ? { ok: true, accepted: false } : { ok: true, accepted: true, eventId };
+  };
+  return dispatchControl(
+    line,
+    {
+      bill: cash('bill'),
+      coin: cash('coin'),
+      stray: ([kind, value]) => {
         if (kind !== 'bill' && kind !== 'coin') throw new Error('stray: bill or coin');
         const amount = int(value, 'stray');
         return { ok: true, accepted: true, eventId: kind === 'bill' ? machine.insertBill(amount, true)! : machine.insertCoin(amount, true)! };
-      }
-      case 'door':
+      },
+      door: ([arg]) => {
         if (arg !== 'open' && arg !== 'close') throw new Error('door: open or close');
         return { ok: true, eventId: machine.door(arg === 'open') };
-      case 'refill':
-        return { ok: true, eventId: machine.refill(int(arg, 'refill')) };
-      case 'inventory':
-        return { ok: true, eventId: machine.setInventory(int(arg, 'inventory')) };
-      case 'fault':
-        return { ok: true, eventId: machine.raiseFault(int(arg, 'fault')) };
-      case 'clear':
-        return { ok: true, eventId: machine.clearFault(int(arg, 'clear')) };
-      case 'jam':
+      },
+      refill: ([arg]) => ({ ok: true, eventId: machine.refill(int(arg, 'refill')) }),
+      inventory: ([arg]) => ({ ok: true, eventId: machine.setInventory(int(arg, 'inventory')) }),
+      fault: ([arg]) => ({ ok: true, eventId: machine.raiseFault(int(arg, 'fault')) }),
+      clear: ([arg]) => ({ ok: true, eventId: machine.clearFault(int(arg, 'clear')) }),
+      jam: () => {
         machine.jamNext();
         return { ok: true };
-      case 'mute':
+      },
+      mute: ([arg]) => {
         if (arg !== 'on' && arg !== 'off') throw new Error('mute: on or off');
         endpoint.muted = arg === 'on';
         return { ok: true };
-      case 'hostile': {
+      },
+      hostile: ([arg]) => {
         if (!hostileKinds.includes(arg as HostileKind)) throw new Error(`hostile: one of ${hostileKinds.join(', ')}`);
         const bytes = hostileBytes(arg as HostileKind, endpoint.lastEventFrame);
         endpoint.send(bytes);
         return { ok: true, bytes: bytes.length };
-      }
-      case 'state':
-        return { ok: true, state: machine.state, received: { ...endpoint.decoder.counters, ...endpoint.counters } };
-      case 'help':
-        return { ok: true, help: controlHelp };
-      default:
-        throw new Error(`unknown command ${cmd ?? ''}; try help`);
-    }
-  } catch (err) {
-    return { ok: false, error: (err as Error).message };
-  }
+      },
+      state: () => ({ ok: true, state: machine.state, received: { ...endpoint.decoder.counters, ...endpoint.counters } }),
+    },
+    controlHelp,
+  );
 }

@@ -14,6 +14,8 @@ export const hostileKinds = ['badsum', 'truncate', 'noecho', 'late', 'garbage'] 
 export type HostileKind = (typeof hostileKinds)[number];
 
 export interface BusCounters {
+  /** Bytes read from the host (echo and garbage included). */
+  bytesIn: number;
   requests: number;
   badRequests: number;
   replies: number;
@@ -23,7 +25,7 @@ export interface BusCounters {
 export class EmulatedBus {
   echo = true;
   lateMs = 600;
-  readonly counters: BusCounters = { requests: 0, badRequests: 0, replies: 0, spoiled: 0 };
+  readonly counters: BusCounters = { bytesIn: 0, requests: 0, badRequests: 0, replies: 0, spoiled: 0 };
   private readonly parser = new CCTalkParser();
   private readonly hostile: Array<HostileKind | Buffer> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -36,6 +38,7 @@ export class EmulatedBus {
   }
 
   receive(chunk: Buffer): void {
+    this.counters.bytesIn += chunk.length;
     if (this.echo && this.hostile[0] !== 'noecho') this.write(chunk);
     else if (this.hostile[0] === 'noecho') {
       this.hostile.shift();

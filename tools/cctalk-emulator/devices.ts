@@ -56,8 +56,11 @@ const ascii = (s: string): number[] => [...Buffer.from(s, 'latin1')];
 class EventBuffer {
   counter = 0;
   entries: Array<[number, number]> = [];
+  /** Events pushed since the host last read the buffer: past 5, events are lost. */
+  unread = 0;
 
   push(a: number, b: number): void {
+    this.unread += 1;
     this.counter = nextCounter(this.counter);
     this.entries.unshift([a, b]);
     this.entries.length = Math.min(this.entries.length, 5);
@@ -69,6 +72,7 @@ class EventBuffer {
   }
 
   reply(): number[] {
+    this.unread = 0;
     const out = [this.counter];
     for (let i = 0; i < 5; i++) out.push(...(this.entries[i] ?? [0, 0]));
     return out;
@@ -76,6 +80,7 @@ class EventBuffer {
 
   clear(): void {
     this.counter = 0;
+    this.unread = 0;
     this.entries = [];
   }
 }
@@ -128,6 +133,9 @@ abstract class Acceptor extends EmulatedDevice {
 }
 
 export class CoinAcceptor extends Acceptor {
+  /** Values of the coins credited, ever (the cash box). */
+  accepted: number[] = [];
+
   constructor(address = 2, checksum: ChecksumKind = 'simple', values: readonly number[] = [1, 5, 10, 50]) {
     super(address, checksum, 'Coin Acceptor', 'CRX-COIN', 0x0a0b0c, values);
   }
@@ -140,6 +148,7 @@ export class CoinAcceptor extends Acceptor {
       return 'rejected';
     }
     this.events.push(type, 1);
+    this.accepted.push(value);
     return 'accepted';
   }
 
@@ -225,6 +234,8 @@ export class Hopper extends EmulatedDevice {
   enabled = false;
   /** Coins that physically left the hopper, ever. */
   dispensed = 0;
+  /** Coins added by `load`, ever. */
+  loaded = 0;
   /** An armed jam stops the next payout after this many coins. */
   jamAfter: number | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -254,6 +265,11 @@ export class Hopper extends EmulatedDevice {
 
   stop(): void {
     clearTimeout(this.timer);
+  }
+
+  load(coins: number): void {
+    this.coins += coins;
+    this.loaded += coins;
   }
 
   private stopMotor(): void {

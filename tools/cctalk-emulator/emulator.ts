@@ -4,7 +4,7 @@
  * Used by main.ts (a process on a serial device) and in-process by tests.
  */
 import type { ChecksumKind } from '../../shared/cctalk/frame.js';
-import { wholeNumber as int, type ControlReply } from '../emulator-control.js';
+import { dispatchControl, wholeNumber as int, type ControlReply } from '../emulator-control.js';
 import { EmulatedBus, hostileKinds, type HostileKind } from './bus.js';
 import { BillValidator, CoinAcceptor, Hopper, type EmulatedDevice } from './devices.js';
 
@@ -31,6 +31,7 @@ export const controlHelp = [
   'unjam                      clears the hopper flags (the jam was removed)',
   'empty                      the hopper has no coins',
   'refill <coins>             sets the hopper count',
+  'load <coins>               adds coins to the hopper (counted in loaded)',
   'reset coin|bill|hopper     the device resets (counter 0, inhibits, hopper disabled)',
   'unplug coin|bill|hopper    the device stops answering',
   'plug coin|bill|hopper      it answers again',
@@ -70,72 +71,56 @@ export class CctalkEmulator {
   state() {
     const h = this.hopper;
     return {
-      coin: { counter: this.coin.events.counter, accepting: this.coin.accepting, mask: this.coin.mask, unplugged: this.coin.unplugged },
-      bill: { counter: this.bill.events.counter, accepting: this.bill.accepting, mask: this.bill.mask, escrow: this.bill.escrow, stacked: this.bill.stacked, unplugged: this.bill.unplugged },
-      hopper: { counter: h.counter, coins: h.coins, dispensed: h.dispensed, remaining: h.remaining, paid: h.paid, unpaid: h.unpaid, flags: h.flags, enabled: h.enabled, unplugged: h.unplugged },
+      coin: { counter: this.coin.events.counter, unread: this.coin.events.unread, accepted: this.coin.accepted, accepting: this.coin.accepting, mask: this.coin.mask, unplugged: this.coin.unplugged },
+      bill: { counter: this.bill.events.counter, unread: this.bill.events.unread, accepting: this.bill.accepting, mask: this.bill.mask, escrow: this.bill.escrow, stacked: this.bill.stacked, unplugged: this.bill.unplugged },
+      hopper: { counter: h.counter, coins: h.coins, loaded: h.loaded, dispensed: h.dispensed, remaining: h.remaining, paid: h.paid, unpaid: h.unpaid, flags: h.flags, enabled: h.enabled, unplugged: h.unplugged },
       bus: { ...this.bus.counters, spoilsLeft: this.bus.spoilsLeft },
     };
   }
 
   control(line: string): ControlReply {
-    const [cmd, arg, arg2] = line.trim().split(/\s+/);
-    try {
-      switch (cmd) {
-        case 'coin':
-          return { ok: true, outcome: this.coin.insert(int(arg, 'coin')) };
-        case 'bill':
-          return { ok: true, outcome: this.bill.insert(int(arg, 'bill')) };
-        case 'jam':
-          this.hopper.jamAfter = arg === undefined ? 2 : int(arg, 'jam');
+    const h = this.hopper;
+    const ok = (f: () => unknown) => (): ControlReply => {
+      f();
+      return { ok: true };
+    };
+    return dispatchControl(
+      line,
+      {
+        coin: ([arg]) => ({ ok: true, outcome: this.coin.insert(int(arg, 'coin')) }),
+        bill: ([arg]) => ({ ok: true, outcome: this.bill.insert(int(arg, 'bill')) }),
+        jam: ([arg]) => ok(() => (h.jamAfter = arg === undefined ? 2 : int(arg, 'jam')))(),
+        unjam: ok(() => (h.flags = 0)),
+        empty: ok(() => (h.coins = 0)),
+        refill: ([arg]) => ok(() => (h.coins = int(arg, 'refill')))(),
+        load: ([arg]) => ok(() => h.load(int(arg, 'load')))(),
+        reset: ([arg]) => ok(() => this.device(arg).reset())(),
+        unplug: ([arg]) => ok(() => (this.device(arg).unplugged = true))(),
+        plug: ([arg]) => ok(() => (this.device(arg).unplugged = false))(),
+        powercut: () => {
+          h.powerCut();
+          return { ok: true, paid: h.paid, unpaid: h.unpaid };
+        },
+        jump: ([arg]) => ok(() => this.coin.events.jump(int(arg, 'jump')))(),
+        hostile: ([kind, n]) => {
+          if (!hostileKinds.includes(kind as HostileKind)) throw new Error(`hostile: one of ${hostileKinds.join(', ')}`);
+          this.bus.spoil(kind as HostileKind, n === undefined ? 1 : int(n, 'hostile count'));
           return { ok: true };
-        case 'unjam':
-          this.hopper.flags = 0;
+        },
+        raw: ([hex]) => {
+          if (!hex || !/^([0-9a-fA-F]{2})+$/.test(hex)) throw new Error('raw: hex bytes, e.g. 01000200FD');
+          this.bus.spoil(Buffer.from(hex, 'hex'));
           return { ok: true };
-        case 'empty':
-          this.hopper.coins = 0;
-          return { ok: true };
-        case 'refill':
-          this.hopper.coins = int(arg, 'refill');
-          return { ok: true };
-        case 'reset':
-          this.device(arg).reset();
-          return { ok: true };
-        case 'unplug':
-          this.device(arg).unplugged = true;
-          return { ok: true };
-        case 'plug':
-          this.device(arg).unplugged = false;
-          return { ok: true };
-        case 'powercut':
-          this.hopper.powerCut();
-          return { ok: true, paid: this.hopper.paid, unpaid: this.hopper.unpaid };
-        case 'jump':
-          this.coin.events.jump(int(arg, 'jump'));
-          return { ok: true };
-        case 'hostile': {
-          if (!hostileKinds.includes(arg as HostileKind)) throw new Error(`hostile: one of ${hostileKinds.join(', ')}`);
-          this.bus.spoil(arg as HostileKind, arg2 === undefined ? 1 : int(arg2, 'hostile count'));
-          return { ok: true };
-        }
-        case 'raw': {
-          if (!arg || !/^([0-9a-fA-F]{2})+$/.test(arg)) throw new Error('raw: hex bytes, e.g. 0100020 0FD');
-          this.bus.spoil(Buffer.from(arg, 'hex'));
-          return { ok: true };
-        }
-        case 'echo':
+        },
+        echo: ([arg]) => {
           if (arg !== 'on' && arg !== 'off') throw new Error('echo: on or off');
           this.bus.echo = arg === 'on';
           return { ok: true };
-        case 'state':
-          return { ok: true, state: this.state() };
-        case 'help':
-          return { ok: true, help: controlHelp };
-        default:
-          throw new Error(`unknown command ${cmd ?? ''}; try help`);
-      }
-    } catch (err) {
-      return { ok: false, error: (err as Error).message };
-    }
+        },
+        state: () => ({ ok: true, state: this.state() }),
+      },
+      controlHelp,
+    );
   }
 
   private device(name: string | undefined): EmulatedDevice {

@@ -8,7 +8,8 @@
  *     [--no-echo] [--baud 9600]
  *
  * Control commands (emulator.ts, `help`) come as lines on stdin or on the
- * UNIX socket. It exits 3 when the port closes (cable pulled).
+ * UNIX socket. It exits 3 when the port closes (cable pulled), or with
+ * --reopen waits for the device to come back, keeping its state.
  */
 import { parseArgs } from 'node:util';
 import type { ChecksumKind } from '../../shared/cctalk/frame.js';
@@ -28,6 +29,7 @@ const { values: a } = parseArgs({
     dispense: { type: 'string', default: 'plain' },
     'no-echo': { type: 'boolean', default: false },
     baud: { type: 'string', default: '9600' },
+    reopen: { type: 'boolean', default: false },
   },
 });
 const log = (line: string): void => void process.stderr.write(`[cctalk-emulator ${new Date().toISOString()}] ${line}\n`);
@@ -51,6 +53,8 @@ const port = runOnPort({
   device: a.device,
   baudRate: Number(a.baud),
   log,
+  // The host's adapter pulled: the devices keep power and state and wait for the port to come back.
+  ...(a.reopen ? { reopenMs: 200 } : {}),
   onData: (chunk) => emulator.receive(chunk),
   onOpen: () => {
     log(`coin acceptor 2, hopper 3, bill validator 40 on ${a.device}`);

@@ -245,3 +245,32 @@ export class PendingEvents {
     }
   }
 }
+
+/**
+ * After a commit whose outcome is unknown (the pending list is stale), reads
+ * the list again once no step is running, until a read succeeds: its events
+ * are then delivered. `enqueue` puts the read on the driver's one-step-at-a-time
+ * chain; nothing is scheduled once `closed()`.
+ */
+export class Resync {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly pending: PendingEvents,
+    private readonly enqueue: (read: () => Promise<void>) => void,
+    private readonly closed: () => boolean,
+    private readonly delayMs = 1_000,
+  ) {}
+
+  later(): void {
+    if (this.timer || this.closed()) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.enqueue(() => this.pending.sync().catch(() => this.later()));
+    }, this.delayMs);
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+  }
+}

@@ -14,7 +14,7 @@ import type { Logger } from '../../../shared/logger.js';
 import type { Metrics } from '../../../shared/metrics.js';
 import { DriverError, type EventBatchSink, type EventSink, type HardwareDriver } from '../driver.js';
 import { payoutDoneEventId, stampEvent, type EventDraft } from '../events.js';
-import { PendingEvents, type PendingEventsOptions } from '../pending-events.js';
+import { PendingEvents, Resync, type PendingEventsOptions } from '../pending-events.js';
 import type { PortFactory } from '../serial/reconnecting-port.js';
 import { CctalkBus, type BusCounters } from './bus.js';
 import { creditable, inhibitMask, valueOfType, type CashKind } from './denominations.js';
@@ -98,7 +98,6 @@ const JAM_FLAGS = HOPPER_FLAG.optoBlockedPayout | HOPPER_FLAG.maxCurrent;
 const FRAUD_FLAGS = HOPPER_FLAG.optoPathBlocked | HOPPER_FLAG.optoShort;
 /** Sends of one dispense that the hopper provably did not take, before the payout ends as a fault. */
 const MAX_SENDS = 5;
-const RESYNC_MS = 1_000;
 
 interface Device extends DeviceConfig {
   role: Role;
@@ -133,7 +132,7 @@ export class CctalkHardware implements CctalkDriver {
   private loopDone: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private linkUp: boolean | undefined;
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly resync: Resync;
   /** The hopper answered every poll since this process recorded the current dispense. */
   private segContinuous = false;
   private sends = 0;
@@ -146,6 +145,11 @@ export class CctalkHardware implements CctalkDriver {
     this.auth = o.dispenseAuth ?? dispenseAuths.plain;
     this.store = new CctalkStore(o.redis, o.keys);
     this.pending = new PendingEvents(o.redis, o.keys, this.log, o.pending);
+    this.resync = new Resync(
+      this.pending,
+      (read) => void (this.chain = this.chain.then(read)),
+      () => this.closing !== undefined,
+    );
     this.devs = (['coin', 'bill', 'hopper'] as const).flatMap((role) => {
       const d = o.devices[role];
       return d ? [{ ...d, role, up: undefined, misses: 0, needsInit: true }] : [];
@@ -233,7 +237,7 @@ export class CctalkHardware implements CctalkDriver {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.wake?.();
-      clearTimeout(this.resyncTimer);
+      this.resync.cancel();
       await this.loopDone;
       await this.chain.catch(() => undefined);
       await this.bus.close();
@@ -276,19 +280,12 @@ export class CctalkHardware implements CctalkDriver {
       await this.store.commit(change);
     } catch (err) {
       this.pending.markStale();
-      this.resyncLater();
+      this.resync.later();
       throw err;
     }
     this.pending.recorded(change.events ?? []);
   }
 
-  private resyncLater(): void {
-    if (this.resyncTimer || this.closing) return;
-    this.resyncTimer = setTimeout(() => {
-      this.resyncTimer = undefined;
-      this.chain = this.chain.then(() => this.pending.sync()).catch(() => this.resyncLater());
-    }, RESYNC_MS);
-  }
 
   private readonly stamp = (draft: Draft, eventId?: string): HwEvent => stampEvent(draft, this.clock.now(), eventId);
 

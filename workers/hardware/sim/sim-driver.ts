@@ -12,7 +12,7 @@ import { hwCommandSchema, type ControlJob, type HwCommand, type HwEvent } from '
 import type { RedisKeys } from '../../../shared/keys.js';
 import { systemClock, type Clock } from '../../../shared/clock.js';
 import { DriverError, type EventBatchSink, type EventSink, type HardwareDriver } from '../driver.js';
-import { PendingEvents, type PendingEventsOptions } from '../pending-events.js';
+import { PendingEvents, Resync, type PendingEventsOptions } from '../pending-events.js';
 import { stampEvent } from '../events.js';
 import { TruthStore, type Step } from './truth-store.js';
 import { PayoutRunner } from './payout-runner.js';
@@ -20,7 +20,6 @@ import * as actions from './actions.js';
 import { acceptAndPayAll, acceptPayout, payoutStep, statusReport, stopUnfinished, type HopperSettings } from './hopper.js';
 
 /** Pause before reading the pending list again after a write whose outcome is unknown. */
-const RESYNC_MS = 1_000;
 
 export interface SimOptions {
   /** Coins in the hopper on the very first start on this Redis (COINEREX_SIM_INVENTORY). */
@@ -59,7 +58,7 @@ export class SimDriver implements HardwareDriver, Simulator {
   private readonly clock: Clock;
   private readonly log: Logger;
   private chain: Promise<unknown> = Promise.resolve();
-  private resyncTimer: NodeJS.Timeout | undefined;
+  private readonly resync: Resync;
   private started = false;
   private closing: Promise<void> | undefined;
 
@@ -71,6 +70,11 @@ export class SimDriver implements HardwareDriver, Simulator {
     this.clock = opts.clock ?? systemClock;
     this.store = new TruthStore(deps.redis, deps.keys);
     this.pending = new PendingEvents(deps.redis, deps.keys, deps.log, opts.pending);
+    this.resync = new Resync(
+      this.pending,
+      (read) => void (this.chain = this.chain.then(read)),
+      () => this.closing !== undefined,
+    );
     this.hopper = { lowLevel: opts.lowLevel ?? 30, progressEvery: opts.progressEvery ?? 10, jamAfterCoins: opts.jamAfterCoins ?? 3 };
     // Timed coins only: a hopper that takes no time pays a payout in its acceptance commit (execute).
     this.runner = new PayoutRunner(
@@ -174,7 +178,7 @@ export class SimDriver implements HardwareDriver, Simulator {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.runner.stop();
-      clearTimeout(this.resyncTimer);
+      this.resync.cancel();
       await this.chain;
       await this.pending.close();
     })();
@@ -208,18 +212,9 @@ export class SimDriver implements HardwareDriver, Simulator {
       () => this.pending.recorded(events),
       () => {
         this.pending.markStale();
-        this.resyncLater();
+        this.resync.later();
       },
     );
     return run;
-  }
-
-  /** Reads the pending list again once no step is running, until it succeeds: its events are then delivered. */
-  private resyncLater(): void {
-    if (this.resyncTimer || this.closing) return;
-    this.resyncTimer = setTimeout(() => {
-      this.resyncTimer = undefined;
-      this.chain = this.chain.then(() => this.pending.sync()).catch(() => this.resyncLater());
-    }, RESYNC_MS);
   }
 }
