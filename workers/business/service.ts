@@ -25,7 +25,7 @@ import { Accounting } from './accounting/accounting.js';
 import { dailyCloseWorker, scheduleDailyClose } from './accounting/daily-close.js';
 import type { BusinessDeps } from './deps.js';
 import { ExchangeEngine } from './exchange/engine.js';
-import type { StuckPolicy } from './exchange/recovery.js';
+import { defaultStuckPolicy, type StuckPolicy } from './exchange/recovery.js';
 import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
 import { eventsWorker } from './events-worker.js';
@@ -43,7 +43,7 @@ export interface BusinessOptions {
   redis: Redis;
   clock?: Clock;
   metrics?: Metrics;
-  /** Stuck-payout detection; defaults in exchange/recovery.ts. */
+  /** Stuck-payout detection; defaults in exchange/recovery.ts, the wait from COINEREX_PAYOUT_STUCK_SECONDS. */
   stuck?: StuckPolicy;
   stuckCheckMs?: number;
 }
@@ -81,7 +81,7 @@ export async function startBusiness(o: BusinessOptions): Promise<BusinessService
   const faults = new Faults(d);
   const condition = new Condition(d);
   const accounting = new Accounting(d);
-  const engine = new ExchangeEngine(d, { faults, condition, accounting }, o.stuck, o.stuckCheckMs);
+  const engine = new ExchangeEngine(d, { faults, condition, accounting }, o.stuck ?? { ...defaultStuckPolicy, stuckAfterMs: config.payoutStuckSeconds * 1000 }, o.stuckCheckMs);
   const lock: LockControl = new LockControl(d, faults, () =>
     engine.act(() => lock.apply({ locked: false, reason: 'auto_unlock', operatorId: null, until: null, messageDisplay: null })),
   );
