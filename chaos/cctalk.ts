@@ -145,5 +145,8 @@ function truthOf(s: EmulatorState, initialInventory: number): PhysicalTruth {
     display: '',
     activeFaults,
     jamArmed: false,
+    // The simulator's power-cut model; a ccTalk hopper's power cut is the emulator's own fault.
+    powerCut: null,
+    countLost: false,
   };
 }

@@ -46,7 +46,11 @@ export async function gatherEvidence(rig: Rig, settled: SettleOutcome, replay: R
     db.hgetall(k.outFailed),
     droppedFromLogs(rig.stack.home),
   ]);
-  const journalRecords: JournalRecord[] = journal.map((j) => ({ transactionId: j.transactionId, messageId: j.envelope.message_id, data: j.envelope.data as unknown as TxnData }));
+  // The journal also keeps the operator's error-51 decisions (DEBT51_<ms>, error messages): checked apart from the transactions.
+  const journalRecords: JournalRecord[] = journal
+    .filter((j) => j.envelope.message_type === 'transaction')
+    .map((j) => ({ transactionId: j.transactionId, messageId: j.envelope.message_id, data: j.envelope.data as unknown as TxnData }));
+  const decisions = journal.filter((j) => j.envelope.message_type !== 'transaction').map((j) => ({ entry: j.transactionId, messageId: j.envelope.message_id }));
   const cloudTransactions: CloudTransaction[] = rig.peer
     .unique('transaction')
     .map((r) => ({ messageId: String(r.payload.message_id), data: r.payload.data as TxnData }));
@@ -63,6 +67,8 @@ export async function gatherEvidence(rig: Rig, settled: SettleOutcome, replay: R
     booksInventory: booksInventory === null ? null : snap.inventory,
     hopperCounts: rig.machine.hopperCounts,
     journal: journalRecords,
+    decisions,
+    cloudMessageIds: rig.peer.unique().map((r) => String(r.payload.message_id)),
     cloudTransactions,
     commands: [...rig.commands.sent.values()].map((c) => ({ id: c.id, type: c.type, coins: c.coins, results: rig.commands.results(c.id) })),
     bonusTable: chaosBonusTable,

@@ -52,7 +52,12 @@ export interface Evidence {
   booksInventory: number | null;
   /** Whether the hopper counts its coins (ccTalk hoppers do not: the books then keep no inventory). */
   hopperCounts: boolean;
+  /** The journal's transactions. */
   journal: JournalRecord[];
+  /** The journal's other entries: the operator's error-51 decisions. */
+  decisions: Array<{ entry: string; messageId: string }>;
+  /** message_id of every distinct message the cloud received. */
+  cloudMessageIds: string[];
   /** Distinct transaction messages the cloud received (first copy of each message_id). */
   cloudTransactions: CloudTransaction[];
   commands: CommandRecord[];
@@ -189,6 +194,9 @@ export function checkInvariants(e: Evidence): Check[] {
   const atCloud = new Set(e.cloudTransactions.map((c) => c.messageId));
   const neverArrived = e.journal.filter((j) => !atCloud.has(j.messageId));
   check(5, 'every journal entry reached the cloud (directly or by replay)', neverArrived.length === 0, neverArrived.length === 0 ? `${e.journal.length} of ${e.journal.length}` : `missing after the transactions queries: ${list(neverArrived.map((j) => `${j.transactionId} (${j.messageId})`))}`);
+  const atCloudAny = new Set(e.cloudMessageIds);
+  const decisionsMissing = e.decisions.filter((d) => !atCloudAny.has(d.messageId));
+  check(5, 'every journaled error-51 decision reached the cloud', decisionsMissing.length === 0, decisionsMissing.length === 0 ? `${e.decisions.length} decisions` : `missing: ${list(decisionsMissing.map((d) => `${d.entry} (${d.messageId})`))}`);
   const logged = new Set(e.droppedLogged);
   const unloggedDrops = Math.max(0, e.delivery.dropped - logged.size);
   const unexplained = e.replay.missing.filter((id) => !logged.has(id));

@@ -139,5 +139,7 @@ export const controlJobSchema = z.discriminatedUnion('action', [
   z.object({ action: z.literal('door'), open: z.boolean() }),
   z.object({ action: z.literal('refill'), coins: z.number().int().positive().max(100_000) }),
   z.object({ action: z.literal('jam') }),
+  /** The board loses power during the next payout, after all its coins (`paid`) or before any: it forgets the payout and its count. */
+  z.object({ action: z.literal('power_cut'), paid: z.boolean() }),
 ]);
 export type ControlJob = z.infer<typeof controlJobSchema>;

@@ -118,6 +118,8 @@ export const configSchema = z
     commandTimeoutSeconds: seconds(1, 86_400),
     /** COINEREX_EVENT_RETRY_MAX_MS: longest wait between two attempts of a hardware event that failed, ms (doubling from 100 ms). Default 30000. */
     eventRetryMaxMs: z.number().int().min(100).max(3_600_000),
+    /** COINEREX_PAYOUT_STUCK_SECONDS: a payout with no news for this long (plus 250 ms a coin) is checked with a status report. Default 30. */
+    payoutStuckSeconds: seconds(1, 3_600),
     /** COINEREX_COMMAND_RATE_LIMIT: inbound commands per second (burst 5x); the excess is dropped unanswered. Default 20. */
     commandRateLimit: z.number().int().min(1).max(10_000),
     /** COINEREX_ALLOW_HARD_RESTART: 1 lets `restart` `hard` reboot the board. Default 0. */
@@ -216,6 +218,7 @@ export const defaults: z.infer<typeof configSchema> = {
   commandMaxAgeSeconds: 300,
   commandTimeoutSeconds: 120,
   eventRetryMaxMs: 30_000,
+  payoutStuckSeconds: 30,
   commandRateLimit: 20,
   allowHardRestart: false,
   timezone: 'Asia/Taipei',
@@ -254,7 +257,7 @@ export function envName(field: string): string {
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'json';
 const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
-  commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
+  commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', payoutStuckSeconds: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
   lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int', resultBufferLimit: 'int',
   simCustomersPerMinute: 'number',

@@ -44,6 +44,10 @@ export const truthFields = {
   faults: 'faults',
   /** 1 while the next payout is set to jam. */
   jamArmed: 'jam_armed',
+  /** `paid` or `none` while the board is set to lose power during the next payout (after all its coins, or before any). */
+  powerCut: 'power_cut',
+  /** 1 while the board does not know its coin count (lost with its power): status reports say null until a refill. */
+  countLost: 'count_lost',
   /** Optimistic-concurrency version and id of the last applied change (the writer's). */
   version: 'version',
   lastOp: 'last_op',
@@ -57,6 +61,8 @@ export const payoutFields = {
   reason: 'reason',
   acceptedAt: 'accepted_at',
   endedAt: 'ended_at',
+  /** 1: the board lost this payout with its power; it can report nothing about it. */
+  lost: 'lost',
 } as const;
 
 /** Why a payout ended, as the hardware reports it; the order is the board link's wire encoding (1-based). */
@@ -87,6 +93,9 @@ export interface PhysicalTruth {
   display: string;
   activeFaults: number[];
   jamArmed: boolean;
+  /** Whether the next payout is set to lose power after all its coins (`paid`) or before any (`none`). */
+  powerCut: 'paid' | 'none' | null;
+  countLost: boolean;
 }
 
 export interface PhysicalPayout {
@@ -98,6 +107,8 @@ export interface PhysicalPayout {
   reason: PayoutEndReason | null;
   acceptedAt: number;
   endedAt: number | null;
+  /** Lost with the board's power: the board cannot report it. */
+  lost: boolean;
 }
 
 const int = (v: string | undefined): number => (v === undefined || v === '' ? 0 : Number(v));
@@ -139,6 +150,8 @@ export function parsePhysicalTruth(h: Record<string, string>): PhysicalTruth {
     display: h[truthFields.display] ?? '',
     activeFaults: parseFaults(h[truthFields.faults]),
     jamArmed: h[truthFields.jamArmed] === '1',
+    powerCut: h[truthFields.powerCut] === 'paid' ? 'paid' : h[truthFields.powerCut] === 'none' ? 'none' : null,
+    countLost: h[truthFields.countLost] === '1',
   };
 }
 
@@ -153,6 +166,7 @@ export function parsePhysicalPayout(payoutId: string, h: Record<string, string>)
     reason: (h[payoutFields.reason] || null) as PayoutEndReason | null,
     acceptedAt: int(h[payoutFields.acceptedAt]),
     endedAt: h[payoutFields.endedAt] ? int(h[payoutFields.endedAt]) : null,
+    lost: h[payoutFields.lost] === '1',
   };
 }
 

@@ -3,7 +3,9 @@
  * money path recorded once, then one of its writes — picked by position, before
  * or after in turn from path to path — crashed, restarted, settled and checked
  * against every invariant of the chaos suite. Private Redis and broker, the
- * apps as child processes.
+ * apps as child processes. Of the two unknown-outcome paths only the one
+ * whose coins did leave (where a double payout would show) runs here: each
+ * point waits for the stuck-payout check.
  */
 import test from 'ava';
 import { Explorer, spread, type PathResult } from './explore.js';
@@ -11,11 +13,11 @@ import { moneyPaths } from './paths.js';
 import { formatReport } from './report.js';
 
 test('crash points: one point of every money path keeps every invariant', async (t) => {
-  t.timeout(300_000);
+  t.timeout(420_000);
   const explorer = new Explorer((line) => t.log(line), 1);
   const results: PathResult[] = [];
   try {
-    for (const [i, path] of moneyPaths.entries()) results.push(await explorer.explorePath(path, spread(1, i)));
+    for (const [i, path] of moneyPaths.filter((p) => p.name !== 'unknown-not-paid').entries()) results.push(await explorer.explorePath(path, spread(1, i)));
   } finally {
     await explorer.close();
   }

@@ -150,6 +150,8 @@ export class Explorer {
         COINEREX_HEARTBEAT_SECONDS: '3600',
         COINEREX_STATUS_SECONDS: '3600',
         COINEREX_SIM_PAYOUT_MS: '2',
+        // A payout lost with the board's power is asked about after 5 s, not 30: the unknown-outcome paths wait for it at every point.
+        COINEREX_PAYOUT_STUCK_SECONDS: '5',
         // Each app writes what it does while armed to <dir>/<app>.jsonl.
         COINEREX_CRASH_TRACE: traces,
       },
@@ -190,6 +192,7 @@ export class Explorer {
     for (const a of ownerApps) stack.signal(a, 'SIGUSR2');
     const t0 = Date.now();
     await path.trigger(rig, n);
+    await this.pathDone(path, n);
     await this.atRest(rig);
     const ms = Date.now() - t0;
     const writes: Write[] = [];
@@ -211,6 +214,14 @@ export class Explorer {
   private async failIfViolated(rig: Rig, path: MoneyPath, n: number): Promise<void> {
     const v = await this.violations(rig, path, n);
     if (v.length > 0) throw new Error(`the path ${path.name} violates invariants without any crash: ${v.map((c) => `${c.name}: ${c.detail}`).join('; ')}`);
+  }
+
+  /** Waits for the path's own late step, if it has one; its checks say whether it came. */
+  private async pathDone(path: MoneyPath, n: number): Promise<void> {
+    if (!path.done) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([path.done(n), new Promise((r) => (timer = setTimeout(r, SETTLE_MS)))]);
+    clearTimeout(timer);
   }
 
   /** Waits until nothing is in flight other than what the path's setup left on purpose. */
@@ -263,6 +274,8 @@ export class Explorer {
         await stack.start(write.app);
       }
       phase('restart');
+      await this.pathDone(path, n);
+      phase('done');
       const settled = await settle(rig, this.seed, SETTLE_MS, async () => 0);
       result.settled = settled.settled;
       phase('settle');

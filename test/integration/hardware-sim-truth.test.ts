@@ -287,3 +287,37 @@ test('events that piled up while the sink was failing are handed over together, 
   t.deepEqual(cash.map((e) => ('amount' in e ? e.amount : 0)), [100, 500, 1000, 50]);
   t.true(batches.some((b) => b.length > 1), 'one hand-over for several events');
 });
+
+test('a power cut during a payout: the coins left (or not), the board forgets the payout and its count until a refill', async (t) => {
+  const r = rig(t);
+  const { sim, events } = await r.sim({ initialInventory: 100 });
+  const report = async (requestId: string) => {
+    await sim.execute({ kind: 'report_status', requestId });
+    return waitFor(() => events.find((e) => e.kind === 'status_report' && e.requestId === requestId), 5_000, requestId) as Promise<Extract<HwEvent, { kind: 'status_report' }>>;
+  };
+
+  await sim.act({ action: 'power_cut', paid: true });
+  await sim.execute({ kind: 'payout', payoutId: 'P-cut', coins: 10 });
+  // A repeat of the command (a redelivered job) pays nothing again.
+  await sim.execute({ kind: 'payout', payoutId: 'P-cut', coins: 10 });
+  t.like(await readPhysicalTruth(r.redis, r.env.keys), { inventory: 90, dispensed: 10, countLost: true, powerCut: null });
+  t.like(await readPhysicalPayout(r.redis, r.env.keys, 'P-cut'), { paid: 10, done: true, reason: 'unknown', lost: true });
+  const lost = await report('R1');
+  t.is(lost.inventory, null);
+  t.false(lost.payouts.some((p) => p.payoutId === 'P-cut'), 'the lost payout is not reported');
+  t.false(events.some((e) => e.kind === 'payout_done' || e.kind === 'payout_progress'), 'nothing said about the payout');
+
+  // A restart does not bring the count back: no level is reported.
+  await sim.close();
+  const again = await r.sim({ initialInventory: 100 });
+  t.false(again.events.some((e) => e.kind === 'hopper_level'));
+  await again.sim.act({ action: 'refill', coins: 10 });
+  await again.sim.execute({ kind: 'report_status', requestId: 'R2' });
+  t.like(await waitFor(() => again.events.find((e) => e.kind === 'status_report'), 5_000, 'R2'), { inventory: 100 });
+
+  // Cut before any coin: nothing leaves.
+  await again.sim.act({ action: 'power_cut', paid: false });
+  await again.sim.execute({ kind: 'payout', payoutId: 'P-cut0', coins: 10 });
+  t.like(await readPhysicalTruth(r.redis, r.env.keys), { inventory: 100, dispensed: 10, countLost: true });
+  t.like(await readPhysicalPayout(r.redis, r.env.keys, 'P-cut0'), { paid: 0, lost: true });
+});

@@ -43,6 +43,8 @@ function consistent(): Evidence {
     hopperCounts: true,
     journal,
     cloudTransactions: journal.map((j) => ({ messageId: j.messageId, data: structuredClone(j.data) })),
+    decisions: [{ entry: 'DEBT51_1767233000000', messageId: 'm51' }],
+    cloudMessageIds: [...journal.map((j) => j.messageId), 'm51'],
     commands: [
       {
         id: 'C1',
@@ -118,6 +120,9 @@ const bugs: Array<[string, Array<1 | 2 | 3 | 4 | 5 | 'rest'>, (e: Evidence) => v
     e.replay = { missing: ['m4'], recovered: [] };
     e.droppedLogged = ['m4'];
     e.delivery.dropped = 1;
+  }],
+  ['an error-51 decision journaled but never at the cloud', [5], (e) => {
+    e.cloudMessageIds.pop();
   }],
   ['a transaction missing at the cloud that no overflow dropped', [5], (e) => {
     e.replay = { missing: ['m3'], recovered: ['m3'] };

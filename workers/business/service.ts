@@ -20,7 +20,7 @@ import { Accounting } from './accounting/accounting.js';
 import { dailyCloseWorker, scheduleDailyClose } from './accounting/daily-close.js';
 import type { BusinessDeps } from './deps.js';
 import { ExchangeEngine } from './exchange/engine.js';
-import type { StuckPolicy } from './exchange/recovery.js';
+import { defaultStuckPolicy, type StuckPolicy } from './exchange/recovery.js';
 import { Faults } from './faults/faults.js';
 import { HardwareLink } from './hardware-link.js';
 import { eventsWorker } from './events-worker.js';
@@ -39,7 +39,7 @@ export interface BusinessOptions {
   connections: BusinessConnections;
   clock: Clock;
   metrics: Metrics;
-  /** Stuck-payout detection; defaults in exchange/recovery.ts. */
+  /** Stuck-payout detection; defaults in exchange/recovery.ts, the wait from COINEREX_PAYOUT_STUCK_SECONDS. */
   stuck?: StuckPolicy;
   stuckCheckMs?: number;
 }
@@ -84,7 +84,7 @@ export async function startBusiness(options: BusinessOptions): Promise<BusinessS
   const faults = new Faults(core);
   const condition = new Condition(core);
   const accounting = new Accounting(core);
-  const engine = new ExchangeEngine(core, { faults, condition, accounting }, options.stuck, options.stuckCheckMs);
+  const engine = new ExchangeEngine(core, { faults, condition, accounting }, options.stuck ?? { ...defaultStuckPolicy, stuckAfterMs: config.payoutStuckSeconds * 1000 }, options.stuckCheckMs);
   const lock: LockControl = new LockControl(core, faults, () =>
     engine.act(() => lock.apply({ locked: false, reason: 'auto_unlock', operatorId: null, until: null, messageDisplay: null })),
   );

@@ -85,14 +85,19 @@ export function clearFault(t: PhysicalTruth, code: number, stamp: Stamp): Outcom
 
 export function refill(t: PhysicalTruth, coins: number, lowLevel: number, stamp: Stamp): Outcome<'refilled'> {
   const inventory = t.inventory + coins;
+  // Whoever refills counts the hopper: a lost count is known again.
   return {
-    change: { truth: { inventory, refilled: t.refilled + coins }, events: [stamp(hopperLevel(inventory, lowLevel))] },
+    change: { truth: { inventory, refilled: t.refilled + coins, countLost: 0 }, events: [stamp(hopperLevel(inventory, lowLevel))] },
     result: 'refilled',
   };
 }
 
 export function armJam(): Outcome<'jam_armed'> {
   return { change: { truth: { jamArmed: 1 } }, result: 'jam_armed' };
+}
+
+export function armPowerCut(paid: boolean): Outcome<'power_cut_armed'> {
+  return { change: { truth: { powerCut: paid ? 'paid' : 'none' } }, result: 'power_cut_armed' };
 }
 
 export function setAcceptors(enabled: boolean, inhibit: readonly number[]): Outcome<void> {

@@ -44,11 +44,26 @@ function report(p: PhysicalPayout, stamp: Stamp): HwEvent {
 
 /**
  * Accepts a payout command. `queued` only for a payoutId never seen; a known
- * one pays nothing more and is re-reported.
+ * one pays nothing more and is re-reported. With a power cut armed the
+ * payout is `lost` at once: its coins leave (all or none), the board forgets
+ * it and its count and reports nothing; the physical record stays, so a
+ * repeat of the command pays nothing either.
  */
-export function acceptPayout(s: Snapshot, payoutId: string, coins: number, now: number, stamp: Stamp): Outcome<'queued' | 'known'> {
+export function acceptPayout(s: Snapshot, payoutId: string, coins: number, now: number, stamp: Stamp): Outcome<'queued' | 'known' | 'lost'> {
   const known = s.payouts.get(payoutId);
+  if (known?.lost) return { result: 'lost' };
   if (known) return { change: { events: [report(known, stamp)] }, result: 'known' };
+  const t = s.truth;
+  if (t.powerCut) {
+    const paid = t.powerCut === 'paid' ? Math.min(coins, t.inventory) : 0;
+    return {
+      change: {
+        truth: { inventory: t.inventory - paid, dispensed: t.dispensed + paid, powerCut: '', countLost: 1 },
+        payout: { payoutId, fields: { requested: coins, paid, done: 1, reason: 'unknown', acceptedAt: now, endedAt: now, lost: 1 }, acceptedAt: now, open: false },
+      },
+      result: 'lost',
+    };
+  }
   return {
     change: { payout: { payoutId, fields: { requested: coins, paid: 0, done: 0, acceptedAt: now }, acceptedAt: now, open: true } },
     result: 'queued',
@@ -143,11 +158,11 @@ export function payoutAll(s: Snapshot, payoutId: string, now: number, settings: 
  * and the whole payout as ONE change, one commit instead of two. A crash
  * leaves either nothing (the command runs again) or the ended payout.
  */
-export function acceptAndPayAll(s: Snapshot, payoutId: string, coins: number, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'paid' | 'known'> {
+export function acceptAndPayAll(s: Snapshot, payoutId: string, coins: number, now: number, settings: HopperSettings, stamp: Stamp): Outcome<'paid' | 'known' | 'lost'> {
   const accepted = acceptPayout(s, payoutId, coins, now, stamp);
   const acceptance = accepted.change?.payout;
-  if (accepted.result === 'known' || !acceptance) return { change: accepted.change, result: 'known' };
-  const running: PhysicalPayout = { payoutId, requested: coins, paid: 0, done: false, reason: null, acceptedAt: now, endedAt: null };
+  if (accepted.result !== 'queued' || !acceptance) return { change: accepted.change, result: accepted.result === 'lost' ? 'lost' : 'known' };
+  const running: PhysicalPayout = { payoutId, requested: coins, paid: 0, done: false, reason: null, acceptedAt: now, endedAt: null, lost: false };
   const { change = {} } = payoutAll({ ...s, payouts: new Map([[payoutId, running]]) }, payoutId, now, settings, stamp);
   const payout = { ...acceptance, ...change.payout, fields: { ...acceptance.fields, ...change.payout?.fields }, acceptedAt: now };
   return { change: { truth: change.truth, payout, events: change.events }, result: 'paid' };
@@ -165,15 +180,16 @@ export function stopUnfinished(s: Snapshot, payoutId: string, now: number, setti
   return { change, result: 'stopped' };
 }
 
+/** A board that lost its count reports no inventory (null), and nothing of a payout it lost. */
 export function statusReport(s: Snapshot, requestId: string, payoutIds: readonly string[], stamp: Stamp): Outcome<void> {
   const payouts = payoutIds
     .map((id) => s.payouts.get(id))
-    .filter((p): p is PhysicalPayout => !!p)
+    .filter((p): p is PhysicalPayout => !!p && !p.lost)
     .map(({ payoutId, requested, paid, done }) => ({ payoutId, requested, paid, done }));
   const event = stamp({
     kind: 'status_report',
     requestId,
-    inventory: s.truth.inventory,
+    inventory: s.truth.countLost ? null : s.truth.inventory,
     doorOpen: s.truth.doorOpen,
     acceptorsEnabled: s.truth.acceptorsEnabled,
     payouts,

@@ -106,8 +106,9 @@ export class SimDriver implements HardwareDriver, Simulator {
       const stopped = await this.apply([id], (s) => stopUnfinished(s, id, this.clock.now(), this.hopper));
       if (stopped === 'stopped') this.log.warn({ payoutId: id }, 'payout interrupted by a restart; stopped, not resumed');
     }
-    // Tell the business app where the hopper stands after the (re)start.
+    // Tell the business app where the hopper stands after the (re)start, if the board knows.
     await this.apply([], (s) => {
+      if (s.truth.countLost) return { result: undefined };
       const level = [this.stamp(actions.hopperLevel(s.truth.inventory, this.hopper.lowLevel))];
       if (s.truth.inventory === 0) level.push(this.stamp({ kind: 'hopper_empty' }));
       return { change: { events: level }, result: undefined };
@@ -129,6 +130,7 @@ export class SimDriver implements HardwareDriver, Simulator {
             : await this.apply([c.payoutId], (s) => acceptAndPayAll(s, c.payoutId, c.coins, this.clock.now(), this.hopper, this.stamp));
         if (outcome === 'queued') this.runner.enqueue(c.payoutId);
         else if (outcome === 'known') this.log.info({ payoutId: c.payoutId }, 'repeated payout: not paid again, state re-reported');
+        else if (outcome === 'lost') this.log.warn({ payoutId: c.payoutId }, 'power cut during the payout: the board lost it and its count');
         return;
       }
       case 'set_acceptors':
@@ -171,6 +173,8 @@ export class SimDriver implements HardwareDriver, Simulator {
         return this.apply([], (s) => actions.refill(s.truth, job.coins, this.hopper.lowLevel, this.stamp));
       case 'jam':
         return this.apply([], () => actions.armJam());
+      case 'power_cut':
+        return this.apply([], () => actions.armPowerCut(job.paid));
     }
   }
 
