@@ -7,8 +7,10 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { signCommand } from '../shared/command-signature.js';
 import type { CommandResult } from '../shared/messages.js';
+import { isBusy } from './invariants.js';
 import type { CloudPeer } from '../test/helpers/cloud-peer.js';
 import { waitFor } from '../test/helpers/env.js';
 
@@ -78,16 +80,26 @@ export class CloudCommands {
   /**
    * Sends a command and publishes the same bytes again every `everyMs` until
    * its result arrives, as a cloud does when a command may have been lost
-   * (QoS 0 while the device reconnects). Resolves with the result, or null.
+   * (QoS 0 while the device reconnects). A BUSY refusal executed nothing and
+   * spends no id (docs/commands.md#error-codes), so it is no answer: the same
+   * bytes go out again at once. Resolves with the final result, or null.
    */
   async sendUntilAnswered(id: string, type: string, data: Record<string, unknown>, timeoutMs: number, everyMs = 5_000): Promise<CommandResult | null> {
     this.send(id, type, data);
     const deadline = Date.now() + timeoutMs;
+    let busySeen = 0;
+    let repeatAt = Date.now() + everyMs;
     for (;;) {
-      const result = await this.waitResult(id, Math.min(everyMs, Math.max(0, deadline - Date.now()))).catch(() => null);
-      if (result) return result;
+      const results = this.results(id);
+      const final = results.find((r) => !isBusy(r));
+      if (final) return final;
       if (Date.now() >= deadline) return null;
-      this.repeat(id);
+      if (results.length > busySeen || Date.now() >= repeatAt) {
+        busySeen = results.length;
+        repeatAt = Date.now() + everyMs;
+        this.repeat(id);
+      }
+      await sleep(100);
     }
   }
 
@@ -96,8 +108,9 @@ export class CloudCommands {
     return this.peer.of('command_result').filter((r) => r.payload?.ack_command_id === id).map((r) => r.payload as CommandResult);
   }
 
+  /** The first result of `id` that is not a BUSY refusal. */
   waitResult(id: string, timeoutMs: number): Promise<CommandResult> {
-    return waitFor(() => this.results(id)[0], timeoutMs, `result of command ${id}`, 100);
+    return waitFor(() => this.results(id).find((r) => !isBusy(r)), timeoutMs, `result of command ${id}`, 100);
   }
 
   private publish(cmd: SentCommand): void {

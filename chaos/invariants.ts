@@ -81,6 +81,11 @@ export interface Check {
 }
 
 /** Error codes a refusal carries: the command did not execute, so it must have no journal entry. */
+/** A BUSY refusal: the device could not verify the command in time and executed nothing. */
+export function isBusy(r: CommandResult): boolean {
+  return r.status === 'failed' && r.result?.error_code === 'BUSY';
+}
+
 const refusalCodes = new Set(['INVALID_COMMAND', 'UNKNOWN_COMMAND', 'UNAUTHENTICATED', 'EXPIRED', 'MACHINE_LOCKED', 'MACHINE_FAULT', 'INSUFFICIENT_COINS', 'LIMIT_EXCEEDED', 'NOT_PERMITTED', 'BUSY']);
 
 const sum = <T>(xs: readonly T[], f: (x: T) => number) => xs.reduce((s, x) => s + f(x), 0);
@@ -147,12 +152,17 @@ export function checkInvariants(e: Evidence): Check[] {
   eq(3, 'remote_dispensed == Σ REMOTE coins_dispensed', ['remote_dispensed', e.counters.remote_dispensed], ['journal', sum(remotes, (j) => j.data.amounts.coins_dispensed)]);
   const resultProblems: string[] = [];
   for (const c of e.commands) {
-    if (c.results.length === 0) continue;
-    const first = canonical([c.results[0]!.status, c.results[0]!.result]);
-    if (c.results.some((r) => canonical([r.status, r.result]) !== first)) resultProblems.push(`${c.id}: repeats answered differently`);
-    if (c.type !== 'coin_dispense') continue;
+    // BUSY executed nothing and spends no id (docs/commands.md#error-codes): a later copy may still run.
+    const answers = c.results.filter((r) => !isBusy(r));
     const entries = perCommand.get(c.id) ?? 0;
-    const r = c.results[0]!;
+    if (answers.length === 0) {
+      if (c.results.length > 0 && entries !== 0) resultProblems.push(`${c.id}: only BUSY answers yet ${entries} journal entries`);
+      continue;
+    }
+    const first = canonical([answers[0]!.status, answers[0]!.result]);
+    if (answers.some((r) => canonical([r.status, r.result]) !== first)) resultProblems.push(`${c.id}: repeats answered differently`);
+    if (c.type !== 'coin_dispense') continue;
+    const r = answers[0]!;
     const code = String(r.result.error_code ?? '');
     if (r.status === 'success' && entries !== 1) resultProblems.push(`${c.id}: success but ${entries} journal entries`);
     if (r.status === 'failed' && refusalCodes.has(code) && entries !== 0) resultProblems.push(`${c.id}: refused (${code}) yet ${entries} journal entries`);

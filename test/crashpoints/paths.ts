@@ -28,17 +28,13 @@ const DAY_MS = 86_400_000;
 const snapshot = (rig: Rig) => readMachineSnapshot(rig.db, rig.env.keys, localDay(Date.now(), rig.env.config.timezone));
 const dispenseId = (n: number, tag: string) => `CP-${tag}-${n}`;
 
-/**
- * Sends signed dispenses until the hopper holds `left` coins (each waits for its result). A BUSY
- * refusal (signature checks saturated on a loaded machine) is asked again under a new id.
- */
+/** Sends signed dispenses until the hopper holds `left` coins (each waits for its result). */
 async function drainHopper(rig: Rig, n: number, left: number): Promise<void> {
-  for (let i = 0, busy = 0; ; i++) {
+  for (let i = 0; ; i++) {
     const inventory = (await readPhysicalTruth(rig.db, rig.env.keys)).inventory;
     if (inventory <= left) return;
     const coins = Math.min(200, inventory - left);
     const r = await rig.commands.sendUntilAnswered(dispenseId(n, `drain${i}`), 'coin_dispense', { coins_to_dispense: coins, coin_value: 10, reason: 'crashpoints setup', operator_account: 'crashpoints' }, 60_000, 20_000);
-    if (r?.status === 'failed' && r.result.error_code === 'BUSY' && ++busy < 10) continue;
     if (r?.status !== 'success') throw new Error(`setup: draining the hopper failed: ${JSON.stringify(r)}`);
   }
 }
@@ -73,11 +69,7 @@ function unknownOutcome(paid: boolean): MoneyPath {
       const t = await readPhysicalTruth(rig.db, rig.env.keys);
       const decide = async () => {
         await waitFor(async () => (await snapshot(rig)).activeErrors.includes(51) && Number(await rig.db.hget(rig.env.keys.debtDoubt, 'coins')) > 0, DECISION_MS, 'error 51 with coins in doubt', 200);
-        // BUSY (signature checks saturated on a loaded machine) executed nothing: the operator sends it again under a new id.
-        for (let i = 0; ; i++) {
-          const r = await rig.commands.sendUntilAnswered(dispenseId(n, `e51-${i}`), 'clear_error', { error_code: 51, coins_paid: paid, operator_id: 'crashpoints', reason: 'hopper counted' }, DECISION_MS, 20_000);
-          if (r?.status !== 'failed' || r.result.error_code !== 'BUSY' || i >= 10) return r;
-        }
+        return rig.commands.sendUntilAnswered(dispenseId(n, 'e51'), 'clear_error', { error_code: 51, coins_paid: paid, operator_id: 'crashpoints', reason: 'hopper counted' }, DECISION_MS, 20_000);
       };
       const decision = decide().catch((err: Error) => err);
       unknownRuns.set(n, { at: Date.now(), dispensed: t.dispensed, bills: t.bills[100], decision });

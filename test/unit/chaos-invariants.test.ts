@@ -79,6 +79,15 @@ test('a remote dispense cut short by a jam is unsuccessful without debt: no viol
   t.deepEqual(failing(e), []);
 });
 
+const busy = { timestamp: 1, device_id: 'D', ack_command_id: 'C1', command_type: 'coin_dispense', status: 'failed' as const, result: { error_code: 'BUSY', error: '機台忙碌中' } };
+
+test('a BUSY answer, then the result of a later copy of the same id: no violation', (t) => {
+  // BUSY executed nothing and spends no id (docs/commands.md#error-codes): the cloud sends the same id again.
+  const e = consistent();
+  e.commands[0]!.results.unshift(busy);
+  t.deepEqual(failing(e), []);
+});
+
 const bugs: Array<[string, Array<1 | 2 | 3 | 4 | 5 | 'rest'>, (e: Evidence) => void]> = [
   ['a bill in the cash box the books never counted', [1], (e) => {
     e.truth = parsePhysicalTruth({ initialized_at: '1', inventory: '26', initial_inventory: '100', dispensed: '74', bills_100: '2', bills_500: '1', coins_50: '1' });
@@ -114,6 +123,9 @@ const bugs: Array<[string, Array<1 | 2 | 3 | 4 | 5 | 'rest'>, (e: Evidence) => v
   }],
   ['a refused command that paid anyway', [3], (e) => {
     e.commands[0]!.results = [{ timestamp: 1, device_id: 'D', ack_command_id: 'C1', command_type: 'coin_dispense', status: 'failed', result: { error_code: 'MACHINE_LOCKED', error: 'locked' } }];
+  }],
+  ['a command answered only BUSY that paid anyway', [3], (e) => {
+    e.commands[0]!.results = [busy];
   }],
   ['a journal entry that never reached the cloud', [5], (e) => {
     e.cloudTransactions.pop();
