@@ -234,10 +234,12 @@ test('soft restart with nothing in progress still waits for the mqtt app to publ
   withHarness(t, async (h) => {
     const conn = new Redis(REDIS_URL, { protocol: 2, maxRetriesPerRequest: null });
     let publishedAt = 0;
+    let requestedEarly = -1;
+    // A slow mqtt app: for 300 ms the result is taken but not yet published, and no restart may be asked for.
     const slowMqttApp = new Worker(
       queueNames.outbox,
       async () => {
-        await new Promise((r) => setTimeout(r, 300));
+        requestedEarly = (await watchUnchanged(() => h.redis.llen(h.env.keys.restartRequests), 300)).after;
         publishedAt = Date.now();
       },
       { connection: conn, prefix: h.env.keys.bullPrefix },
@@ -245,6 +247,7 @@ test('soft restart with nothing in progress still waits for the mqtt app to publ
     try {
       await h.run('restart', cmd('restart', {}));
       const raw = await waitFor(() => h.redis.lindex(h.env.keys.restartRequests, 0), 5_000, 'restart request');
+      t.is(requestedEarly, 0, 'no restart requested while the result was unpublished');
       t.true(publishedAt > 0 && JSON.parse(raw).at >= publishedAt, 'request after the result went out');
     } finally {
       await slowMqttApp.close();
