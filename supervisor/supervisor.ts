@@ -89,9 +89,12 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
     written = { records, at: now };
   };
 
-  // PM2's list makes its daemon read every process's /proc files: asked for only when an app it
-  // listed online is late with its beat, when the health record is due, or for a restart request.
+  // PM2's list makes its daemon read every process's /proc files: asked for only while the last list
+  // is unsettled (an app not online, or beating without being listed), when an app it listed online
+  // is late with its beat, when the health record is due, or for a restart request.
   let listed: { procs: ManagedProcess[]; at: number } | null = null;
+  const unsettled = (beats: ReadonlyMap<string, number | null>) =>
+    listed!.procs.some((p) => p.status !== 'online') || [...beats].some(([name, at]) => at !== null && !listed!.procs.some((p) => p.name === name));
   const lateBeat = (beats: ReadonlyMap<string, number | null>, now: number) =>
     listed!.procs.some((p) => watched.includes(p.name) && p.status === 'online' && now - (beats.get(p.name) ?? 0) > o.watchdogMs / 2);
   const list = async (now: number): Promise<ManagedProcess[]> => {
@@ -105,7 +108,7 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
     try {
       beats = await readLiveness(o.redis, o.keys, ecosystemApps);
       const now = o.clock.now();
-      procs = listed === null || now - listed.at >= healthRenewMs || lateBeat(beats, now) ? await list(now) : listed.procs;
+      procs = listed === null || now - listed.at >= healthRenewMs || unsettled(beats) || lateBeat(beats, now) ? await list(now) : listed.procs;
     } catch (err) {
       baseline.failed();
       o.log.warn({ err: (err as Error).message }, 'cannot read PM2 or Redis; watchdog paused');

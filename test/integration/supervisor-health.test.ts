@@ -1,0 +1,78 @@
+/**
+ * The supervisor's apps health record (what `coinerex status`, the heartbeat
+ * diagnostics and the dashboard show) against the real Redis, with PM2
+ * replaced by a scripted process list: it asks PM2 sparingly at idle, yet an
+ * app that was launching is shown online, and an app started later is shown,
+ * by the next tick — not only when the record is due for renewal.
+ */
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { readAppsHealth } from '../../shared/app-health.js';
+import { fixedClock } from '../../shared/clock.js';
+import { makeLogger } from '../../shared/logger.js';
+import { redisMetrics } from '../../shared/metrics.js';
+import type { ManagedProcess, ProcessControl } from '../../supervisor/process-control.js';
+import { startSupervisor } from '../../supervisor/supervisor.js';
+import { cleanupRedis, REDIS_URL, testEnv } from '../helpers/env.js';
+
+const T = 1_800_000_000_000;
+const proc = (name: string, status = 'online'): ManagedProcess => ({ name, status, pid: 100, startedAt: T, restarts: 0, memoryBytes: 1, cpuPercent: 0 });
+
+test('an app launching at one tick is shown online at the next; an app started later appears at once', async (t) => {
+  const env = testEnv();
+  const redis = new Redis(REDIS_URL, { protocol: 2 });
+  const clock = fixedClock(T);
+  let procs = [proc('hardware'), proc('business', 'launching'), proc('mqtt'), proc('supervisor')];
+  let lists = 0;
+  const control: ProcessControl = {
+    list: async () => {
+      lists++;
+      return procs.map((p) => ({ ...p }));
+    },
+    restart: async () => undefined,
+    close: async () => undefined,
+  };
+  const beat = (apps: string[]) => Promise.all(apps.map((a) => redis.set(env.keys.liveness(a), String(clock.now()))));
+  // A long poll period: ticks are driven by the test, and the record's renewal is far away.
+  const supervisor = startSupervisor({
+    redis,
+    keys: env.keys,
+    control,
+    metrics: redisMetrics(redis, env.keys, 60_000),
+    log: makeLogger('supervisor', 'silent'),
+    clock,
+    monotonic: () => clock.now(),
+    watchdogMs: 600_000,
+    pollMs: 600_000,
+    restarts: { execute: async () => undefined },
+  });
+  t.teardown(async () => {
+    await supervisor.close();
+    await cleanupRedis(env.prefix);
+    redis.disconnect();
+  });
+  const statusOf = async () => Object.fromEntries((await readAppsHealth(redis, env.keys)).map((a) => [a.name, a.status]));
+
+  await beat(['hardware', 'mqtt', 'supervisor']);
+  await supervisor.tick();
+  t.like(await statusOf(), { business: 'launching' });
+
+  procs = [proc('hardware'), proc('business'), proc('mqtt'), proc('supervisor')];
+  clock.advance(5_000);
+  await beat(['hardware', 'business', 'mqtt', 'supervisor']);
+  await supervisor.tick();
+  t.like(await statusOf(), { business: 'online' });
+
+  procs = [...procs, proc('cloud-sim')];
+  clock.advance(5_000);
+  await beat(['hardware', 'business', 'mqtt', 'supervisor', 'cloud-sim']);
+  await supervisor.tick();
+  t.like(await statusOf(), { 'cloud-sim': 'online' });
+
+  // Settled and every beat on time: PM2 is not asked again.
+  const before = lists;
+  clock.advance(5_000);
+  await beat(['hardware', 'business', 'mqtt', 'supervisor', 'cloud-sim']);
+  await supervisor.tick();
+  t.is(lists, before, 'no PM2 list while every app is online and beating');
+});
