@@ -48,14 +48,14 @@ export class ExchangeEngine {
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly d: BusinessDeps,
-    private readonly p: EngineParts,
+    private readonly core: BusinessDeps,
+    private readonly parts: EngineParts,
     private readonly stuck: StuckPolicy = defaultStuckPolicy,
     /** How often a sent payout is checked for being stuck, ms. */
     private readonly checkEveryMs = 5_000,
   ) {
-    this.lane = new PayoutLane(d, p.faults);
-    this.doubt = new DebtDoubt(d, p.faults);
+    this.lane = new PayoutLane(core, parts.faults);
+    this.doubt = new DebtDoubt(core, parts.faults);
   }
 
   /** Runs `fn` after every earlier state change has finished: one change at a time. */
@@ -80,7 +80,7 @@ export class ExchangeEngine {
   async start(): Promise<void> {
     await this.serial(async () => {
       // A restart is how the guide clears a setting fault (設定後重開): an unmapped event's fault ends here.
-      for (const code of acceptorStopCodes) await this.p.faults.clear('error', code, { onlySource: 'unmapped', context: { cleared_by: 'restart' } });
+      for (const code of acceptorStopCodes) await this.parts.faults.clear('error', code, { onlySource: 'unmapped', context: { cleared_by: 'restart' } });
       await this.follow();
       await this.askStatus();
     });
@@ -94,7 +94,7 @@ export class ExchangeEngine {
         await this.checkStuck();
         await this.follow();
       })
-        .catch((err) => this.d.log.warn({ err }, 'periodic check failed'))
+        .catch((err) => this.core.log.warn({ err }, 'periodic check failed'))
         .finally(() => {
           running = false;
         });
@@ -115,22 +115,22 @@ export class ExchangeEngine {
   /** Applies one hardware event. Safe to call again with the same event (BullMQ at-least-once). */
   handle(ev: HwEvent): Promise<void> {
     return this.serial(async () => {
-      const applied = this.d.keys.appliedEvent(ev.eventId);
+      const applied = this.core.keys.appliedEvent(ev.eventId);
       // Credits, payout ends, levels and the door carry their guard inside their plan; progress changes
       // nothing durable; acceptors_set is absolute; the rest are marked once done.
       const unmarked = ['bill_accepted', 'coin_accepted', 'payout_done', 'payout_progress', 'acceptors_set', 'hopper_level', 'hopper_empty', 'door'];
       const marked = !unmarked.includes(ev.kind);
-      if (marked && (await this.d.redis.exists(applied)) === 1) return;
+      if (marked && (await this.core.redis.exists(applied)) === 1) return;
       this.settlement = null;
       await this.apply(ev);
-      if (marked) await this.d.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
+      if (marked) await this.core.redis.set(applied, '1', 'EX', APPLIED_TTL_SECONDS);
       // The event is applied; what follows is derived from the state and repeated by the periodic check.
       const s = this.settlement;
       this.settlement = null;
       try {
         await this.follow(s ?? undefined);
       } catch (err) {
-        this.d.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it');
+        this.core.log.warn({ err, eventId: ev.eventId }, 'follow-up failed; the periodic check repeats it');
       } finally {
         if (s) this.settled.emit('settled', s);
       }
@@ -138,19 +138,19 @@ export class ExchangeEngine {
   }
 
   private async apply(ev: HwEvent): Promise<void> {
-    const { faults } = this.p;
-    const m = this.d.keys.machine;
+    const { faults } = this.parts;
+    const m = this.core.keys.machine;
     switch (ev.kind) {
       case 'bill_accepted':
       case 'coin_accepted':
         await this.lane.credit(ev);
         return;
       case 'payout_progress':
-        this.lastNews.set(ev.payoutId, this.d.clock.now());
+        this.lastNews.set(ev.payoutId, this.core.clock.now());
         return;
       case 'payout_done': {
         const intent = await this.lane.intent(ev.payoutId);
-        const guard = this.d.keys.appliedEvent(ev.eventId);
+        const guard = this.core.keys.appliedEvent(ev.eventId);
         // The level after the payout is absolute: it is written once, in the settlement's plan (or alone) under
         // the event's guard, so a re-run of the event never writes it over coins paid since (docs/durability.md).
         if (intent?.state === 'sent') {
@@ -159,7 +159,7 @@ export class ExchangeEngine {
         } else if (ev.hopper) {
           await this.guarded(guard, (plan) => plan.hset(m, { inventory: ev.hopper!.coins }));
         }
-        if (ev.hopper) await this.guarded(this.d.keys.appliedEvent(`${ev.eventId}-sensor`), (plan) => this.lowSensorWith(plan, ev.hopper!.coins, ev.hopper!.lowSensor));
+        if (ev.hopper) await this.guarded(this.core.keys.appliedEvent(`${ev.eventId}-sensor`), (plan) => this.lowSensorWith(plan, ev.hopper!.coins, ev.hopper!.lowSensor));
         return;
       }
       case 'fault_raised':
@@ -170,17 +170,17 @@ export class ExchangeEngine {
         else await faults.clear('error', ev.code);
         return;
       case 'door':
-        await this.guarded(this.d.keys.appliedEvent(ev.eventId), async (plan) => {
-          plan.hset(m, ev.open ? { doorOpen: 1 } : { doorOpen: 0, lastMaintenanceAt: this.d.clock.now() });
+        await this.guarded(this.core.keys.appliedEvent(ev.eventId), async (plan) => {
+          plan.hset(m, ev.open ? { doorOpen: 1 } : { doorOpen: 0, lastMaintenanceAt: this.core.clock.now() });
           if (ev.open) await faults.raiseWith(plan, 'alarm', 2, { source: 'door', level: 'open', context: { door: 'open' } });
           else await faults.clearWith(plan, 'alarm', 2, { level: 'closed', context: { door: 'closed' } });
         });
         return;
       case 'hopper_level':
-        await this.guarded(this.d.keys.appliedEvent(ev.eventId), (plan) => this.lowSensorWith(plan.hset(m, { inventory: ev.coins }), ev.coins, ev.lowSensor));
+        await this.guarded(this.core.keys.appliedEvent(ev.eventId), (plan) => this.lowSensorWith(plan.hset(m, { inventory: ev.coins }), ev.coins, ev.lowSensor));
         return;
       case 'hopper_empty':
-        await this.guarded(this.d.keys.appliedEvent(ev.eventId), (plan) => plan.hset(m, { inventory: 0 }));
+        await this.guarded(this.core.keys.appliedEvent(ev.eventId), (plan) => plan.hset(m, { inventory: 0 }));
         return;
       case 'link':
         if (ev.up) {
@@ -198,7 +198,7 @@ export class ExchangeEngine {
         return;
       case 'acceptors_set':
         // Absolute: a late, older confirmation only makes the condition send the wanted state again.
-        await this.d.redis.hset(m, confirmedFields(ev));
+        await this.core.redis.hset(m, confirmedFields(ev));
         return;
       default: {
         const never: never = ev;
@@ -215,10 +215,10 @@ export class ExchangeEngine {
    */
   private async unmapped(ev: Extract<HwEvent, { kind: 'unmapped' }>): Promise<void> {
     const code = ev.source === 'bill' ? 8 : ev.source === 'coin' ? 7 : 6;
-    this.d.log.error({ ev }, 'unmapped hardware event: fault raised, acceptors off');
-    await this.p.faults.raise('error', code, { source: 'unmapped', context: { event: ev.source, amount: ev.amount ?? null, detail: ev.detail, event_id: ev.eventId } });
+    this.core.log.error({ ev }, 'unmapped hardware event: fault raised, acceptors off');
+    await this.parts.faults.raise('error', code, { source: 'unmapped', context: { event: ev.source, amount: ev.amount ?? null, detail: ev.detail, event_id: ev.eventId } });
     if (ev.amount) {
-      await newPlan(this.d).guard(this.d.keys.appliedEvent(ev.eventId), APPLIED_TTL_SECONDS).hincr(this.d.keys.counters, { unmapped_ntd: ev.amount }).commit(this.d.redis);
+      await newPlan(this.core).guard(this.core.keys.appliedEvent(ev.eventId), APPLIED_TTL_SECONDS).hincr(this.core.keys.counters, { unmapped_ntd: ev.amount }).commit(this.core.redis);
     }
   }
 
@@ -230,16 +230,16 @@ export class ExchangeEngine {
    */
   private async guarded(guardKey: string, add: (plan: Plan) => unknown): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const plan = newPlan(this.d).guard(guardKey, APPLIED_TTL_SECONDS);
+      const plan = newPlan(this.core).guard(guardKey, APPLIED_TTL_SECONDS);
       await add(plan);
-      if ((await plan.commit(this.d.redis)) !== 'stale') return;
+      if ((await plan.commit(this.core.redis)) !== 'stale') return;
       if (attempt === 3) throw new Error(`plan guarded by ${guardKey} stale ${attempt} times`);
     }
   }
 
   /** Adds error 44 (the hopper's low-level sensor) to `plan`: raised or cleared when it differs. */
   private async lowSensorWith(plan: Plan, coins: number, lowSensor: boolean): Promise<void> {
-    const { faults } = this.p;
+    const { faults } = this.parts;
     const active = await faults.isActive('error', 44);
     if (lowSensor && !active) await faults.raiseWith(plan, 'error', 44, { source: 'hardware', context: { inventory: coins } });
     else if (!lowSensor && active) await faults.clearWith(plan, 'error', 44, { context: { inventory: coins } });
@@ -255,7 +255,7 @@ export class ExchangeEngine {
     if (!s) return;
     this.settlement = s;
     this.lastNews.delete(s.intent.payoutId);
-    await this.d.publisher.drain();
+    await this.core.publisher.drain();
   }
 
   /**
@@ -264,20 +264,20 @@ export class ExchangeEngine {
    * acceptors, the accounting of a settlement, the outbox.
    */
   private async follow(s?: Settlement): Promise<void> {
-    let v = await readStateView(this.d);
-    if (await this.doubt.rederive(v)) v = await readStateView(this.d);
+    let v = await readStateView(this.core);
+    if (await this.doubt.rederive(v)) v = await readStateView(this.core);
     const sent = await this.lane.pump(gateOf(v), v.head);
     if (sent) {
-      this.lastNews.set(sent.payoutId, this.d.clock.now());
+      this.lastNews.set(sent.payoutId, this.core.clock.now());
       // Sending changed only the head intent's state (a debt intent it queued is the head it sent).
       v = { ...v, head: sent };
     }
-    if (await this.inventoryCodes(v, s)) v = await readStateView(this.d);
-    const snapshot = await this.p.condition.refresh(v);
+    if (await this.inventoryCodes(v, s)) v = await readStateView(this.core);
+    const snapshot = await this.parts.condition.refresh(v);
     const accounting = s !== undefined && (s.finished !== undefined || s.intent.purpose === 'debt');
-    if (accounting) await this.p.accounting.publish(snapshot);
+    if (accounting) await this.parts.accounting.publish(snapshot);
     // Codes raised or cleared above re-read the view, so it counts their messages too.
-    if (accounting || v.unsent > 0) await this.d.publisher.drain();
+    if (accounting || v.unsent > 0) await this.core.publisher.drain();
   }
 
   /**
@@ -287,7 +287,7 @@ export class ExchangeEngine {
    * Only what differs from `v` is raised or cleared. True when a code changed.
    */
   private async inventoryCodes(v: StateView, s?: Settlement): Promise<boolean> {
-    const { faults } = this.p;
+    const { faults } = this.parts;
     const inventory = booksInventory(v);
     if (inventory === null) return false;
     const debt = v.snapshot.counters.debt_coins;
@@ -302,7 +302,7 @@ export class ExchangeEngine {
     } else if (inventory > 0 && debt === 0 && active('error:42')) {
       changed = (await faults.clear('error', 42, { context: { inventory, pending_dispense: 0 } })) || changed;
     }
-    const { lowCoinWarning, lowCoinCritical } = this.d.settings.current;
+    const { lowCoinWarning, lowCoinCritical } = this.core.settings.current;
     const details = { inventory, low_warning_threshold: lowCoinWarning, low_critical_threshold: lowCoinCritical };
     if (inventory < lowCoinWarning) {
       if (!active('alarm:1')) changed = (await faults.raise('alarm', 1, { source: 'inventory', level: inventory, context: details })) || changed;
@@ -322,30 +322,30 @@ export class ExchangeEngine {
   }
 
   private async askStatus(): Promise<void> {
-    this.report = { requestId: await this.d.hardware.reportStatus(), askedAt: this.d.clock.now() };
-    this.d.log.info({ requestId: this.report.requestId }, 'status report requested');
+    this.report = { requestId: await this.core.hardware.reportStatus(), askedAt: this.core.clock.now() };
+    this.core.log.info({ requestId: this.report.requestId }, 'status report requested');
   }
 
   private async checkStuck(): Promise<void> {
     const head = await this.lane.head();
     if (head?.state !== 'sent') return;
-    const now = this.d.clock.now();
+    const now = this.core.clock.now();
     if (this.report && now - this.report.askedAt < this.stuck.reportTimeoutMs) return;
     // A payout left `sent` by a previous run has no news in this one: it counts from its sentAt.
     if (isStuck(head, this.lastNews.get(head.payoutId) ?? 0, now, this.stuck)) {
-      this.d.log.warn({ payoutId: head.payoutId }, 'payout outcome unknown; asking the hardware');
+      this.core.log.warn({ payoutId: head.payoutId }, 'payout outcome unknown; asking the hardware');
       await this.askStatus();
     }
   }
 
   private async onStatusReport(ev: StatusReport): Promise<void> {
-    const m = this.d.keys.machine;
+    const m = this.core.keys.machine;
     const level = ev.inventory;
-    if (level !== null) await this.guarded(this.d.keys.appliedEvent(`${ev.eventId}-inventory`), (plan) => plan.hset(m, { inventory: level }));
-    const doorOpen = (await this.d.redis.hget(m, 'doorOpen')) === '1';
+    if (level !== null) await this.guarded(this.core.keys.appliedEvent(`${ev.eventId}-inventory`), (plan) => plan.hset(m, { inventory: level }));
+    const doorOpen = (await this.core.redis.hget(m, 'doorOpen')) === '1';
     if (doorOpen !== ev.doorOpen) await this.apply({ kind: 'door', open: ev.doorOpen, eventId: `${ev.eventId}-door`, at: ev.at });
     // The report does not carry the inhibit set: a different on/off makes the confirmed state unknown, so it is sent again.
-    if ((await this.d.redis.hget(m, 'acceptorsEnabled')) !== (ev.acceptorsEnabled ? '1' : '0')) await this.d.redis.hdel(m, 'acceptorsEnabled', 'acceptorsInhibit');
+    if ((await this.core.redis.hget(m, 'acceptorsEnabled')) !== (ev.acceptorsEnabled ? '1' : '0')) await this.core.redis.hdel(m, 'acceptorsEnabled', 'acceptorsInhibit');
     if (!this.report || this.report.requestId !== ev.requestId) return;
     const askedAt = this.report.askedAt;
     this.report = null;
@@ -353,11 +353,11 @@ export class ExchangeEngine {
     // A payout sent after the question cannot be in the answer.
     if (head?.state !== 'sent' || head.sentAt > askedAt) return;
     const verdict = judge(head, ev);
-    this.d.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
-    if (verdict.action === 'wait') this.lastNews.set(head.payoutId, this.d.clock.now());
+    this.core.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
+    if (verdict.action === 'wait') this.lastNews.set(head.payoutId, this.core.clock.now());
     else if (verdict.action === 'reissue') await this.lane.reissue(head);
     // The report's level already has the paid coins out: it is the books' level, not counted off again.
-    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.d.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`), level ?? undefined));
+    else await this.afterSettle(await this.lane.settle(head, verdict.paid, verdict.end, this.core.keys.appliedEvent(`${ev.eventId}-${head.payoutId}`), level ?? undefined));
   }
 }
 
