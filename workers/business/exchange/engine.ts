@@ -17,8 +17,9 @@ import { acceptorStopCodes, type Condition } from '../state/condition.js';
 import { MEMORY_CODE } from '../state/memory-watch.js';
 import { booksInventory, readStateView, type StateView } from '../state/state-view.js';
 import { DebtDoubt } from './doubt.js';
-import { PayoutLane, type LaneGate, type Settlement } from './payout-lane.js';
+import { PayoutLane, type LaneGate } from './payout-lane.js';
 import { dispatch, guardsItself, type EventContext } from './events/index.js';
+import type { Settlement } from './settlement.js';
 import { defaultStuckPolicy, isStuck, type StuckPolicy } from './recovery.js';
 
 export interface EngineParts {

@@ -11,14 +11,7 @@
 import { nextTransactionId } from '../../../shared/ids.js';
 import { isCritical } from '../../../shared/codes.js';
 import type { HwEvent } from '../../../queue/jobs.js';
-import {
-  APPLIED_TTL_SECONDS,
-  DAILY_TTL_SECONDS,
-  DONE_INTENT_TTL_SECONDS,
-  newPlan,
-  today,
-  type BusinessDeps,
-} from '../deps.js';
+import { APPLIED_TTL_SECONDS, DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
 import {
   intentFields,
@@ -30,31 +23,9 @@ import {
   type OpenTransaction,
   type PayoutIntent,
 } from '../state/records.js';
-import { debtPayoutData, transactionData } from './transaction-message.js';
-import type { Plan } from '../store/plan.js';
+import { settleAttempt, type AttemptEnd, type Settlement } from './settlement.js';
 
 type Credit = Extract<HwEvent, { kind: 'bill_accepted' | 'coin_accepted' }>;
-
-/** How an attempt ended, as far as the books are concerned. */
-export type AttemptEnd =
-  /** Everything asked was paid. */
-  | 'complete'
-  /** Cut short for good (hopper empty, jam, fault): the rest becomes debt (exchange) or a shortfall (remote). */
-  | 'short'
-  /** Stopped without a cause that keeps coins from being paid (power loss): the rest is paid by a new attempt. */
-  | 'interrupted'
-  /** The hardware cannot tell what was paid: nothing counted as paid, the rest is debt, error 51. */
-  | 'unknown';
-
-export interface Settlement {
-  intent: PayoutIntent;
-  paid: number;
-  end: AttemptEnd;
-  /** Set when the settlement finished a transaction. */
-  finished?: { txn: OpenTransaction; paid: number; unpaid: number };
-  /** Coins still owed after the settlement. */
-  debtAfter: number;
-}
 
 export interface LaneGate {
   /** Active error codes now. */
@@ -278,114 +249,15 @@ export class PayoutLane {
 
   /**
    * Books one attempt of `intent` as having paid `paid` coins and ended as
-   * `end`. Guarded by `guardKey` (the reporting event) and by the intent
-   * still being `sent`, so it applies once. Null when it did not apply.
-   * `level`: the hopper level the report gives after the payout, written
-   * in the same plan (under the same guard) instead of counting the coins
-   * off, so a re-run of the report never writes it over later payouts.
+   * `end`, in one plan (settlement.ts). Guarded by `guardKey` (the reporting
+   * event) and by the intent still being `sent`, so it applies once. Null
+   * when it did not apply. `level`: the hopper level the report gives after
+   * the payout, written in the same plan (under the same guard) instead of
+   * counting the coins off, so a re-run of the report never writes it over
+   * later payouts.
    */
-  async settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string, level?: number): Promise<Settlement | null> {
-    const k = this.keys;
-    const now = this.core.clock.now();
-    const counters = await this.core.redis.hgetall(k.counters);
-    const debtBefore = Number(counters.debt_coins ?? 0);
-    const daily = k.daily(today(this.core, now));
-    const intentKey = k.payoutIntent(intent.payoutId);
-    const plan = newPlan(this.core)
-      .guard(guardKey, APPLIED_TTL_SECONDS)
-      .expectEq(intentKey, 'state', 'sent')
-      .hset(intentKey, { state: 'done', paid, end, doneAt: now })
-      .expire(intentKey, DONE_INTENT_TTL_SECONDS)
-      .lrem(k.payoutLane, intent.payoutId)
-      .hincr(k.counters, { total_dispensed: paid })
-      .hincr(daily, { coins_dispensed: paid })
-      .expire(daily, DAILY_TTL_SECONDS);
-    // The books' inventory exists once the hardware reported a level; until then it stays unknown.
-    const inventory = await this.core.redis.hget(k.machine, 'inventory');
-    if (level !== undefined) plan.hset(k.machine, { inventory: level });
-    else if (inventory !== null) plan.hincr(k.machine, { inventory: -paid }).floor0(k.machine, 'inventory');
-    const rest = intent.coins - paid;
-    let debtAfter = debtBefore;
-    let finished: Settlement['finished'];
-    if (intent.purpose === 'remote') plan.hincr(k.counters, { remote_dispensed: paid }).hincr(daily, { remote_dispensed: paid });
-    if (intent.purpose === 'debt') {
-      // An unknown outcome leaves the whole attempt owed; otherwise what was paid is off the debt.
-      plan.hincr(k.counters, { debt_coins: -paid }).floor0(k.counters, 'debt_coins');
-      debtAfter = Math.max(0, debtBefore - paid);
-      if (paid > 0 && intent.ref) {
-        const balance = Number(counters.balance ?? 0);
-        const data = debtPayoutData({ originTxnId: intent.ref, paid, startAt: intent.createdAt, doneAt: now, balance, debtAfter }, this.core.config.timestampFormat);
-        plan.emit(await this.core.publisher.envelope('transaction', data as unknown as Record<string, unknown>));
-      }
-    } else {
-      const txn = await readTransaction(this.core.redis, k, intent.ref);
-      if (!txn) {
-        // Cannot happen with atomic plans; the coins are still counted and the lane is not blocked.
-        this.core.log.error({ payoutId: intent.payoutId, txnId: intent.ref }, 'payout intent without its transaction');
-      } else if (end === 'interrupted' && rest > 0) {
-        const next = newPayoutId();
-        plan
-          .hincr(k.openTransaction(txn.txnId), { paid })
-          .hset(k.openTransaction(txn.txnId), { payoutId: next })
-          .hset(k.payoutIntent(next), intentFields({ payoutId: next, purpose: intent.purpose, ref: txn.txnId, coins: rest, createdAt: now }))
-          .lpush(k.payoutLane, next);
-        this.core.log.warn({ payoutId: intent.payoutId, paid, rest, next }, 'payout interrupted; the rest goes out as a new payout');
-      } else {
-        const totalPaid = txn.paid + paid;
-        const unpaid = Math.max(0, txn.due - totalPaid);
-        const balance = Number(counters.balance ?? 0);
-        const data = transactionData(txn, { paid: totalPaid, doneAt: now, balance }, this.core.config.timestampFormat);
-        const envelope = await this.core.publisher.envelope('transaction', data as unknown as Record<string, unknown>);
-        plan
-          .emit(envelope, { entryKey: k.journalEntry(txn.txnId), indexKey: k.journal, member: txn.txnId, at: now })
-          .del(k.openTransaction(txn.txnId))
-          .hset(k.machine, { lastTransactionAt: now })
-          .hincr(daily, { transactions: 1 });
-        if (txn.type === 'exchange') {
-          // Unpaid coins come off the bonus first: bonus_coins counts bonus coins actually paid.
-          const bonusPaid = Math.max(0, txn.bonus - unpaid);
-          plan.hincr(k.counters, { debt_coins: unpaid, bonus_coins: bonusPaid }).hincr(daily, { exchanges: 1, bonus_coins: bonusPaid, debt_coins: unpaid });
-          if (unpaid > 0) plan.hset(k.machine, { debtTxn: txn.txnId });
-          debtAfter = debtBefore + unpaid;
-        } else {
-          const inventoryAfter = level ?? Math.max(0, Number(inventory ?? 0) - paid);
-          plan.hset(k.remoteDispense(txn.commandId), {
-            state: 'done',
-            coinsDispensed: totalPaid,
-            coinsUnpaid: unpaid,
-            coinsRemaining: inventoryAfter,
-            executionTimeMs: Math.max(0, now - txn.startAt),
-            success: unpaid === 0 ? 1 : 0,
-          });
-        }
-        finished = { txn, paid: totalPaid, unpaid };
-      }
-    }
-    if (end === 'unknown') await this.doubt(plan, intent, paid, debtAfter);
-    const result = await plan.commit(this.core.redis);
-    if (result !== 'ok') return null;
-    this.core.metrics.incr('business_coins_paid_total', { purpose: intent.purpose }, paid);
-    // The one info line of an exchange (credit and send are at debug): each line costs PM2 CPU and SD-card writes.
-    this.core.log.info({ payoutId: intent.payoutId, purpose: intent.purpose, paid, end, txnId: finished?.txn.txnId, amount: finished?.txn.amount }, 'payout settled');
-    const settled: Settlement = { intent, paid, end, debtAfter };
-    if (finished) settled.finished = finished;
-    return settled;
-  }
-
-  /**
-   * An unknown outcome, in the settlement's own write: the coins of this
-   * attempt that became debt are held as debt in doubt, and error 51 is
-   * raised. A crash can therefore never leave that debt payable without 51
-   * (a second payout of coins that may have left the hopper).
-   */
-  private async doubt(plan: Plan, intent: PayoutIntent, paid: number, debtAfter: number): Promise<void> {
-    // A remote shortfall is no debt (nobody is owed it); only the 51 tells a person to check the hopper.
-    const inDoubt = intent.purpose === 'remote' ? 0 : intent.coins - paid;
-    if (inDoubt > 0) plan.hincr(this.keys.debtDoubt, { coins: inDoubt }).hset(this.keys.debtDoubt, { acknowledged: 0 });
-    await this.faults.raiseWith(plan, 'error', 51, {
-      source: 'engine',
-      context: { payout_id: intent.payoutId, transaction_id: intent.ref || null, coins_in_doubt: intent.coins - paid, debt_coins: debtAfter },
-    });
+  settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string, level?: number): Promise<Settlement | null> {
+    return settleAttempt(this.core, this.faults, { intent, paid, end, guardKey, level });
   }
 
   /** Marks a re-issue of the same payout id (the hardware never received it). */

@@ -3,7 +3,8 @@ import type { HwEvent } from '../../../../queue/jobs.js';
 import type { BusinessDeps } from '../../deps.js';
 import type { Faults } from '../../faults/faults.js';
 import type { DebtDoubt } from '../doubt.js';
-import type { PayoutLane, Settlement } from '../payout-lane.js';
+import type { PayoutLane } from '../payout-lane.js';
+import type { Settlement } from '../settlement.js';
 
 export type EventOf<K extends HwEvent['kind']> = Extract<HwEvent, { kind: K }>;
 
