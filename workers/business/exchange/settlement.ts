@@ -111,7 +111,7 @@ async function bookDebtPayout(b: Booking): Promise<Booked> {
   if (paid > 0 && intent.ref) {
     const balance = Number(b.counters.balance ?? 0);
     const data = debtPayoutData({ originTxnId: intent.ref, paid, startAt: intent.createdAt, doneAt: b.now, balance, debtAfter }, core.config.timestampFormat);
-    plan.emit(await core.publisher.envelope('transaction', data as unknown as Record<string, unknown>));
+    plan.emit(await core.publisher.envelope('transaction', data));
   }
   return { debtAfter };
 }
@@ -176,7 +176,7 @@ async function bookTransaction(b: Booking, finish: (txn: OpenTransaction, unpaid
   const unpaid = Math.max(0, txn.due - totalPaid);
   const balance = Number(b.counters.balance ?? 0);
   const data = transactionData(txn, { paid: totalPaid, doneAt: now, balance }, core.config.timestampFormat);
-  const envelope = await core.publisher.envelope('transaction', data as unknown as Record<string, unknown>);
+  const envelope = await core.publisher.envelope('transaction', data);
   plan
     .emit(envelope, { entryKey: keys.journalEntry(txn.txnId), indexKey: keys.journal, member: txn.txnId, at: now })
     .del(keys.openTransaction(txn.txnId))
