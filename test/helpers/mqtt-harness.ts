@@ -8,7 +8,7 @@ import mqtt from 'mqtt';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { systemClock } from '../../shared/clock.js';
-import { buildEnvelope } from '../../shared/envelope.js';
+import { partialEnvelope } from './envelopes.js';
 import { makeLogger } from '../../shared/logger.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import type { Envelope } from '../../shared/messages.js';
@@ -47,7 +47,7 @@ export function outboxProducer(env: TestEnv): OutboxProducer {
     redis,
     outbox,
     async produce(type, data) {
-      const envelope = await buildEnvelope(ctx, type, data);
+      const envelope = await partialEnvelope(ctx, type, data);
       await outbox.add('message', { kind: 'message', envelope });
       return envelope;
     },

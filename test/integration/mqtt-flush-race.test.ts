@@ -16,7 +16,7 @@
 import test from 'ava';
 import mqtt from 'mqtt';
 import { systemClock } from '../../shared/clock.js';
-import { buildEnvelope } from '../../shared/envelope.js';
+import { partialEnvelope } from '../helpers/envelopes.js';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
 import { makeLogger } from '../../shared/logger.js';
 import type { Metrics } from '../../shared/metrics.js';
@@ -101,7 +101,7 @@ async function rig() {
     delivery,
     /** Submits a new transaction as the outbox processor does; the add is issued before this returns. */
     async submit(n: number) {
-      const envelope = await buildEnvelope(ctx, 'transaction', txnData(n));
+      const envelope = await partialEnvelope(ctx, 'transaction', txnData(n));
       return { envelope, submitted: delivery.submit(topics(c.topicPrefix, c.deviceId).outbound('transaction'), envelope) };
     },
     /** The message at the cloud, or undefined after 5 s; and how many are still buffered. */

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { topics, parseInboundTopic } from '../../shared/topics.js';
 import { formatTimestamp, parseTimestamp, localParts, fixedClock } from '../../shared/clock.js';
-import { buildEnvelope } from '../../shared/envelope.js';
+import { partialEnvelope } from '../helpers/envelopes.js';
 import { envelopeSchema } from '../../shared/messages.js';
 import { errorCodes, alarmCodes, isCritical, mostSevereError, mostSevereAlarm } from '../../shared/codes.js';
 
@@ -48,12 +48,12 @@ test('calendar fields are in Asia/Taipei, the epoch is not shifted', (t) => {
 
 test('envelope is complete and valid', async (t) => {
   const clock = fixedClock(Date.UTC(2025, 8, 12, 2, 30));
-  const e = await buildEnvelope({ deviceId: 'CCM_001', version: '1.3.2', timestampFormat: 'unix', clock }, 'heartbeat', { status: 'online' });
+  const e = await partialEnvelope({ deviceId: 'CCM_001', version: '1.3.2', timestampFormat: 'unix', clock }, 'heartbeat', { status: 'online' });
   t.true(envelopeSchema.safeParse(e).success);
   t.is(e.timestamp, 1757644200);
   t.is(e.message_type, 'heartbeat');
   t.regex(e.message_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  const e2 = await buildEnvelope({ deviceId: 'CCM_001', version: '1.3.2', timestampFormat: 'iso8601', clock }, 'heartbeat', {});
+  const e2 = await partialEnvelope({ deviceId: 'CCM_001', version: '1.3.2', timestampFormat: 'iso8601', clock }, 'heartbeat', {});
   t.is(e2.timestamp, '2025-09-12T02:30:00.000Z');
   t.not(e.message_id, e2.message_id);
 });

@@ -8,27 +8,9 @@
  */
 import { z } from 'zod';
 import { commandSchemas } from '../../workers/business/commands/parse.js';
-import {
-  accountingDataSchema,
-  alarmDataSchema,
-  cloudAckSchema,
-  commandResultSchema,
-  envelopeSchema,
-  errorDataSchema,
-  heartbeatDataSchema,
-  transactionDataSchema,
-} from '../../shared/messages.js';
-import { statusDataSchema } from '../../shared/status-message.js';
-import { commandTypes, outboundTypes, type OutboundType } from '../../shared/topics.js';
-
-const dataSchemas: Record<OutboundType, z.ZodType> = {
-  accounting: accountingDataSchema,
-  transaction: transactionDataSchema,
-  error: errorDataSchema,
-  alarm: alarmDataSchema,
-  heartbeat: heartbeatDataSchema,
-  status: statusDataSchema,
-};
+import { outboundDataSchemas } from '../../shared/envelope.js';
+import { cloudAckSchema, commandResultSchema, envelopeSchema } from '../../shared/messages.js';
+import { commandTypes, outboundTypes } from '../../shared/topics.js';
 
 interface Published {
   schema: z.ZodType;
@@ -40,7 +22,7 @@ function published(): Record<string, Published> {
   const out: Record<string, Published> = {};
   for (const type of outboundTypes) {
     out[type] = {
-      schema: envelopeSchema.extend({ message_type: z.literal(type), data: dataSchemas[type] }),
+      schema: envelopeSchema.extend({ message_type: z.literal(type), data: outboundDataSchemas[type] }),
       io: 'output',
       description: `device → cloud on {prefix}/${type}/{device_id}`,
     };

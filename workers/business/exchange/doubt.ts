@@ -49,12 +49,12 @@ const journalMember = (at: number) => `DEBT51_${at}`;
 
 export class DebtDoubt {
   constructor(
-    private readonly d: BusinessDeps,
+    private readonly core: BusinessDeps,
     private readonly faults: Faults,
   ) {}
 
   private async read(): Promise<{ coins: number; acknowledged: boolean; debt: number; debtField: string | null }> {
-    const [doubt, debt] = await Promise.all([this.d.redis.hgetall(this.d.keys.debtDoubt), this.d.redis.hget(this.d.keys.counters, 'debt_coins')]);
+    const [doubt, debt] = await Promise.all([this.core.redis.hgetall(this.core.keys.debtDoubt), this.core.redis.hget(this.core.keys.counters, 'debt_coins')]);
     return { coins: Number(doubt.coins ?? 0), acknowledged: doubt.acknowledged === '1', debt: Number(debt ?? 0), debtField: debt };
   }
 
@@ -63,8 +63,8 @@ export class DebtDoubt {
    * cleared (the coins stay held); refused when there is neither 51 nor debt in doubt.
    */
   async decide(decision: DoubtDecision): Promise<DoubtResolution> {
-    const k = this.d.keys;
-    const now = this.d.clock.now();
+    const keys = this.core.keys;
+    const now = this.core.clock.now();
     const doubt = await this.read();
     const active = await this.faults.active();
     if (doubt.coins === 0 && !active.errors.includes(51)) throw new CommandError('NOT_PERMITTED', '沒有待確認的出幣紀錄 (no error 51 and no debt in doubt)');
@@ -78,25 +78,25 @@ export class DebtDoubt {
       debtAfter: doubt.debt - writtenOff,
     };
     // Decided on what was read: a payout settling in between makes the plan stale instead of wrong.
-    const plan = newPlan(this.d);
-    if (doubt.debtField === null) plan.expectAbsent(k.counters, 'debt_coins');
-    else plan.expectEq(k.counters, 'debt_coins', doubt.debtField);
-    if (doubt.coins > 0) plan.expectEq(k.debtDoubt, 'coins', String(doubt.coins));
-    else plan.expectAbsent(k.debtDoubt, 'coins');
+    const plan = newPlan(this.core);
+    if (doubt.debtField === null) plan.expectAbsent(keys.counters, 'debt_coins');
+    else plan.expectEq(keys.counters, 'debt_coins', doubt.debtField);
+    if (doubt.coins > 0) plan.expectEq(keys.debtDoubt, 'coins', String(doubt.coins));
+    else plan.expectAbsent(keys.debtDoubt, 'coins');
     if (decision.choice === null) {
-      if (doubt.coins > 0) plan.hset(k.debtDoubt, { acknowledged: 1 });
+      if (doubt.coins > 0) plan.hset(keys.debtDoubt, { acknowledged: 1 });
     } else {
-      plan.del(k.debtDoubt);
+      plan.del(keys.debtDoubt);
     }
     if (writtenOff > 0) {
       // The coins left the hopper: booked as a debt payout would have booked them.
-      const daily = k.daily(today(this.d, now));
+      const daily = keys.daily(today(this.core, now));
       plan
-        .hincr(k.counters, { debt_coins: -writtenOff, total_dispensed: writtenOff })
-        .floor0(k.counters, 'debt_coins')
+        .hincr(keys.counters, { debt_coins: -writtenOff, total_dispensed: writtenOff })
+        .floor0(keys.counters, 'debt_coins')
         .hincr(daily, { coins_dispensed: writtenOff })
         .expire(daily, DAILY_TTL_SECONDS);
-      if ((await this.d.redis.hexists(k.machine, 'inventory')) === 1) plan.hincr(k.machine, { inventory: -writtenOff }).floor0(k.machine, 'inventory');
+      if ((await this.core.redis.hexists(keys.machine, 'inventory')) === 1) plan.hincr(keys.machine, { inventory: -writtenOff }).floor0(keys.machine, 'inventory');
     }
     const context = {
       resolution: decision.choice ?? 'none',
@@ -110,12 +110,12 @@ export class DebtDoubt {
     const member = journalMember(now);
     if (!(await this.faults.clearWith(plan, 'error', 51, { context }, { member }))) {
       // 51 was already cleared without a choice: the decision is still announced and journaled.
-      const envelope = await this.d.publisher.envelope('error', errorData(51, 'cleared', context, serviceAvailable(active)));
-      plan.emit(envelope, { entryKey: k.journalEntry(member), indexKey: k.journal, member, at: now });
+      const envelope = await this.core.publisher.envelope('error', errorData(51, 'cleared', context, serviceAvailable(active)));
+      plan.emit(envelope, { entryKey: keys.journalEntry(member), indexKey: keys.journal, member, at: now });
     }
-    const result = await plan.commit(this.d.redis);
+    const result = await plan.commit(this.core.redis);
     if (result !== 'ok') throw new CommandError('BUSY', 'the books changed while deciding; send it again');
-    this.d.log.warn({ ...context }, 'error 51 decided');
+    this.core.log.warn({ ...context }, 'error 51 decided');
     return resolution;
   }
 
@@ -136,11 +136,11 @@ export class DebtDoubt {
    */
   async rederive(v: StateView): Promise<boolean> {
     if (v.doubt.coins <= 0 || v.doubt.acknowledged || v.codes['error:51'] !== undefined) return false;
-    const plan: Plan = newPlan(this.d).expectEq(this.d.keys.debtDoubt, 'coins', String(v.doubt.coins));
+    const plan: Plan = newPlan(this.core).expectEq(this.core.keys.debtDoubt, 'coins', String(v.doubt.coins));
     const raised = await this.faults.raiseWith(plan, 'error', 51, {
       source: 'engine',
       context: { coins_in_doubt: v.doubt.coins, debt_coins: v.snapshot.counters.debt_coins, rederived: true },
     });
-    return raised && (await plan.commit(this.d.redis)) === 'ok';
+    return raised && (await plan.commit(this.core.redis)) === 'ok';
   }
 }

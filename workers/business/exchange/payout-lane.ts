@@ -11,14 +11,7 @@
 import { nextTransactionId } from '../../../shared/ids.js';
 import { isCritical } from '../../../shared/codes.js';
 import type { HwEvent } from '../../../queue/jobs.js';
-import {
-  APPLIED_TTL_SECONDS,
-  DAILY_TTL_SECONDS,
-  DONE_INTENT_TTL_SECONDS,
-  newPlan,
-  today,
-  type BusinessDeps,
-} from '../deps.js';
+import { APPLIED_TTL_SECONDS, DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
 import {
   intentFields,
@@ -30,31 +23,9 @@ import {
   type OpenTransaction,
   type PayoutIntent,
 } from '../state/records.js';
-import { debtPayoutData, transactionData } from './transaction-message.js';
-import type { Plan } from '../store/plan.js';
+import { settleAttempt, type AttemptEnd, type Settlement } from './settlement.js';
 
 type Credit = Extract<HwEvent, { kind: 'bill_accepted' | 'coin_accepted' }>;
-
-/** How an attempt ended, as far as the books are concerned. */
-export type AttemptEnd =
-  /** Everything asked was paid. */
-  | 'complete'
-  /** Cut short for good (hopper empty, jam, fault): the rest becomes debt (exchange) or a shortfall (remote). */
-  | 'short'
-  /** Stopped without a cause that keeps coins from being paid (power loss): the rest is paid by a new attempt. */
-  | 'interrupted'
-  /** The hardware cannot tell what was paid: nothing counted as paid, the rest is debt, error 51. */
-  | 'unknown';
-
-export interface Settlement {
-  intent: PayoutIntent;
-  paid: number;
-  end: AttemptEnd;
-  /** Set when the settlement finished a transaction. */
-  finished?: { txn: OpenTransaction; paid: number; unpaid: number };
-  /** Coins still owed after the settlement. */
-  debtAfter: number;
-}
 
 export interface LaneGate {
   /** Active error codes now. */
@@ -78,12 +49,12 @@ export interface RemoteDispenseRequest {
 
 export class PayoutLane {
   constructor(
-    private readonly d: BusinessDeps,
+    private readonly core: BusinessDeps,
     private readonly faults: Faults,
   ) {}
 
-  private get k() {
-    return this.d.keys;
+  private get keys() {
+    return this.core.keys;
   }
 
   /**
@@ -93,34 +64,34 @@ export class PayoutLane {
    * with the next insert, whose transaction then counts the carried cash too.
    */
   async credit(ev: Credit): Promise<boolean> {
-    const applied = this.k.appliedEvent(ev.eventId);
-    if ((await this.d.redis.exists(applied)) === 1) return false;
-    const now = this.d.clock.now();
+    const applied = this.keys.appliedEvent(ev.eventId);
+    if ((await this.core.redis.exists(applied)) === 1) return false;
+    const now = this.core.clock.now();
     const isBill = ev.kind === 'bill_accepted';
-    const [balanceRaw, carriedRaw] = await this.d.redis.hmget(this.k.counters, 'balance', 'credit_ntd');
+    const [balanceRaw, carriedRaw] = await this.core.redis.hmget(this.keys.counters, 'balance', 'credit_ntd');
     const balance = Number(balanceRaw ?? 0);
     const carried = Number(carriedRaw ?? 0);
     const amount = carried + ev.amount;
     const base = Math.floor(amount / 10);
     const carry = amount % 10;
-    const daily = this.k.daily(today(this.d, now));
-    const plan = newPlan(this.d).guard(applied, APPLIED_TTL_SECONDS);
+    const daily = this.keys.daily(today(this.core, now));
+    const plan = newPlan(this.core).guard(applied, APPLIED_TTL_SECONDS);
     // The carry is written absolute: it must still be what was read.
-    if (carriedRaw == null) plan.expectAbsent(this.k.counters, 'credit_ntd');
-    else plan.expectEq(this.k.counters, 'credit_ntd', carriedRaw);
+    if (carriedRaw == null) plan.expectAbsent(this.keys.counters, 'credit_ntd');
+    else plan.expectEq(this.keys.counters, 'credit_ntd', carriedRaw);
     plan
-      .hincr(this.k.counters, { [isBill ? 'total_bills' : 'total_coins']: ev.amount, balance: ev.amount })
-      .hset(this.k.counters, { credit_ntd: carry })
+      .hincr(this.keys.counters, { [isBill ? 'total_bills' : 'total_coins']: ev.amount, balance: ev.amount })
+      .hset(this.keys.counters, { credit_ntd: carry })
       .hincr(daily, { [isBill ? 'bills' : 'coins']: ev.amount })
       .expire(daily, DAILY_TTL_SECONDS);
     if (base === 0) {
-      const result = await plan.commit(this.d.redis);
+      const result = await plan.commit(this.core.redis);
       if (result === 'stale') throw new Error(`credit ${ev.eventId}: credit_ntd changed under it; retried`);
-      if (result === 'ok') this.d.log.info({ eventId: ev.eventId, amount: ev.amount, credit_ntd: carry }, 'cash below one coin: carried as credit');
+      if (result === 'ok') this.core.log.info({ eventId: ev.eventId, amount: ev.amount, credit_ntd: carry }, 'cash below one coin: carried as credit');
       return result === 'ok';
     }
-    const bonus = this.d.settings.current.bonusTable[String(ev.amount)] ?? 0;
-    const txnId = await nextTransactionId(this.d.redis, this.k, 'TXN', this.d.clock, this.d.config.timezone);
+    const bonus = this.core.settings.current.bonusTable[String(ev.amount)] ?? 0;
+    const txnId = await nextTransactionId(this.core.redis, this.keys, 'TXN', this.core.clock, this.core.config.timezone);
     const payoutId = newPayoutId();
     const txn: OpenTransaction = {
       txnId,
@@ -142,22 +113,22 @@ export class PayoutLane {
       reason: null,
     };
     const result = await plan
-      .hset(this.k.openTransaction(txnId), transactionFields(txn))
-      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'exchange', ref: txnId, coins: txn.due, createdAt: now }))
-      .rpush(this.k.payoutLane, payoutId)
-      .commit(this.d.redis);
+      .hset(this.keys.openTransaction(txnId), transactionFields(txn))
+      .hset(this.keys.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'exchange', ref: txnId, coins: txn.due, createdAt: now }))
+      .rpush(this.keys.payoutLane, payoutId)
+      .commit(this.core.redis);
     if (result === 'stale') throw new Error(`credit ${ev.eventId}: credit_ntd changed under it; retried`);
     if (result === 'ok') {
-      this.d.log.debug({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
-      this.d.metrics.incr('business_credits_total', { amount });
+      this.core.log.debug({ txnId, amount, coins: txn.due, payoutId }, 'credit accepted');
+      this.core.metrics.incr('business_credits_total', { amount });
     }
     return result === 'ok';
   }
 
   /** Queues a remote dispense, at most once per command id. Resolves with its transaction id. */
   async remote(req: RemoteDispenseRequest): Promise<string> {
-    const now = this.d.clock.now();
-    const txnId = await nextTransactionId(this.d.redis, this.k, 'REMOTE', this.d.clock, this.d.config.timezone);
+    const now = this.core.clock.now();
+    const txnId = await nextTransactionId(this.core.redis, this.keys, 'REMOTE', this.core.clock, this.core.config.timezone);
     const payoutId = newPayoutId();
     const txn: OpenTransaction = {
       txnId,
@@ -177,16 +148,16 @@ export class PayoutLane {
       operator: req.operatorAccount,
       reason: req.reason,
     };
-    const remoteKey = this.k.remoteDispense(req.commandId);
-    const result = await newPlan(this.d)
+    const remoteKey = this.keys.remoteDispense(req.commandId);
+    const result = await newPlan(this.core)
       .expectAbsent(remoteKey, 'txnId')
       .hset(remoteKey, { txnId, coins: req.coins, state: 'queued', startedAt: now })
-      .hset(this.k.openTransaction(txnId), transactionFields(txn))
-      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'remote', ref: txnId, coins: req.coins, createdAt: now }))
-      .rpush(this.k.payoutLane, payoutId)
-      .commit(this.d.redis);
-    if (result !== 'ok') return (await this.d.redis.hget(remoteKey, 'txnId')) ?? txnId;
-    this.d.log.info({ txnId, commandId: req.commandId, coins: req.coins, payoutId }, 'remote dispense queued');
+      .hset(this.keys.openTransaction(txnId), transactionFields(txn))
+      .hset(this.keys.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'remote', ref: txnId, coins: req.coins, createdAt: now }))
+      .rpush(this.keys.payoutLane, payoutId)
+      .commit(this.core.redis);
+    if (result !== 'ok') return (await this.core.redis.hget(remoteKey, 'txnId')) ?? txnId;
+    this.core.log.info({ txnId, commandId: req.commandId, coins: req.coins, payoutId }, 'remote dispense queued');
     return txnId;
   }
 
@@ -196,20 +167,20 @@ export class PayoutLane {
    * says `cancelled`, in one write. False when it started (or is unknown).
    */
   async cancelRemote(commandId: string): Promise<boolean> {
-    const remoteKey = this.k.remoteDispense(commandId);
-    const txnId = await this.d.redis.hget(remoteKey, 'txnId');
-    const txn = txnId === null ? null : await readTransaction(this.d.redis, this.k, txnId);
+    const remoteKey = this.keys.remoteDispense(commandId);
+    const txnId = await this.core.redis.hget(remoteKey, 'txnId');
+    const txn = txnId === null ? null : await readTransaction(this.core.redis, this.keys, txnId);
     if (!txn) return false;
-    const result = await newPlan(this.d)
+    const result = await newPlan(this.core)
       .expectEq(remoteKey, 'state', 'queued')
-      .expectEq(this.k.payoutIntent(txn.payoutId), 'state', 'queued')
-      .expectEq(this.k.openTransaction(txn.txnId), 'paid', '0')
+      .expectEq(this.keys.payoutIntent(txn.payoutId), 'state', 'queued')
+      .expectEq(this.keys.openTransaction(txn.txnId), 'paid', '0')
       .hset(remoteKey, { state: 'cancelled', coinsDispensed: 0, coinsUnpaid: txn.due, success: 0 })
-      .lrem(this.k.payoutLane, txn.payoutId)
-      .del(this.k.payoutIntent(txn.payoutId))
-      .del(this.k.openTransaction(txn.txnId))
-      .commit(this.d.redis);
-    if (result === 'ok') this.d.log.warn({ commandId, txnId: txn.txnId, coins: txn.due }, 'remote dispense cancelled: not started before its deadline');
+      .lrem(this.keys.payoutLane, txn.payoutId)
+      .del(this.keys.payoutIntent(txn.payoutId))
+      .del(this.keys.openTransaction(txn.txnId))
+      .commit(this.core.redis);
+    if (result === 'ok') this.core.log.warn({ commandId, txnId: txn.txnId, coins: txn.due }, 'remote dispense cancelled: not started before its deadline');
     return result === 'ok';
   }
 
@@ -222,7 +193,7 @@ export class PayoutLane {
     // The caller's fresh read of the head saves reading it again on the first turn.
     let known = headNow;
     for (;;) {
-      const head = known !== undefined ? known : await laneHead(this.d.redis, this.k);
+      const head = known !== undefined ? known : await laneHead(this.core.redis, this.keys);
       known = undefined;
       if (head === null) {
         const lanePayable = await this.headDebt(gate);
@@ -231,19 +202,19 @@ export class PayoutLane {
       }
       if (head.state === 'sent') return null;
       if (head.state === 'done') {
-        await this.d.redis.lrem(this.k.payoutLane, 0, head.payoutId);
+        await this.core.redis.lrem(this.keys.payoutLane, 0, head.payoutId);
         continue;
       }
       if (!this.mayPay(gate)) return null;
       if (head.purpose !== 'debt' && (await this.headDebt(gate))) continue;
-      const now = this.d.clock.now();
-      const marked = await newPlan(this.d)
-        .expectEq(this.k.payoutIntent(head.payoutId), 'state', 'queued')
-        .hset(this.k.payoutIntent(head.payoutId), { state: 'sent', sentAt: now })
-        .commit(this.d.redis);
+      const now = this.core.clock.now();
+      const marked = await newPlan(this.core)
+        .expectEq(this.keys.payoutIntent(head.payoutId), 'state', 'queued')
+        .hset(this.keys.payoutIntent(head.payoutId), { state: 'sent', sentAt: now })
+        .commit(this.core.redis);
       if (marked !== 'ok') continue;
-      await this.d.hardware.payout(head.payoutId, head.coins);
-      this.d.log.debug({ payoutId: head.payoutId, coins: head.coins, purpose: head.purpose }, 'payout sent');
+      await this.core.hardware.payout(head.payoutId, head.coins);
+      this.core.log.debug({ payoutId: head.payoutId, coins: head.coins, purpose: head.purpose }, 'payout sent');
       return { ...head, state: 'sent', sentAt: now };
     }
   }
@@ -266,145 +237,46 @@ export class PayoutLane {
     const coins = gate.inventory === null ? payable : Math.min(payable, gate.inventory);
     const payoutId = newPayoutId();
     // The exchange that left the debt: its transaction_id goes on the debt payout's transaction.
-    const ref = (await this.d.redis.hget(this.k.machine, 'debtTxn')) ?? '';
-    const result = await newPlan(this.d)
-      .expectAbsent(this.k.payoutIntent(payoutId), 'state')
-      .hset(this.k.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'debt', ref, coins, createdAt: this.d.clock.now() }))
-      .lpush(this.k.payoutLane, payoutId)
-      .commit(this.d.redis);
-    if (result === 'ok') this.d.log.info({ payoutId, coins, debt: gate.debt }, 'debt payout queued');
+    const ref = (await this.core.redis.hget(this.keys.machine, 'debtTxn')) ?? '';
+    const result = await newPlan(this.core)
+      .expectAbsent(this.keys.payoutIntent(payoutId), 'state')
+      .hset(this.keys.payoutIntent(payoutId), intentFields({ payoutId, purpose: 'debt', ref, coins, createdAt: this.core.clock.now() }))
+      .lpush(this.keys.payoutLane, payoutId)
+      .commit(this.core.redis);
+    if (result === 'ok') this.core.log.info({ payoutId, coins, debt: gate.debt }, 'debt payout queued');
     return result === 'ok';
   }
 
   /**
    * Books one attempt of `intent` as having paid `paid` coins and ended as
-   * `end`. Guarded by `guardKey` (the reporting event) and by the intent
-   * still being `sent`, so it applies once. Null when it did not apply.
-   * `level`: the hopper level the report gives after the payout, written
-   * in the same plan (under the same guard) instead of counting the coins
-   * off, so a re-run of the report never writes it over later payouts.
+   * `end`, in one plan (settlement.ts). Guarded by `guardKey` (the reporting
+   * event) and by the intent still being `sent`, so it applies once. Null
+   * when it did not apply. `level`: the hopper level the report gives after
+   * the payout, written in the same plan (under the same guard) instead of
+   * counting the coins off, so a re-run of the report never writes it over
+   * later payouts.
    */
-  async settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string, level?: number): Promise<Settlement | null> {
-    const k = this.k;
-    const now = this.d.clock.now();
-    const counters = await this.d.redis.hgetall(k.counters);
-    const debtBefore = Number(counters.debt_coins ?? 0);
-    const daily = k.daily(today(this.d, now));
-    const intentKey = k.payoutIntent(intent.payoutId);
-    const plan = newPlan(this.d)
-      .guard(guardKey, APPLIED_TTL_SECONDS)
-      .expectEq(intentKey, 'state', 'sent')
-      .hset(intentKey, { state: 'done', paid, end, doneAt: now })
-      .expire(intentKey, DONE_INTENT_TTL_SECONDS)
-      .lrem(k.payoutLane, intent.payoutId)
-      .hincr(k.counters, { total_dispensed: paid })
-      .hincr(daily, { coins_dispensed: paid })
-      .expire(daily, DAILY_TTL_SECONDS);
-    // The books' inventory exists once the hardware reported a level; until then it stays unknown.
-    const inventory = await this.d.redis.hget(k.machine, 'inventory');
-    if (level !== undefined) plan.hset(k.machine, { inventory: level });
-    else if (inventory !== null) plan.hincr(k.machine, { inventory: -paid }).floor0(k.machine, 'inventory');
-    const rest = intent.coins - paid;
-    let debtAfter = debtBefore;
-    let finished: Settlement['finished'];
-    if (intent.purpose === 'remote') plan.hincr(k.counters, { remote_dispensed: paid }).hincr(daily, { remote_dispensed: paid });
-    if (intent.purpose === 'debt') {
-      // An unknown outcome leaves the whole attempt owed; otherwise what was paid is off the debt.
-      plan.hincr(k.counters, { debt_coins: -paid }).floor0(k.counters, 'debt_coins');
-      debtAfter = Math.max(0, debtBefore - paid);
-      if (paid > 0 && intent.ref) {
-        const balance = Number(counters.balance ?? 0);
-        const data = debtPayoutData({ originTxnId: intent.ref, paid, startAt: intent.createdAt, doneAt: now, balance, debtAfter }, this.d.config.timestampFormat);
-        plan.emit(await this.d.publisher.envelope('transaction', data as unknown as Record<string, unknown>));
-      }
-    } else {
-      const txn = await readTransaction(this.d.redis, k, intent.ref);
-      if (!txn) {
-        // Cannot happen with atomic plans; the coins are still counted and the lane is not blocked.
-        this.d.log.error({ payoutId: intent.payoutId, txnId: intent.ref }, 'payout intent without its transaction');
-      } else if (end === 'interrupted' && rest > 0) {
-        const next = newPayoutId();
-        plan
-          .hincr(k.openTransaction(txn.txnId), { paid })
-          .hset(k.openTransaction(txn.txnId), { payoutId: next })
-          .hset(k.payoutIntent(next), intentFields({ payoutId: next, purpose: intent.purpose, ref: txn.txnId, coins: rest, createdAt: now }))
-          .lpush(k.payoutLane, next);
-        this.d.log.warn({ payoutId: intent.payoutId, paid, rest, next }, 'payout interrupted; the rest goes out as a new payout');
-      } else {
-        const totalPaid = txn.paid + paid;
-        const unpaid = Math.max(0, txn.due - totalPaid);
-        const balance = Number(counters.balance ?? 0);
-        const data = transactionData(txn, { paid: totalPaid, doneAt: now, balance }, this.d.config.timestampFormat);
-        const envelope = await this.d.publisher.envelope('transaction', data as unknown as Record<string, unknown>);
-        plan
-          .emit(envelope, { entryKey: k.journalEntry(txn.txnId), indexKey: k.journal, member: txn.txnId, at: now })
-          .del(k.openTransaction(txn.txnId))
-          .hset(k.machine, { lastTransactionAt: now })
-          .hincr(daily, { transactions: 1 });
-        if (txn.type === 'exchange') {
-          // Unpaid coins come off the bonus first: bonus_coins counts bonus coins actually paid.
-          const bonusPaid = Math.max(0, txn.bonus - unpaid);
-          plan.hincr(k.counters, { debt_coins: unpaid, bonus_coins: bonusPaid }).hincr(daily, { exchanges: 1, bonus_coins: bonusPaid, debt_coins: unpaid });
-          if (unpaid > 0) plan.hset(k.machine, { debtTxn: txn.txnId });
-          debtAfter = debtBefore + unpaid;
-        } else {
-          const inventoryAfter = level ?? Math.max(0, Number(inventory ?? 0) - paid);
-          plan.hset(k.remoteDispense(txn.commandId), {
-            state: 'done',
-            coinsDispensed: totalPaid,
-            coinsUnpaid: unpaid,
-            coinsRemaining: inventoryAfter,
-            executionTimeMs: Math.max(0, now - txn.startAt),
-            success: unpaid === 0 ? 1 : 0,
-          });
-        }
-        finished = { txn, paid: totalPaid, unpaid };
-      }
-    }
-    if (end === 'unknown') await this.doubt(plan, intent, paid, debtAfter);
-    const result = await plan.commit(this.d.redis);
-    if (result !== 'ok') return null;
-    this.d.metrics.incr('business_coins_paid_total', { purpose: intent.purpose }, paid);
-    // The one info line of an exchange (credit and send are at debug): each line costs PM2 CPU and SD-card writes.
-    this.d.log.info({ payoutId: intent.payoutId, purpose: intent.purpose, paid, end, txnId: finished?.txn.txnId, amount: finished?.txn.amount }, 'payout settled');
-    const settled: Settlement = { intent, paid, end, debtAfter };
-    if (finished) settled.finished = finished;
-    return settled;
-  }
-
-  /**
-   * An unknown outcome, in the settlement's own write: the coins of this
-   * attempt that became debt are held as debt in doubt, and error 51 is
-   * raised. A crash can therefore never leave that debt payable without 51
-   * (a second payout of coins that may have left the hopper).
-   */
-  private async doubt(plan: Plan, intent: PayoutIntent, paid: number, debtAfter: number): Promise<void> {
-    // A remote shortfall is no debt (nobody is owed it); only the 51 tells a person to check the hopper.
-    const inDoubt = intent.purpose === 'remote' ? 0 : intent.coins - paid;
-    if (inDoubt > 0) plan.hincr(this.k.debtDoubt, { coins: inDoubt }).hset(this.k.debtDoubt, { acknowledged: 0 });
-    await this.faults.raiseWith(plan, 'error', 51, {
-      source: 'engine',
-      context: { payout_id: intent.payoutId, transaction_id: intent.ref || null, coins_in_doubt: intent.coins - paid, debt_coins: debtAfter },
-    });
+  settle(intent: PayoutIntent, paid: number, end: AttemptEnd, guardKey: string, level?: number): Promise<Settlement | null> {
+    return settleAttempt(this.core, this.faults, { intent, paid, end, guardKey, level });
   }
 
   /** Marks a re-issue of the same payout id (the hardware never received it). */
   async reissue(intent: PayoutIntent): Promise<void> {
     const attempt = intent.attempt + 1;
-    await this.d.redis.hset(this.k.payoutIntent(intent.payoutId), { attempt, sentAt: this.d.clock.now() });
-    await this.d.hardware.payout(intent.payoutId, intent.coins, attempt);
-    this.d.log.warn({ payoutId: intent.payoutId, attempt }, 'payout re-issued: the hardware did not know it');
+    await this.core.redis.hset(this.keys.payoutIntent(intent.payoutId), { attempt, sentAt: this.core.clock.now() });
+    await this.core.hardware.payout(intent.payoutId, intent.coins, attempt);
+    this.core.log.warn({ payoutId: intent.payoutId, attempt }, 'payout re-issued: the hardware did not know it');
   }
 
   head(): Promise<PayoutIntent | null> {
-    return laneHead(this.d.redis, this.k);
+    return laneHead(this.core.redis, this.keys);
   }
 
   intent(payoutId: string): Promise<PayoutIntent | null> {
-    return readIntent(this.d.redis, this.k, payoutId);
+    return readIntent(this.core.redis, this.keys, payoutId);
   }
 
   async isEmpty(): Promise<boolean> {
-    return (await this.d.redis.llen(this.k.payoutLane)) === 0;
+    return (await this.core.redis.llen(this.keys.payoutLane)) === 0;
   }
 }

@@ -15,7 +15,7 @@
  *    debt waits for a person instead of being guessed.
  */
 import type { HwEvent } from '../../../queue/jobs.js';
-import type { AttemptEnd } from './payout-lane.js';
+import type { AttemptEnd } from './settlement.js';
 import type { PayoutIntent } from '../state/records.js';
 
 export type StatusReport = Extract<HwEvent, { kind: 'status_report' }>;

@@ -10,7 +10,8 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { buildEnvelope, type EnvelopeContext } from '../../../shared/envelope.js';
+import { z } from 'zod';
+import { buildEnvelope, type DeviceMessage, type EnvelopeContext, type OutboundData, type OutboundEnvelope } from '../../../shared/envelope.js';
 import type { RedisKeys } from '../../../shared/keys.js';
 import { envelopeSchema, type Envelope } from '../../../shared/messages.js';
 import type { OutboundType } from '../../../shared/topics.js';
@@ -30,13 +31,13 @@ export class Publisher {
   ) {}
 
   /** A new envelope (fresh message id, no `seq`). */
-  envelope(type: OutboundType, data: Record<string, unknown>): Promise<Envelope> {
+  envelope<T extends OutboundType>(type: T, data: OutboundData<T>): Promise<OutboundEnvelope<T>> {
     return buildEnvelope(this.envelopeContext, type, data);
   }
 
   /** Sends a message that needs no ACK and no durability (status). */
-  async sendUntracked(envelope: Envelope): Promise<void> {
-    await this.outbox.add(envelope.message_type, { kind: 'message', envelope }, { jobId: envelope.message_id });
+  async sendUntracked(envelope: DeviceMessage): Promise<void> {
+    await this.outbox.add(envelope.message_type, messageJob(envelope), { jobId: envelope.message_id });
   }
 
   /** Moves every committed message onto the outbox queue, oldest first. Concurrent calls coalesce. */
@@ -81,7 +82,7 @@ export class Publisher {
         await this.redis.multi().lrem(this.keys.unsent, 1, raw).rpush(`${this.keys.unsent}:bad`, raw).exec();
       }
       if (messages.length === 0) continue;
-      await this.outbox.addBulk(messages.map(({ envelope }) => ({ name: envelope.message_type, data: { kind: 'message' as const, envelope }, opts: { jobId: envelope.message_id } })));
+      await this.outbox.addBulk(messages.map(({ envelope }) => ({ name: envelope.message_type, data: messageJob(envelope), opts: { jobId: envelope.message_id } })));
       // Removed by value once the queue has them: a crash in between re-adds the same message ids.
       const removal = this.redis.multi();
       for (const { raw } of messages) removal.lrem(this.keys.unsent, 1, raw);
@@ -96,11 +97,17 @@ export class Publisher {
 /** Messages moved to the outbox queue per round trip. */
 const DRAIN_BATCH = 50;
 
+const messageJob = (envelope: Envelope): OutboxJob => ({ kind: 'message', envelope });
+
 /** `{"seq":n,"envelope":{…}}` as committed by the plan script; seq 0 = the extension is off. */
+const unsentSchema = z.object({ seq: z.number().optional(), envelope: z.record(z.string(), z.unknown()) });
+
 export function parseUnsent(raw: string): Envelope | null {
   try {
-    const { seq, envelope } = JSON.parse(raw) as { seq: number; envelope: unknown };
-    const parsed = envelopeSchema.safeParse(seq > 0 ? { ...(envelope as object), seq } : envelope);
+    const stored = unsentSchema.safeParse(JSON.parse(raw));
+    if (!stored.success) return null;
+    const { seq, envelope } = stored.data;
+    const parsed = envelopeSchema.safeParse(seq !== undefined && seq > 0 ? { ...envelope, seq } : envelope);
     return parsed.success ? parsed.data : null;
   } catch {
     return null;
