@@ -94,12 +94,12 @@ function scripted(redis: Redis): WithPlan {
 }
 
 export class Plan {
-  private readonly p: PlanJson;
+  private readonly parts: PlanJson;
   private readonly envelopes: string[] = [];
   private readonly committed: (() => void)[] = [];
 
   constructor(keys: RedisKeys, seqEnabled: boolean) {
-    this.p = {
+    this.parts = {
       seqKey: seqEnabled ? keys.messageSeq : null,
       unsentKey: keys.unsent,
       guards: [], expect: [], hset: [], hdel: [], hincr: [], floor0: [], del: [], expire: [],
@@ -109,59 +109,59 @@ export class Plan {
 
   /** The plan applies only while `key` does not exist; it then sets it (ttl 0 = for ever). */
   guard(key: string, ttlSeconds: number): this {
-    this.p.guards.push([key, String(ttlSeconds)]);
+    this.parts.guards.push([key, String(ttlSeconds)]);
     return this;
   }
   expectEq(key: string, field: string, value: string): this {
-    this.p.expect.push([key, field, 'eq', value]);
+    this.parts.expect.push([key, field, 'eq', value]);
     return this;
   }
   expectAbsent(key: string, field: string): this {
-    this.p.expect.push([key, field, 'absent']);
+    this.parts.expect.push([key, field, 'absent']);
     return this;
   }
   expectPresent(key: string, field: string): this {
-    this.p.expect.push([key, field, 'present']);
+    this.parts.expect.push([key, field, 'present']);
     return this;
   }
   hset(key: string, fields: Record<string, string | number>): this {
-    for (const [f, v] of Object.entries(fields)) this.p.hset.push([key, f, String(v)]);
+    for (const [f, v] of Object.entries(fields)) this.parts.hset.push([key, f, String(v)]);
     return this;
   }
   hdel(key: string, field: string): this {
-    this.p.hdel.push([key, field]);
+    this.parts.hdel.push([key, field]);
     return this;
   }
   hincr(key: string, fields: Record<string, number>): this {
-    for (const [f, by] of Object.entries(fields)) if (by !== 0) this.p.hincr.push([key, f, String(by)]);
+    for (const [f, by] of Object.entries(fields)) if (by !== 0) this.parts.hincr.push([key, f, String(by)]);
     return this;
   }
   floor0(key: string, field: string): this {
-    this.p.floor0.push([key, field]);
+    this.parts.floor0.push([key, field]);
     return this;
   }
   del(key: string): this {
-    this.p.del.push(key);
+    this.parts.del.push(key);
     return this;
   }
   expire(key: string, seconds: number): this {
-    this.p.expire.push([key, String(seconds)]);
+    this.parts.expire.push([key, String(seconds)]);
     return this;
   }
   lpush(key: string, value: string): this {
-    this.p.lpush.push([key, value]);
+    this.parts.lpush.push([key, value]);
     return this;
   }
   rpush(key: string, value: string): this {
-    this.p.rpush.push([key, value]);
+    this.parts.rpush.push([key, value]);
     return this;
   }
   lrem(key: string, value: string): this {
-    this.p.lrem.push([key, value]);
+    this.parts.lrem.push([key, value]);
     return this;
   }
   zadd(key: string, score: number, member: string): this {
-    this.p.zadd.push([key, String(score), member]);
+    this.parts.zadd.push([key, String(score), member]);
     return this;
   }
   /** Commits `envelope` (without `seq`; the script numbers it) to the unsent list, and to the journal when given. */
@@ -170,7 +170,7 @@ export class Plan {
     this.envelopes.push(JSON.stringify(bare));
     const e: Emit = { env: this.envelopes.length };
     if (journal) e.journal = { entryKey: journal.entryKey, indexKey: journal.indexKey, member: journal.member, score: String(journal.at) };
-    this.p.emits.push(e);
+    this.parts.emits.push(e);
     return this;
   }
 
@@ -181,7 +181,7 @@ export class Plan {
   }
 
   async commit(redis: Redis): Promise<CommitResult> {
-    const result = await scripted(redis).coinerexPlan(JSON.stringify(this.p), ...this.envelopes);
+    const result = await scripted(redis).coinerexPlan(JSON.stringify(this.parts), ...this.envelopes);
     if (result === 'ok') for (const fn of this.committed) fn();
     return result;
   }
