@@ -25,24 +25,24 @@ export class LinkSession {
   private ended = false;
   private pingTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: LinkSessionOptions) {}
+  constructor(private readonly options: LinkSessionOptions) {}
 
   begin(): void {
-    this.o.link.hello(randomInt(0, 2 ** 32), PROTOCOL_VERSION).then(
+    this.options.link.hello(randomInt(0, 2 ** 32), PROTOCOL_VERSION).then(
       (reply) => {
         if (this.ended) return;
         if (reply.name === 'error' || reply.version !== PROTOCOL_VERSION) {
-          this.o.log.error({ reply }, 'board speaks another protocol version; retrying later');
-          this.o.port.recycle('protocol version mismatch');
+          this.options.log.error({ reply }, 'board speaks another protocol version; retrying later');
+          this.options.port.recycle('protocol version mismatch');
           return;
         }
-        this.o.onUp(reply);
+        this.options.onUp(reply);
         this.schedulePing();
       },
       (err: Error) => {
         if (this.ended) return;
-        this.o.log.debug({ err: err.message }, 'no HELLO answer');
-        this.o.port.recycle('no HELLO answer');
+        this.options.log.debug({ err: err.message }, 'no HELLO answer');
+        this.options.port.recycle('no HELLO answer');
       },
     );
   }
@@ -56,14 +56,14 @@ export class LinkSession {
 
   private schedulePing(): void {
     this.pingTimer = setTimeout(() => {
-      this.o.link.request({ name: 'ping' }).then(
+      this.options.link.request({ name: 'ping' }).then(
         () => !this.ended && this.schedulePing(),
         (err: Error) => {
           if (this.ended) return;
-          this.o.log.warn({ err: err.message }, 'board not answering; reopening the port');
-          this.o.port.recycle('board not answering');
+          this.options.log.warn({ err: err.message }, 'board not answering; reopening the port');
+          this.options.port.recycle('board not answering');
         },
       );
-    }, this.o.pingIntervalMs);
+    }, this.options.pingIntervalMs);
   }
 }

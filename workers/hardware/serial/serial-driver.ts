@@ -61,8 +61,8 @@ export interface SerialDriver extends HardwareDriver {
   counters(): LinkCounters & { linkDowns: number };
 }
 
-export function serialDriver(o: SerialDriverOptions): SerialDriver {
-  return new BoardDriver(o);
+export function serialDriver(options: SerialDriverOptions): SerialDriver {
+  return new BoardDriver(options);
 }
 
 class BoardDriver implements SerialDriver {
@@ -79,16 +79,16 @@ class BoardDriver implements SerialDriver {
   private closing: Promise<void> | null = null;
   private readonly upWaiters = new Set<() => void>();
 
-  constructor(private readonly o: SerialDriverOptions) {
-    this.clock = o.clock ?? systemClock;
-    const log = (this.log = o.log.child({ driver: 'serial', path: o.path }));
+  constructor(private readonly options: SerialDriverOptions) {
+    this.clock = options.clock ?? systemClock;
+    const log = (this.log = options.log.child({ driver: 'serial', path: options.path }));
     this.link = new BoardLink({
       write: (bytes) => this.port.write(bytes),
-      timeoutMs: o.responseTimeoutMs ?? 300,
-      retries: o.retries ?? 3,
+      timeoutMs: options.responseTimeoutMs ?? 300,
+      retries: options.retries ?? 3,
       log,
-      onReject: (kind) => o.metrics?.incr('serial_input_dropped_total', { kind }),
-      onIgnoredEvent: (kind) => o.metrics?.incr('serial_events_ignored_total', { kind }),
+      onReject: (kind) => options.metrics?.incr('serial_input_dropped_total', { kind }),
+      onIgnoredEvent: (kind) => options.metrics?.incr('serial_events_ignored_total', { kind }),
       deliver: async (boardId, counter, ageMs, boardEvent) => {
         const eventId = hwEventId(boardId, counter, boardEvent);
         const event = toHwEvent(eventId, this.clock.now() - ageMs, boardEvent);
@@ -98,12 +98,12 @@ class BoardDriver implements SerialDriver {
       },
     });
     this.port = new ReconnectingPort({
-      path: o.path,
-      baudRate: o.baudRate,
-      openPort: o.openPort,
+      path: options.path,
+      baudRate: options.baudRate,
+      openPort: options.openPort,
       log,
-      minDelayMs: o.reopenMinMs ?? 250,
-      maxDelayMs: o.reopenMaxMs ?? 10_000,
+      minDelayMs: options.reopenMinMs ?? 250,
+      maxDelayMs: options.reopenMaxMs ?? 10_000,
       onOpen: () => this.onOpen(),
       onData: (chunk) => this.link.receive(chunk),
       onClose: (reason) => this.onClose(reason),
@@ -124,7 +124,7 @@ class BoardDriver implements SerialDriver {
         this.upWaiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, this.o.startWaitMs ?? 3000);
+      const timer = setTimeout(done, this.options.startWaitMs ?? 3000);
       this.upWaiters.add(done);
     });
   }
@@ -157,7 +157,7 @@ class BoardDriver implements SerialDriver {
   }
 
   async status(): Promise<StatusReply> {
-    const { name: _name, ...reply } = await this.call({ name: 'status', maxPayouts: this.o.statusPayouts ?? 16 }, 'status_reply');
+    const { name: _name, ...reply } = await this.call({ name: 'status', maxPayouts: this.options.statusPayouts ?? 16 }, 'status_reply');
     return reply;
   }
 
@@ -198,7 +198,7 @@ class BoardDriver implements SerialDriver {
       link: this.link,
       port: this.port,
       log: this.log,
-      pingIntervalMs: this.o.pingIntervalMs ?? 1000,
+      pingIntervalMs: this.options.pingIntervalMs ?? 1000,
       onUp: (hello) => {
         this.up = true;
         this.port.resetBackoff();
@@ -227,7 +227,7 @@ class BoardDriver implements SerialDriver {
   }
 
   private emitLink(isUp: boolean): void {
-    this.o.metrics?.incr('serial_link_changes_total', { up: String(isUp) });
+    this.options.metrics?.incr('serial_link_changes_total', { up: String(isUp) });
     this.events
       .deliver({ eventId: `link-${randomUUID()}`, at: this.clock.now(), kind: 'link', up: isUp })
       .catch((err: unknown) => this.log.warn({ err }, 'link event not delivered'));
