@@ -34,16 +34,11 @@ test('pm2 restart of each app in turn during exchanges loses and duplicates noth
     await agent.close();
   });
 
-  // A steady stream of customers, one every 100 ms, through every restart.
+  // A steady stream of customers, one arriving every 100 ms, through every restart (a rate, not a wait).
   let sent = 0;
-  let streaming = true;
-  const stream = (async () => {
-    while (streaming) {
-      await queueCustomer(control, sent);
-      sent++;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
+  const queued: Array<Promise<unknown>> = [];
+  const arrivals = setInterval(() => queued.push(queueCustomer(control, sent++)), 100);
+  t.teardown(() => clearInterval(arrivals));
   const journalled = () => redis.zcard(keys.journal);
   for (const app of apps) {
     const before = await journalled();
@@ -51,8 +46,8 @@ test('pm2 restart of each app in turn during exchanges loses and duplicates noth
     t.truthy(pid, `${app} back online`);
     await waitFor(async () => (await journalled()) >= before + 5, 60_000, `exchanges continue after restarting ${app}`);
   }
-  streaming = false;
-  await stream;
+  clearInterval(arrivals);
+  await Promise.all(queued);
 
   // Settle: every customer served and paid, every journal entry ACKed by the cloud.
   await waitFor(async () => (await control.getJobCounts('waiting', 'active', 'delayed')).waiting === 0, 60_000, 'all customers');
