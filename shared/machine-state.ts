@@ -42,7 +42,10 @@ export interface MachineSnapshot {
   locked: boolean;
   lockUntil: number | null;
   doorOpen: boolean;
+  /** 0 while unknown: see inventoryKnown. */
   inventory: number;
+  /** Whether the hardware ever reported a level (a ccTalk hopper never does: the books keep no count). */
+  inventoryKnown: boolean;
   acceptorsEnabled: boolean;
   /** Denominations the agent has the acceptors refuse, and why (`config`: not accepted; `coins`: the hopper cannot cover it). */
   inhibited: Inhibited[];
@@ -116,6 +119,7 @@ export function machineSnapshotOf({ machine: m, counters: c, codes, daily: d }: 
     lockUntil: optNum(m.lockUntil),
     doorOpen: m.doorOpen === '1',
     inventory: num(m.inventory),
+    inventoryKnown: m.inventory !== undefined,
     acceptorsEnabled: m.acceptorsEnabled !== '0',
     inhibited: parseInhibited(m.inhibitReasons),
     lastTransactionAt: optNum(m.lastTransactionAt),

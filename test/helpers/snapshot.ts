@@ -7,6 +7,7 @@ export const machineSnapshot = (over: Partial<MachineSnapshot> = {}): MachineSna
   lockUntil: null,
   doorOpen: false,
   inventory: 500,
+  inventoryKnown: true,
   acceptorsEnabled: true,
   inhibited: [],
   lastTransactionAt: null,

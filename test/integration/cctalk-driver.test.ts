@@ -5,7 +5,7 @@
  */
 import test from 'ava';
 import { waitFor } from '../helpers/env.js';
-import { H } from '../../shared/cctalk/headers.js';
+import { H, HOPPER_FLAG } from '../../shared/cctalk/headers.js';
 import { cctalkRig, WAIT_MS } from '../helpers/cctalk-harness.js';
 
 const credits = (rig: Awaited<ReturnType<typeof cctalkRig>>) =>
@@ -81,6 +81,35 @@ test.serial('a lost dispense ACK is told apart from a lost dispense: paid once e
   t.true(spoiled);
   t.like(done, { paid: 9, reason: 'complete' });
   t.is(rig.emulator.hopper.dispensed, 9);
+});
+
+test.serial('a reply the driver stopped waiting for is not the ACK of the next request: no coins booked that never left', async (t) => {
+  // Hopper only: every reply on the bus is the hopper's. Seen in a chaos run under load: the ACK of
+  // an enable (164) read late was taken for the ACK of the dispense (167) the hopper refused, and the
+  // last payout's paid count was booked a second time.
+  const rig = await cctalkRig({ emulator: { coinMs: 2 }, env: { COINEREX_CCTALK_COIN_ADDRESS: '0', COINEREX_CCTALK_BILL_ADDRESS: '0' } });
+  t.teardown(() => rig.dispose());
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-first', coins: 5 });
+  t.like(await rig.next('payout_done', (e) => e.payoutId === 'P-first'), { paid: 5, reason: 'complete' });
+  // The exit is blocked again: the hopper refuses the next dispense (NAK), its last-payout counts stay 5 paid.
+  rig.emulator.hopper.flags = HOPPER_FLAG.optoBlockedPayout;
+  const original = rig.emulator.hopper.handle.bind(rig.emulator.hopper);
+  let lagged = false;
+  rig.emulator.hopper.handle = (header, data) => {
+    const reply = original(header, data);
+    if (header === H.enableHopper && !lagged) {
+      lagged = true;
+      // The 164's reply and its retry's reply each come only ahead of the next request's echo.
+      rig.emulator.bus.spoil('lag', 2);
+    }
+    return reply;
+  };
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-refused', coins: 3 });
+  const done = await rig.next('payout_done', (e) => e.payoutId === 'P-refused');
+  t.true(lagged);
+  t.is(rig.emulator.hopper.dispensed, 5);
+  t.like(done, { paid: 0, unpaid: 3 });
+  t.true((rig.driver.counters().dropped.stale ?? 0) >= 1, 'the lagging replies were dropped as stale');
 });
 
 test.serial('a jam ends the payout with 41, cleared once the hopper flags clear', async (t) => {

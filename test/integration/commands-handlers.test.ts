@@ -10,6 +10,7 @@ import { CommandError } from '../../shared/errors.js';
 import type { Envelope } from '../../shared/messages.js';
 import { readRuntimeSettings } from '../../shared/runtime-settings.js';
 import { localDay } from '../../shared/clock.js';
+import { readMachineSnapshot } from '../../shared/machine-state.js';
 import { queueNames } from '../../queue/names.js';
 import { createCommandVerifier, type CommandVerifier } from '../../workers/business/commands/auth/pool.js';
 import { intentFields } from '../../workers/business/state/records.js';
@@ -115,6 +116,29 @@ test('refused when locked, on a critical fault, with the door open, or short of 
     h.machine.state.inventory = 4;
     t.is(await errorOf(h, dispense(5)), 'INSUFFICIENT_COINS');
     t.is(h.machine.paid, 5);
+  }));
+
+test('a level the books do not know (a ccTalk hopper) refuses nothing: the hopper pays what it has, the result says so', (t) =>
+  withHarness(t, async (h) => {
+    // The reader: no level reported yet is unknown, a reported 0 is known.
+    const day = localDay(Date.now(), h.env.config.timezone);
+    t.false((await readMachineSnapshot(h.redis, h.env.keys, day)).inventoryKnown);
+    await h.redis.hset(h.env.keys.machine, 'inventory', '0');
+    t.like(await readMachineSnapshot(h.redis, h.env.keys, day), { inventory: 0, inventoryKnown: true });
+
+    // The books show 0 and do not know; the (fake) hopper holds 4 of the 5 asked.
+    h.machine.state.inventoryKnown = false;
+    h.machine.state.inventory = 4;
+    t.is(await errorOf(h, dispense(5)), 'HARDWARE_FAILURE');
+    t.like((await last(h)).result, { coins_dispensed: 4, coins_unpaid: 1 });
+    h.machine.state.inventory = 100;
+    t.is(await errorOf(h, dispense(5)), 'success');
+    t.is(h.machine.paid, 9);
+    // A known level still refuses what it cannot cover.
+    h.machine.state.inventoryKnown = true;
+    h.machine.state.inventory = 4;
+    t.is(await errorOf(h, dispense(5)), 'INSUFFICIENT_COINS');
+    t.is(h.machine.paid, 9);
   }));
 
 test('an unexpected machine error is a stored HARDWARE_FAILURE; a repeat does not try again', (t) =>

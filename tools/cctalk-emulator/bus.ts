@@ -4,13 +4,15 @@
  * for nobody, or with a header the device does not know gets no reply, as on
  * a real bus. Hostile mode (docs/cctalk.md "Emulator") spoils the next
  * replies: bad checksums, truncated frames, a missing echo, late replies,
- * garbage, or exact bytes given by a test.
+ * lagging replies (held back until the host's next request, then sent
+ * ahead of its echo: what a host that gave up waiting reads), garbage, or
+ * exact bytes given by a test.
  */
 import { CCTalkParser } from '@serialport/parser-cctalk';
 import { ACK, HOST_ADDRESS, NAK, decodeFrame, encodeFrame } from '../../shared/cctalk/frame.js';
 import type { EmulatedDevice } from './devices.js';
 
-export const hostileKinds = ['badsum', 'truncate', 'noecho', 'late', 'garbage'] as const;
+export const hostileKinds = ['badsum', 'truncate', 'noecho', 'late', 'lag', 'garbage'] as const;
 export type HostileKind = (typeof hostileKinds)[number];
 
 export interface BusCounters {
@@ -29,6 +31,8 @@ export class EmulatedBus {
   private readonly parser = new CCTalkParser();
   private readonly hostile: Array<HostileKind | Buffer> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Lagging replies, sent when the next request comes in. */
+  private lagging: Buffer[] = [];
 
   constructor(
     readonly devices: readonly EmulatedDevice[],
@@ -39,6 +43,7 @@ export class EmulatedBus {
 
   receive(chunk: Buffer): void {
     this.counters.bytesIn += chunk.length;
+    for (const reply of this.lagging.splice(0)) this.write(reply);
     if (this.echo && this.hostile[0] !== 'noecho') this.write(chunk);
     else if (this.hostile[0] === 'noecho') {
       this.hostile.shift();
@@ -98,6 +103,9 @@ export class EmulatedBus {
         const n = 1 + Math.floor(Math.random() * 12);
         return this.write(Buffer.from(Array.from({ length: n }, () => Math.floor(Math.random() * 256))));
       }
+      case 'lag':
+        this.lagging.push(reply);
+        return;
       case 'late': {
         const t = setTimeout(() => {
           this.timers.delete(t);

@@ -5,8 +5,13 @@
  * checksums and CRCs are checked here (shared/cctalk/frame.ts), since the parser checks
  * neither. On a one-wire bus the host reads its own request back first: a
  * frame equal to what was just sent is that echo and is dropped, so the same
- * code runs on one-wire and two-wire adapters. A new parser per request: a
- * truncated reply never glues onto the next one.
+ * code runs on one-wire and two-wire adapters. Once an echo was seen (a
+ * one-wire bus), a reply that arrives ahead of the request's own echo was
+ * sent before the request: a reply the host stopped waiting for (a slow
+ * host or device). It is held, and dropped as stale when the echo comes;
+ * only if the echo never comes is it the reply. Taking it would book the
+ * answer to another request (an ACK of 164 as the ACK of a 167). A new
+ * parser per request: a truncated reply never glues onto the next one.
  */
 import { CCTalkParser } from '@serialport/parser-cctalk';
 import type { Logger } from '../../../shared/logger.js';
@@ -38,10 +43,11 @@ export interface RequestOptions {
 interface Pending {
   sent: Buffer;
   echoSeen: boolean;
+  /** A reply that came ahead of the echo on a one-wire bus: stale unless the echo never comes. */
+  early?: Uint8Array | Error;
   address: number;
   kind: ChecksumKind;
-  resolve(data: Uint8Array): void;
-  reject(err: Error): void;
+  settle(outcome: Uint8Array | Error): void;
 }
 
 /** What the bus saw since it was created: replies taken, frames dropped by kind, requests unanswered. */
@@ -58,6 +64,8 @@ export class CctalkBus {
   private pending: Pending | undefined;
   private parser: CCTalkParser | undefined;
   private closed = false;
+  /** An echo was seen since the port opened: replies follow their request's echo. */
+  private oneWire = false;
 
   constructor(private readonly o: BusOptions) {
     this.port = new ReconnectingPort({
@@ -69,6 +77,7 @@ export class CctalkBus {
       maxDelayMs: o.reopenMaxMs ?? 5_000,
       onOpen: () => {
         this.port.resetBackoff();
+        this.oneWire = false;
         o.onOpen?.();
       },
       onData: (chunk) => this.parser?.write(chunk),
@@ -120,6 +129,12 @@ export class CctalkBus {
     const sent = encodeFrame({ destination: address, source: HOST_ADDRESS, header, data }, kind);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
+        if (p.early !== undefined) {
+          // The echo never came (lost): the frame held was the reply after all.
+          this.counters.replies += 1;
+          settle(p.early);
+          return;
+        }
         this.counters.timeouts += 1;
         settle(new DriverError('TIMEOUT', `ccTalk: no reply from address ${address} to header ${header}`));
       }, this.o.timeoutMs);
@@ -130,7 +145,7 @@ export class CctalkBus {
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const p: Pending = { sent, echoSeen: false, address, kind, resolve: settle, reject: settle };
+      const p: Pending = { sent, echoSeen: false, address, kind, settle };
       this.pending = p;
       const parser = new CCTalkParser();
       parser.on('data', (frame: Buffer) => this.onFrame(p, frame));
@@ -146,6 +161,11 @@ export class CctalkBus {
     }
     if (!p.echoSeen && bytes.equals(p.sent)) {
       p.echoSeen = true;
+      this.oneWire = true;
+      if (p.early !== undefined) {
+        p.early = undefined;
+        this.drop('stale');
+      }
       return;
     }
     let frame;
@@ -159,11 +179,18 @@ export class CctalkBus {
       this.drop('stray');
       return;
     }
+    let outcome: Uint8Array | Error;
+    if (frame.header === ACK) outcome = frame.data;
+    else if (frame.header === NAK) outcome = new DriverError('REFUSED', `ccTalk: address ${p.address} answered NAK`);
+    else if (frame.header === BUSY) outcome = new DriverError('TIMEOUT', `ccTalk: address ${p.address} answered BUSY`);
+    else return this.drop('header');
+    if (this.oneWire && !p.echoSeen) {
+      if (p.early !== undefined) this.drop('stale');
+      p.early = outcome;
+      return;
+    }
     this.counters.replies += 1;
-    if (frame.header === ACK) p.resolve(frame.data);
-    else if (frame.header === NAK) p.reject(new DriverError('REFUSED', `ccTalk: address ${p.address} answered NAK`));
-    else if (frame.header === BUSY) p.reject(new DriverError('TIMEOUT', `ccTalk: address ${p.address} answered BUSY`));
-    else this.drop('header');
+    p.settle(outcome);
   }
 
   /** Counts a dropped input (also replies the devices' logic refuses, e.g. a malformed event buffer). */
@@ -173,7 +200,6 @@ export class CctalkBus {
   }
 
   private fail(err: DriverError): void {
-    const p = this.pending;
-    if (p) p.reject(err);
+    this.pending?.settle(err);
   }
 }

@@ -616,7 +616,9 @@ export class CctalkHardware implements CctalkDriver {
       await this.request(d, H.enableHopper, [HOPPER_ENABLE_CODE], 1);
       const auth = await this.auth({ serial: d.identity?.serial, request: (header, data) => this.request(d, header, data) });
       // Never retried here: a lost ACK is told apart from a lost request by the next status (payout-judge.ts).
-      await this.request(d, H.dispenseHopperCoins, [...auth, seg.coins]);
+      const reply = await this.request(d, H.dispenseHopperCoins, [...auth, seg.coins]);
+      // A 167 ACK carries at most the event counter: anything longer answers another request.
+      if (reply.length > 1) throw new DriverError('INVALID', `a 167 reply has at most 1 byte, got ${reply.length}`);
     } catch (err) {
       this.log.warn({ err: (err as Error).message, payoutId: s.run?.payoutId }, 'dispense not confirmed; the next hopper status tells');
       return;

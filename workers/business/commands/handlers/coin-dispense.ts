@@ -1,7 +1,8 @@
 /**
  * `coin_dispense` (docs/protocol.md#coin_dispense): pays coins on the cloud's order, within
  * the per-command and per-day limits, never when locked, faulted, open or
- * short of coins. The payout itself (serialised with exchange payouts,
+ * short of coins by the books (a level the books do not know refuses
+ * nothing). The payout itself (serialised with exchange payouts,
  * status 3, the remote_dispense transaction and accounting) is the
  * machine's: MachinePort.remoteDispense, at most once per command id.
  */
@@ -29,7 +30,8 @@ export const coinDispense: Handler<CoinDispenseCommand> = async (command, ctx) =
     const critical = machine.activeErrors.filter(isCritical);
     if (critical.length > 0) throw new CommandError('MACHINE_FAULT', `active fault ${critical.join(', ')}`);
     if (machine.doorOpen) throw new CommandError('MACHINE_FAULT', '前門開啟 (door open)');
-    if (machine.inventory < coins) throw new CommandError('INSUFFICIENT_COINS', `${coins} requested, ${machine.inventory} in the hopper`);
+    // An unknown level (a hopper that does not count) does not refuse: the hopper pays what it has and the result says what it paid.
+    if (machine.inventoryKnown && machine.inventory < coins) throw new CommandError('INSUFFICIENT_COINS', `${coins} requested, ${machine.inventory} in the hopper`);
     // Per command id: a resumed run that reserved before its crash is not counted twice.
     const { reserved, total } = await quota.reserve(dayKey, command.command_id, coins, settings.dispenseMaxPerDay);
     if (!reserved) {
