@@ -67,23 +67,23 @@ export class CctalkBus {
   /** An echo was seen since the port opened: replies follow their request's echo. */
   private oneWire = false;
 
-  constructor(private readonly o: BusOptions) {
+  constructor(private readonly options: BusOptions) {
     this.port = new ReconnectingPort({
-      path: o.path,
-      baudRate: o.baudRate,
-      openPort: o.openPort,
-      log: o.log,
-      minDelayMs: o.reopenMinMs ?? 250,
-      maxDelayMs: o.reopenMaxMs ?? 5_000,
+      path: options.path,
+      baudRate: options.baudRate,
+      openPort: options.openPort,
+      log: options.log,
+      minDelayMs: options.reopenMinMs ?? 250,
+      maxDelayMs: options.reopenMaxMs ?? 5_000,
       onOpen: () => {
         this.port.resetBackoff();
         this.oneWire = false;
-        o.onOpen?.();
+        options.onOpen?.();
       },
       onData: (chunk) => this.parser?.write(chunk),
       onClose: (reason) => {
         this.fail(new DriverError('LINK_DOWN', `ccTalk bus: ${reason}`));
-        o.onClose?.(reason);
+        options.onClose?.(reason);
       },
     });
   }
@@ -137,7 +137,7 @@ export class CctalkBus {
         }
         this.counters.timeouts += 1;
         settle(new DriverError('TIMEOUT', `ccTalk: no reply from address ${address} to header ${header}`));
-      }, this.o.timeoutMs);
+      }, this.options.timeoutMs);
       const settle = (outcome: Uint8Array | Error): void => {
         clearTimeout(timer);
         if (this.pending !== p) return;
@@ -196,7 +196,7 @@ export class CctalkBus {
   /** Counts a dropped input (also replies the devices' logic refuses, e.g. a malformed event buffer). */
   drop(kind: string): void {
     this.counters.dropped[kind] = (this.counters.dropped[kind] ?? 0) + 1;
-    this.o.onReject?.(kind);
+    this.options.onReject?.(kind);
   }
 
   private fail(err: DriverError): void {

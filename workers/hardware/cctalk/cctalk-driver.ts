@@ -139,32 +139,32 @@ export class CctalkHardware implements CctalkDriver {
   private lastProgress = -1;
   private readonly auth: DispenseAuth;
 
-  constructor(private readonly o: CctalkDriverOptions) {
-    this.clock = o.clock ?? systemClock;
-    this.log = o.log.child({ driver: 'cctalk', path: o.path });
-    this.auth = o.dispenseAuth ?? dispenseAuths.plain;
-    this.store = new CctalkStore(o.redis, o.keys);
-    this.pending = new PendingEvents(o.redis, o.keys, this.log, o.pending);
+  constructor(private readonly options: CctalkDriverOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.log = options.log.child({ driver: 'cctalk', path: options.path });
+    this.auth = options.dispenseAuth ?? dispenseAuths.plain;
+    this.store = new CctalkStore(options.redis, options.keys);
+    this.pending = new PendingEvents(options.redis, options.keys, this.log, options.pending);
     this.resync = new Resync(
       this.pending,
       (read) => void (this.chain = this.chain.then(read)),
       () => this.closing !== undefined,
     );
     this.devs = (['coin', 'bill', 'hopper'] as const).flatMap((role) => {
-      const d = o.devices[role];
+      const d = options.devices[role];
       return d ? [{ ...d, role, up: undefined, misses: 0, needsInit: true }] : [];
     });
     this.bus = new CctalkBus({
-      path: o.path,
-      baudRate: o.baudRate,
-      openPort: o.openPort,
+      path: options.path,
+      baudRate: options.baudRate,
+      openPort: options.openPort,
       log: this.log,
-      timeoutMs: o.timeoutMs,
-      reopenMinMs: o.reopenMinMs,
-      reopenMaxMs: o.reopenMaxMs,
+      timeoutMs: options.timeoutMs,
+      reopenMinMs: options.reopenMinMs,
+      reopenMaxMs: options.reopenMaxMs,
       onOpen: () => this.onPort(true),
       onClose: (reason) => this.onPort(false, reason),
-      onReject: (kind) => o.metrics?.incr('cctalk_input_dropped_total', { kind }),
+      onReject: (kind) => options.metrics?.incr('cctalk_input_dropped_total', { kind }),
     });
   }
 
@@ -193,7 +193,7 @@ export class CctalkHardware implements CctalkDriver {
     await this.store.load();
     this.bus.start();
     this.loopDone = this.loop();
-    const deadline = this.clock.now() + (this.o.startWaitMs ?? 3000);
+    const deadline = this.clock.now() + (this.options.startWaitMs ?? 3000);
     // Wait until every device answered and was set up, or is known gone (or the deadline): cash is taken from then on.
     const ready = (d: Device): boolean => d.up === false || (d.up === true && !d.needsInit && !d.enablePending);
     while (this.clock.now() < deadline && !this.closing && !this.devs.every(ready)) await sleep(10);
@@ -254,7 +254,7 @@ export class CctalkHardware implements CctalkDriver {
       if (this.closing) return;
       const paying = this.store.state.run !== undefined;
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, paying ? (this.o.payoutPollMs ?? Math.max(1, this.o.pollMs / 2)) : this.o.pollMs);
+        const t = setTimeout(resolve, paying ? (this.options.payoutPollMs ?? Math.max(1, this.options.pollMs / 2)) : this.options.pollMs);
         this.wake = () => {
           clearTimeout(t);
           resolve();
@@ -334,7 +334,7 @@ export class CctalkHardware implements CctalkDriver {
     if (err instanceof DriverError && err.code === 'LINK_DOWN') return;
     if (!(err instanceof DriverError)) throw err;
     d.misses += 1;
-    if (d.misses < (this.o.missLimit ?? 3) || d.up === false) return;
+    if (d.misses < (this.options.missLimit ?? 3) || d.up === false) return;
     d.up = false;
     d.needsInit = true;
     this.log.warn({ role: d.role, address: d.address, err: err.message }, 'ccTalk device not answering');
@@ -366,7 +366,7 @@ export class CctalkHardware implements CctalkDriver {
   }
 
   private values(role: CashKind): readonly number[] {
-    return role === 'coin' ? this.o.coinValues : this.o.billValues;
+    return role === 'coin' ? this.options.coinValues : this.options.billValues;
   }
 
   /** A poll answered: clears what a missing or reset device raised. */
@@ -415,7 +415,7 @@ export class CctalkHardware implements CctalkDriver {
       if (d.role === 'coin') this.coinEvent(e, s, events);
       else {
         const route = this.billEvent(e, s, events);
-        if (route !== undefined) routes.push({ route, value: valueOfType(this.o.billValues, e.a) });
+        if (route !== undefined) routes.push({ route, value: valueOfType(this.options.billValues, e.a) });
       }
     }
     await this.commit({ state: s, events });
@@ -438,7 +438,7 @@ export class CctalkHardware implements CctalkDriver {
   private coinEvent(e: BufferedEvent, s: CctalkState, events: HwEvent[]): void {
     if (e.a === 0) {
       const cls = coinErrorClass(e.b);
-      this.o.metrics?.incr('cctalk_coin_errors_total', { class: cls });
+      this.options.metrics?.incr('cctalk_coin_errors_total', { class: cls });
       if (cls === 'fraud') this.raise(s, events, TAMPER_CODE.coin, 'fraud', { device: 'coin', ccTalkError: e.b });
       else if (cls === 'other') this.log.warn({ ccTalkError: e.b }, 'coin acceptor error');
       return;
@@ -450,13 +450,13 @@ export class CctalkHardware implements CctalkDriver {
   private billEvent(e: BufferedEvent, s: CctalkState, events: HwEvent[]): number | undefined {
     if (e.a === 0) {
       const cls = billStatusClass(e.b);
-      this.o.metrics?.incr('cctalk_bill_status_total', { class: cls });
+      this.options.metrics?.incr('cctalk_bill_status_total', { class: cls });
       if (cls === 'jam') this.raise(s, events, LINK_CODE.bill, 'jam', { device: 'bill', ccTalkStatus: e.b });
       if (cls === 'fraud') this.raise(s, events, TAMPER_CODE.bill, 'fraud', { device: 'bill', ccTalkStatus: e.b });
       return undefined;
     }
     if (e.b === BILL_ESCROW) {
-      const value = valueOfType(this.o.billValues, e.a);
+      const value = valueOfType(this.options.billValues, e.a);
       const hopperOk = this.hopperCanPay(s);
       const take = s.acceptorsEnabled && hopperOk && value !== undefined && creditable('bill', value) && !s.inhibit.includes(value);
       if (!take) this.log.info({ billType: e.a, value, acceptorsEnabled: s.acceptorsEnabled, inhibit: s.inhibit, hopperOk }, 'bill in escrow handed back');
