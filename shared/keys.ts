@@ -59,6 +59,8 @@ export function redisKeys(prefix: string, deviceId: string) {
      * settlement's own script; the lane holds these coins until a person says whether they were paid.
      */
     debtDoubt: `${base}:debt:doubt`,
+    /** hash: a decision about error 51 by the command id that made it, so a re-run answers it again instead of refusing. */
+    doubtDecision: (commandId: string) => `${base}:debt:decision:${commandId}`,
     /** list: ACK-required messages committed with the state change, not yet on the outbox queue. */
     unsent: `${base}:unsent`,
     /** guard: a message already committed, so a replayed script emits nothing. */

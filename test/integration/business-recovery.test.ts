@@ -180,6 +180,22 @@ test('error 51 decided "the coins were paid": the debt is written off and booked
   await t.throwsAsync(rig.business.machine.decideDoubt({ choice: 'not_paid', operator: null, reason: null }), { message: /沒有待確認/ });
 });
 
+test('a decision about 51 re-run under the same command id (a crash before its result was stored) gets the same answer and changes nothing', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51r');
+  const rig = u.rig();
+  const decision = { commandId: 'CMD-51-RERUN', choice: 'paid' as const, operator: 'tech-4', reason: 'hopper counted' };
+  const first = await rig.business.machine.decideDoubt(decision);
+  t.like(first, { choice: 'paid', coinsInDoubt: 10, debtWrittenOff: 10, debtAfter: 0 });
+  const books = await rig.snapshot();
+  const again = await rig.business.machine.decideDoubt(decision);
+  t.deepEqual(again, first);
+  const after = await rig.snapshot();
+  t.deepEqual(after.counters, books.counters, 'written off once');
+  const decisions = (await rig.redis.zrange(rig.t.keys.journal, '0', '-1')).filter((id) => id.startsWith('DEBT51_'));
+  t.is(decisions.length, 1, 'journaled once');
+  await t.throwsAsync(rig.business.machine.decideDoubt({ ...decision, commandId: 'CMD-51-OTHER' }), { message: /沒有待確認/ }, 'another command is refused: nothing left in doubt');
+});
+
 test('coinerex clear-error 51: --no-choice clears 51 and pays nothing, --not-paid pays the debt, each a clear_error command', async (t) => {
   const u = await unknownOutcome(t, 'ev-bill-51c');
   const rig = u.rig();

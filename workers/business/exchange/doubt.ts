@@ -17,6 +17,7 @@
  * says what was decided).
  */
 import { CommandError } from '../../../shared/errors.js';
+import { JOURNAL_KEEP_MS } from '../../../shared/journal.js';
 import { DAILY_TTL_SECONDS, newPlan, today, type BusinessDeps } from '../deps.js';
 import { serviceAvailable } from '../../../shared/codes.js';
 import type { Faults } from '../faults/faults.js';
@@ -27,6 +28,8 @@ import type { Plan } from '../store/plan.js';
 export type DoubtChoice = 'paid' | 'not_paid';
 
 export interface DoubtDecision {
+  /** The command that carries the decision: the same id decides once, and a re-run gets the same answer. */
+  commandId?: string | null;
   choice: DoubtChoice | null;
   operator: string | null;
   reason: string | null;
@@ -43,6 +46,9 @@ export interface DoubtResolution {
   /** Debt left on the books after the decision. */
   debtAfter: number;
 }
+
+/** A decision is remembered as long as the journal that records it. */
+const DECISION_TTL_SECONDS = JOURNAL_KEEP_MS / 1000;
 
 /** Journal member of a decision: unique per millisecond, sorted with the transactions by time. */
 const journalMember = (at: number) => `DEBT51_${at}`;
@@ -65,6 +71,11 @@ export class DebtDoubt {
   async decide(decision: DoubtDecision): Promise<DoubtResolution> {
     const keys = this.core.keys;
     const now = this.core.clock.now();
+    // A command re-run after a crash between the decision's write and its stored result is answered
+    // from the decision, not refused as if nothing were in doubt (the write already cleared 51).
+    const decisionKey = decision.commandId ? keys.doubtDecision(decision.commandId) : null;
+    const decided = decisionKey ? await this.core.redis.hget(decisionKey, 'resolution') : null;
+    if (decided) return JSON.parse(decided) as DoubtResolution;
     const doubt = await this.read();
     const active = await this.faults.active();
     if (doubt.coins === 0 && !active.errors.includes(51)) throw new CommandError('NOT_PERMITTED', '沒有待確認的出幣紀錄 (no error 51 and no debt in doubt)');
@@ -107,6 +118,10 @@ export class DebtDoubt {
       operator_id: decision.operator,
       reason: decision.reason,
     };
+    if (decisionKey) {
+      plan.expectAbsent(decisionKey, 'resolution');
+      plan.hset(decisionKey, { resolution: JSON.stringify(resolution) }).expire(decisionKey, DECISION_TTL_SECONDS);
+    }
     const member = journalMember(now);
     if (!(await this.faults.clearWith(plan, 'error', 51, { context }, { member }))) {
       // 51 was already cleared without a choice: the decision is still announced and journaled.

@@ -9,7 +9,7 @@ import type { Handler } from './context.js';
 
 export const clearError: Handler<ClearErrorCommand> = async (command, ctx) => {
   const { coins_paid: paid, operator_id: operator, reason } = command.data;
-  const r = await ctx.machine.decideDoubt({ choice: paid === undefined ? null : paid ? 'paid' : 'not_paid', operator: operator ?? null, reason: reason ?? null });
+  const r = await ctx.machine.decideDoubt({ commandId: command.command_id, choice: paid === undefined ? null : paid ? 'paid' : 'not_paid', operator: operator ?? null, reason: reason ?? null });
   return {
     status: 'success',
     result: {
