@@ -5,7 +5,7 @@
  * talking to its socket; and the life of the emulator's serial port.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { SerialPort } from 'serialport';
@@ -151,19 +151,40 @@ export function runOnPort(o: {
     return p;
   };
   let port = newPort();
+  // What the device path named when it was opened: a pty pair made again (socat restarted) names a new
+  // one while the old port may never see a hang-up, so a moved link is taken as the cable pulled.
+  const target = (): string | null => {
+    try {
+      return realpathSync(o.device);
+    } catch {
+      return null;
+    }
+  };
+  let openedAs = target();
   const reopen = (): void => {
     const next = newPort();
     next.open((err) => {
       if (err) return void setTimeout(reopen, o.reopenMs);
       port = next;
+      openedAs = target();
       o.log(`${o.device} open again`);
     });
   };
+  if (o.reopenMs !== undefined) {
+    setInterval(() => {
+      const now = target();
+      if (port.isOpen && now !== null && now !== openedAs) {
+        o.log(`${o.device} now names ${now}; reopening`);
+        port.close();
+      }
+    }, Math.max(500, o.reopenMs * 5));
+  }
   port.open((err) => {
     if (err) {
       o.log(`cannot open ${o.device}: ${err.message}`);
       process.exit(2);
     }
+    openedAs = target();
     o.onOpen();
   });
   const stop = (): void => {
