@@ -1,7 +1,8 @@
 /**
- * The durable hand-over of hardware events (docs/architecture.md#invariant-1).
- * The simulator appends each event to a Redis list in the same atomic step
- * that records the physical fact (truth-store.ts). One delivery loop then
+ * The durable hand-over of hardware events (docs/architecture.md#invariant-1),
+ * shared by the drivers that record events in Redis: the simulator and the
+ * ccTalk driver append each event to a Redis list in the same atomic step
+ * that records the fact (sim/truth-store.ts, cctalk/store.ts). One delivery loop then
  * hands the list to the sink in order, several events at a time, and removes
  * them only after the sink resolved. A sink failure or a crash leaves them in
  * place: they are delivered again (same eventIds) after a back-off or on the
