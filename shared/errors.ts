@@ -18,6 +18,17 @@ export const commandErrorCodes = {
 } as const;
 export type CommandErrorCode = keyof typeof commandErrorCodes;
 
+/** An error whose machine-readable code stands beside its message: a wire protocol's kinds of failure. */
+export class CodedError<C extends string> extends Error {
+  constructor(
+    readonly code: C,
+    message: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
 export class CommandError extends Error {
   constructor(
     readonly code: CommandErrorCode,

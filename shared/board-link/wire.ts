@@ -1,3 +1,5 @@
+import { CodedError } from '../errors.js';
+
 /**
  * Bounds-checked big-endian readers and writers for frame payloads. A read
  * past the end or a value out of range throws PayloadError, which the link
@@ -102,12 +104,4 @@ export class Writer {
  * reset (LINK_DOWN), every attempt went unanswered (TIMEOUT), or the message
  * is not a request (INVALID). The agent's driver turns it into its DriverError.
  */
-export class LinkError extends Error {
-  constructor(
-    readonly code: 'LINK_DOWN' | 'TIMEOUT' | 'INVALID',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'LinkError';
-  }
-}
+export class LinkError extends CodedError<'LINK_DOWN' | 'TIMEOUT' | 'INVALID'> {}

@@ -6,6 +6,7 @@
  * source byte's place and its high byte the checksum's; such a frame carries
  * no source address. Pure functions: the bus and the emulator share them.
  */
+import { CodedError } from '../errors.js';
 
 export type ChecksumKind = 'simple' | 'crc16';
 
@@ -26,15 +27,7 @@ export interface Frame {
   data: Uint8Array;
 }
 
-export class FrameError extends Error {
-  constructor(
-    readonly kind: 'short' | 'length' | 'checksum',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'FrameError';
-  }
-}
+export class FrameError extends CodedError<'short' | 'length' | 'checksum'> {}
 
 export function crc16(bytes: Iterable<number>): number {
   let crc = 0;

@@ -72,9 +72,9 @@ test('any frame round-trips, and any single damaged byte is refused', (t) => {
 });
 
 test('short and mis-sized frames are refused by kind', (t) => {
-  t.is(t.throws(() => decodeFrame(hex('01 00 02'), 'simple'), { instanceOf: FrameError })!.kind, 'short');
-  t.is(t.throws(() => decodeFrame(hex('01 03 02 00 FA'), 'simple'), { instanceOf: FrameError })!.kind, 'length');
-  t.is(t.throws(() => decodeFrame(hex('01 00 02 00 FE'), 'simple'), { instanceOf: FrameError })!.kind, 'checksum');
+  t.is(t.throws(() => decodeFrame(hex('01 00 02'), 'simple'), { instanceOf: FrameError })!.code, 'short');
+  t.is(t.throws(() => decodeFrame(hex('01 03 02 00 FA'), 'simple'), { instanceOf: FrameError })!.code, 'length');
+  t.is(t.throws(() => decodeFrame(hex('01 00 02 00 FE'), 'simple'), { instanceOf: FrameError })!.code, 'checksum');
 });
 
 const buf = (counter: number, pairs: Array<[number, number]> = []): Uint8Array => {

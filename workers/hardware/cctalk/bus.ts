@@ -172,7 +172,7 @@ export class CctalkBus {
     try {
       frame = decodeFrame(bytes, p.kind, p.address);
     } catch (err) {
-      this.drop(err instanceof FrameError ? err.kind : 'frame');
+      this.drop(err instanceof FrameError ? err.code : 'frame');
       return;
     }
     if (frame.destination !== HOST_ADDRESS || frame.source !== p.address) {
