@@ -5,7 +5,7 @@
  * choice, then checks what the engine decided.
  */
 import test, { type ExecutionContext } from 'ava';
-import type { HwEvent } from '../../queue/index.js';
+import type { HwCommand, HwEvent } from '../../queue/index.js';
 import { waitFor } from '../helpers/env.js';
 import { pino } from 'pino';
 import { systemClock } from '../../shared/clock.js';
@@ -117,6 +117,45 @@ test('when the hardware cannot tell, the coins become debt with error 51 and wai
   t.is((await rig.snapshot()).counters.total_dispensed, 10);
 });
 
+test('a status report without the payout proves nothing while its command is still queued for the hardware app: no 51, paid once', async (t) => {
+  // No hardware app yet: the payout's command waits in hw-commands, and so does the engine's question.
+  // The question is not asked again while open: the one answered below is the open one.
+  const rig = await startBusinessRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 60_000 } });
+  t.teardown(() => rig.close());
+  await rig.feed({ kind: 'hopper_level', coins: 500, lowSensor: false, eventId: 'lvl-q', at: Date.now() });
+  await rig.feed(bill('ev-bill-queued'));
+  const questions = async (n: number) => {
+    const asked = await waitFor(async () => {
+      const all = await rig.hwCommands('report_status');
+      return all.length >= n ? all : null;
+    }, 5_000, `status question ${n}`);
+    return asked.map((q) => (q as Extract<HwCommand, { kind: 'report_status' }>).requestId);
+  };
+  // The start-up question is answered (the payout was sent after it: no verdict), then the engine asks about the payout.
+  const [startup] = await questions(1);
+  await rig.feed({ kind: 'status_report', requestId: startup!, eventId: 'sr-startup', at: Date.now(), ...healthy });
+  const asked = await questions(2);
+  const requestId = asked[1]!;
+  // A board that lost its count answers without the payout (a restarted hardware app took the question first).
+  await rig.feed({ kind: 'status_report', requestId, eventId: 'sr-queued', at: Date.now(), inventory: null, doorOpen: false, acceptorsEnabled: true, payouts: [] });
+  // Judged either way: settled unknown (51 raised) or waiting (the question asked again once the wait is over).
+  await waitFor(async () => (await rig.snapshot()).activeErrors.includes(51) || (await rig.hwCommands('report_status')).length > asked.length, 5_000, 'report judged');
+  t.false((await rig.snapshot()).activeErrors.includes(51), 'not settled unknown while the command is queued');
+
+  // The hardware app takes the command and the payout ends normally.
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, () => healthy);
+  t.teardown(() => hw.close());
+  const [sent] = await waitFor(() => (hw.payouts().length === 1 ? hw.payouts() : null), 5_000, 'payout taken');
+  await rig.feed(done(sent!.payoutId, 10, 10));
+  const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);
+  t.like(dataOf(txn!), { success: true, amounts: { coins_dispensed: 10 } });
+  await rig.settle();
+  const snap = await rig.snapshot();
+  t.like(snap.counters, { total_dispensed: 10, debt_coins: 0 });
+  t.false(snap.activeErrors.includes(51));
+  t.true(hw.payouts().every((p) => p.payoutId === sent!.payoutId), 'one payout id: the hardware pays it at most once');
+});
+
 /** A bill paid by a payout the hardware then cannot account for, settled by the engine's own write. */
 async function unknownOutcome(t: ExecutionContext, billId: string) {
   let rig = await startBusinessRig({ sim: false });
@@ -125,6 +164,7 @@ async function unknownOutcome(t: ExecutionContext, billId: string) {
     await hw.close();
     await rig.close();
   });
+  await rig.feed({ kind: 'hopper_level', coins: 500, lowSensor: false, eventId: `${billId}-level`, at: Date.now() });
   await rig.feed(bill(billId));
   await waitFor(() => hw.payouts().length === 1, 5_000, 'payout sent');
   const intent = (await rig.business.engine.lane.head())!;
@@ -178,6 +218,26 @@ test('error 51 decided "the coins were paid": the debt is written off and booked
   await rig.settle();
   t.is(u.hw.payouts().length, 1, 'nothing paid again');
   await t.throwsAsync(rig.business.machine.decideDoubt({ choice: 'not_paid', operator: null, reason: null }), { message: /沒有待確認/ });
+});
+
+test('"the coins were paid" after a level the hardware counted since the unknown outcome: the level is not taken down twice', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51lvl');
+  const rig = u.rig();
+  // The books' level before the unknown outcome was 500; the hardware now counts 490: the 10 in doubt left.
+  await rig.feed({ kind: 'hopper_level', coins: 490, lowSensor: false, eventId: 'lvl-51lvl', at: Date.now() });
+  await waitFor(async () => (await rig.redis.hget(rig.t.keys.machine, 'inventory')) === '490', 5_000, 'level counted');
+  const r = await rig.business.machine.decideDoubt({ choice: 'paid', operator: 'tech-5', reason: 'hopper counted' });
+  t.like(r, { choice: 'paid', debtWrittenOff: 10, debtAfter: 0 });
+  t.is(await rig.redis.hget(rig.t.keys.machine, 'inventory'), '490', 'the counted level already has the coins out');
+  t.like((await rig.snapshot()).counters, { debt_coins: 0, total_dispensed: 10 });
+});
+
+test('"the coins were paid" with no level counted since: the coins come off the books\' level', async (t) => {
+  const u = await unknownOutcome(t, 'ev-bill-51nolvl');
+  const rig = u.rig();
+  t.is(await rig.redis.hget(rig.t.keys.machine, 'inventory'), '500');
+  await rig.business.machine.decideDoubt({ choice: 'paid', operator: 'tech-6', reason: 'hopper counted' });
+  t.is(await rig.redis.hget(rig.t.keys.machine, 'inventory'), '490');
 });
 
 test('a decision about 51 re-run under the same command id (a crash before its result was stored) gets the same answer and changes nothing', async (t) => {

@@ -8,12 +8,24 @@ import type { Queue } from 'bullmq';
 import type { HwCommand } from '../../queue/jobs.js';
 import type { CashAmount } from '../../shared/cash.js';
 
+const payoutJobId = (payoutId: string, attempt: number) => `payout-${payoutId}-${attempt}`;
+
 export class HardwareLink {
   constructor(private readonly queue: Queue<HwCommand>) {}
 
   /** `attempt` > 0 re-issues the same payout id (after a status report showed it never arrived). */
   async payout(payoutId: string, coins: number, attempt = 0): Promise<void> {
-    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: `payout-${payoutId}-${attempt}` });
+    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: payoutJobId(payoutId, attempt) });
+  }
+
+  /**
+   * Whether the command of a payout attempt is still in `hw-commands`, not yet finished by the hardware
+   * app: waiting (the app is down or busy) or taken and not done (a job a dead app held stays active until
+   * BullMQ's stalled check gives it back). A status report that does not list the payout then proves nothing.
+   */
+  async payoutQueued(payoutId: string, attempt: number): Promise<boolean> {
+    const state = await this.queue.getJobState(payoutJobId(payoutId, attempt));
+    return state !== 'completed' && state !== 'failed' && state !== 'unknown';
   }
 
   /**

@@ -6,7 +6,8 @@
  * hopper and says what happened (docs/commands.md "Error 51"):
  *
  *  - `paid`: the coins left the hopper. The debt is written off and the
- *    coins are booked as dispensed;
+ *    coins are booked as dispensed, and taken off the books' level unless a
+ *    level the hardware counted since has them out already (level.ts);
  *  - `not_paid`: they did not. The debt becomes payable and the lane pays it;
  *  - no choice (51 cleared at the machine's settings menu, or `clear_error`
  *    without `coins_paid`): 51 is cleared and nothing is paid; the coins stay
@@ -59,9 +60,9 @@ export class DebtDoubt {
     private readonly faults: Faults,
   ) {}
 
-  private async read(): Promise<{ coins: number; acknowledged: boolean; debt: number; debtField: string | null }> {
+  private async read(): Promise<{ coins: number; unseenField: string | null; acknowledged: boolean; debt: number; debtField: string | null }> {
     const [doubt, debt] = await Promise.all([this.core.redis.hgetall(this.core.keys.debtDoubt), this.core.redis.hget(this.core.keys.counters, 'debt_coins')]);
-    return { coins: Number(doubt.coins ?? 0), acknowledged: doubt.acknowledged === '1', debt: Number(debt ?? 0), debtField: debt };
+    return { coins: Number(doubt.coins ?? 0), unseenField: doubt.unseen ?? null, acknowledged: doubt.acknowledged === '1', debt: Number(debt ?? 0), debtField: debt };
   }
 
   /**
@@ -94,6 +95,9 @@ export class DebtDoubt {
     else plan.expectEq(keys.counters, 'debt_coins', doubt.debtField);
     if (doubt.coins > 0) plan.expectEq(keys.debtDoubt, 'coins', String(doubt.coins));
     else plan.expectAbsent(keys.debtDoubt, 'coins');
+    // A level counted in between makes the plan stale: the coins it has out are not taken off twice.
+    if (doubt.unseenField === null) plan.expectAbsent(keys.debtDoubt, 'unseen');
+    else plan.expectEq(keys.debtDoubt, 'unseen', doubt.unseenField);
     if (decision.choice === null) {
       if (doubt.coins > 0) plan.hset(keys.debtDoubt, { acknowledged: 1 });
     } else {
@@ -107,7 +111,9 @@ export class DebtDoubt {
         .floor0(keys.counters, 'debt_coins')
         .hincr(daily, { coins_dispensed: writtenOff })
         .expire(daily, DAILY_TTL_SECONDS);
-      if ((await this.core.redis.hexists(keys.machine, 'inventory')) === 1) plan.hincr(keys.machine, { inventory: -writtenOff }).floor0(keys.machine, 'inventory');
+      // Doubt written before `unseen` existed counts as never seen by a level.
+      const offLevel = Math.min(writtenOff, doubt.unseenField === null ? writtenOff : Number(doubt.unseenField));
+      if (offLevel > 0 && (await this.core.redis.hexists(keys.machine, 'inventory')) === 1) plan.hincr(keys.machine, { inventory: -offLevel }).floor0(keys.machine, 'inventory');
     }
     const context = {
       resolution: decision.choice ?? 'none',

@@ -8,6 +8,8 @@
  *  - done: book what it paid; the rest is paid by a new payout id unless
  *    the hopper is empty (then it is debt, error 42);
  *  - still running: wait;
+ *  - unknown to the hardware while its command is still in `hw-commands`
+ *    (the hardware app was down or busy): the report proves nothing yet, wait;
  *  - unknown to a hardware that reports its state: the command never
  *    arrived, so the same id is issued again (the hardware is idempotent);
  *  - the hardware cannot tell (its report has no inventory: it lost its
@@ -25,9 +27,11 @@ export type Verdict =
   | { action: 'wait' }
   | { action: 'reissue' };
 
-export function judge(intent: PayoutIntent, report: StatusReport): Verdict {
+/** `queued`: the payout's command has not been finished by the hardware app yet (waiting, or taken and not done). */
+export function judge(intent: PayoutIntent, report: StatusReport, queued: boolean): Verdict {
   const known = report.payouts.find((p) => p.payoutId === intent.payoutId);
   if (known && !known.done) return { action: 'wait' };
+  if (!known && queued) return { action: 'wait' };
   if (known) {
     const paid = Math.min(known.paid, intent.coins);
     if (paid >= intent.coins) return { action: 'settle', paid, end: 'complete' };

@@ -18,6 +18,7 @@ import type { Faults } from '../faults/faults.js';
 import { intentFields, newPayoutId, readTransaction, type OpenTransaction, type PayoutIntent } from '../state/records.js';
 import type { Plan } from '../store/plan.js';
 import { debtPayoutData, transactionData } from './transaction-message.js';
+import { writeLevel } from './level.js';
 
 /** How an attempt ended, as far as the books are concerned. */
 export type AttemptEnd =
@@ -96,7 +97,7 @@ async function commonBooking(core: BusinessDeps, report: AttemptReport): Promise
     .expire(daily, DAILY_TTL_SECONDS);
   // The books' inventory exists once the hardware reported a level; until then it stays unknown.
   const inventory = await core.redis.hget(keys.machine, 'inventory');
-  if (level !== undefined) plan.hset(keys.machine, { inventory: level });
+  if (level !== undefined) writeLevel(plan, keys, level);
   else if (inventory !== null) plan.hincr(keys.machine, { inventory: -paid }).floor0(keys.machine, 'inventory');
   return { ...report, core, plan, now, daily, counters, debtBefore: Number(counters.debt_coins ?? 0), inventory };
 }
@@ -211,7 +212,7 @@ async function holdInDoubt(b: Booking, faults: Faults, debtAfter: number): Promi
   const { core, plan, intent, paid } = b;
   // A remote shortfall is no debt (nobody is owed it); only the 51 tells a person to check the hopper.
   const inDoubt = intent.purpose === 'remote' ? 0 : intent.coins - paid;
-  if (inDoubt > 0) plan.hincr(core.keys.debtDoubt, { coins: inDoubt }).hset(core.keys.debtDoubt, { acknowledged: 0 });
+  if (inDoubt > 0) plan.hincr(core.keys.debtDoubt, { coins: inDoubt, unseen: inDoubt }).hset(core.keys.debtDoubt, { acknowledged: 0 });
   await faults.raiseWith(plan, 'error', 51, {
     source: 'engine',
     context: { payout_id: intent.payoutId, transaction_id: intent.ref || null, coins_in_doubt: intent.coins - paid, debt_coins: debtAfter },

@@ -27,6 +27,8 @@ interface PlanJson {
   hset: [key: string, field: string, value: string][];
   hdel: [key: string, field: string][];
   hincr: [key: string, field: string, by: string][];
+  /** Set only where the hash exists, after the increments (never creates a key). */
+  hsetx: [key: string, field: string, value: string][];
   /** Fields clamped at 0 after the increments (a books inventory never goes negative). */
   floor0: [key: string, field: string][];
   del: string[];
@@ -59,6 +61,9 @@ end
 for _, x in ipairs(plan.hset) do redis.call('HSET', x[1], x[2], x[3]) end
 for _, x in ipairs(plan.hdel) do redis.call('HDEL', x[1], x[2]) end
 for _, x in ipairs(plan.hincr) do redis.call('HINCRBY', x[1], x[2], x[3]) end
+for _, x in ipairs(plan.hsetx) do
+  if redis.call('EXISTS', x[1]) == 1 then redis.call('HSET', x[1], x[2], x[3]) end
+end
 for _, x in ipairs(plan.floor0) do
   if tonumber(redis.call('HGET', x[1], x[2]) or '0') < 0 then redis.call('HSET', x[1], x[2], '0') end
 end
@@ -102,7 +107,7 @@ export class Plan {
     this.parts = {
       seqKey: seqEnabled ? keys.messageSeq : null,
       unsentKey: keys.unsent,
-      guards: [], expect: [], hset: [], hdel: [], hincr: [], floor0: [], del: [], expire: [],
+      guards: [], expect: [], hset: [], hdel: [], hincr: [], hsetx: [], floor0: [], del: [], expire: [],
       lpush: [], rpush: [], lrem: [], zadd: [], emits: [],
     };
   }
@@ -134,6 +139,11 @@ export class Plan {
   }
   hincr(key: string, fields: Record<string, number>): this {
     for (const [f, by] of Object.entries(fields)) if (by !== 0) this.parts.hincr.push([key, f, String(by)]);
+    return this;
+  }
+  /** HSET where `key` exists when the plan applies (after the plan's increments); a missing hash stays missing. */
+  hsetIfExists(key: string, field: string, value: string | number): this {
+    this.parts.hsetx.push([key, field, String(value)]);
     return this;
   }
   floor0(key: string, field: string): this {

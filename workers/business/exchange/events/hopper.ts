@@ -5,13 +5,14 @@
  */
 import type { EventContext, EventOf } from './context.js';
 import { guarded, lowSensorWith } from './plans.js';
+import { writeLevel } from '../level.js';
 
 export async function hopperLevel(ev: EventOf<'hopper_level'>, ctx: EventContext): Promise<void> {
   const { core } = ctx;
-  await guarded(core, core.keys.appliedEvent(ev.eventId), (plan) => lowSensorWith(ctx.faults, plan.hset(core.keys.machine, { inventory: ev.coins }), ev.coins, ev.lowSensor));
+  await guarded(core, core.keys.appliedEvent(ev.eventId), (plan) => lowSensorWith(ctx.faults, writeLevel(plan, core.keys, ev.coins), ev.coins, ev.lowSensor));
 }
 
 export async function hopperEmpty(ev: EventOf<'hopper_empty'>, ctx: EventContext): Promise<void> {
   const { core } = ctx;
-  await guarded(core, core.keys.appliedEvent(ev.eventId), (plan) => plan.hset(core.keys.machine, { inventory: 0 }));
+  await guarded(core, core.keys.appliedEvent(ev.eventId), (plan) => writeLevel(plan, core.keys, 0));
 }

@@ -1,11 +1,11 @@
 /** payout_done: the attempt settled (transaction, accounting; 42 follows when the hopper ran dry). */
 import { endOf } from '../recovery.js';
+import { writeLevel } from '../level.js';
 import type { EventContext, EventOf } from './context.js';
 import { guarded, lowSensorWith } from './plans.js';
 
 export async function payoutDone(ev: EventOf<'payout_done'>, ctx: EventContext): Promise<void> {
   const { core, lane } = ctx;
-  const machine = core.keys.machine;
   const hopper = ev.hopper;
   const intent = await lane.intent(ev.payoutId);
   const guard = core.keys.appliedEvent(ev.eventId);
@@ -15,7 +15,7 @@ export async function payoutDone(ev: EventOf<'payout_done'>, ctx: EventContext):
     const level = hopper?.coins ?? (ev.reason === 'hopper_empty' ? 0 : undefined);
     await ctx.settled(await lane.settle(intent, Math.min(ev.paid, intent.coins), endOf(ev.reason, intent.coins - ev.paid), guard, level));
   } else if (hopper) {
-    await guarded(core, guard, (plan) => plan.hset(machine, { inventory: hopper.coins }));
+    await guarded(core, guard, (plan) => writeLevel(plan, core.keys, hopper.coins));
   }
   if (hopper) await guarded(core, core.keys.appliedEvent(`${ev.eventId}-sensor`), (plan) => lowSensorWith(ctx.faults, plan, hopper.coins, hopper.lowSensor));
 }

@@ -3,6 +3,7 @@
  * and, when it answers the open question, the verdict on a stuck payout.
  */
 import { judge } from '../recovery.js';
+import { writeLevel } from '../level.js';
 import type { EventContext, EventOf } from './context.js';
 import { door } from './door.js';
 import { guarded } from './plans.js';
@@ -11,7 +12,7 @@ export async function statusReport(ev: EventOf<'status_report'>, ctx: EventConte
   const { core, lane } = ctx;
   const machine = core.keys.machine;
   const level = ev.inventory;
-  if (level !== null) await guarded(core, core.keys.appliedEvent(`${ev.eventId}-inventory`), (plan) => plan.hset(machine, { inventory: level }));
+  if (level !== null) await guarded(core, core.keys.appliedEvent(`${ev.eventId}-inventory`), (plan) => writeLevel(plan, core.keys, level));
   const doorOpen = (await core.redis.hget(machine, 'doorOpen')) === '1';
   if (doorOpen !== ev.doorOpen) await door({ kind: 'door', open: ev.doorOpen, eventId: `${ev.eventId}-door`, at: ev.at }, ctx);
   // The report does not carry the inhibit set: a different on/off makes the confirmed state unknown, so it is sent again.
@@ -21,7 +22,7 @@ export async function statusReport(ev: EventOf<'status_report'>, ctx: EventConte
   const head = await lane.head();
   // A payout sent after the question cannot be in the answer.
   if (head?.state !== 'sent' || head.sentAt > askedAt) return;
-  const verdict = judge(head, ev);
+  const verdict = judge(head, ev, await core.hardware.payoutQueued(head.payoutId, head.attempt));
   core.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
   if (verdict.action === 'wait') ctx.heard(head.payoutId);
   else if (verdict.action === 'reissue') await lane.reissue(head);
