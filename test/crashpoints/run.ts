@@ -1,22 +1,37 @@
 /**
- * `npm run crashpoints -- [--paths a,b] [--apps a,b] [--short] [--out FILE]`: explores
+ * `npm run crashpoints -- [--paths a,b] [--apps a,b] [--points app:k:when,…] [--short] [--out FILE]`: explores
  * every write of every money path, before and after, prints the totals and
  * every violation, and writes the JSON report (crashpoints-report.json).
+ * `--points` runs only the named points (e.g. `hardware:20:after`), to check a finding again.
+ * `--shard i/n` runs the points whose (app, k, when) falls in shard i of n: n
+ * runs side by side explore every point once between them (whatever each
+ * one's recording), and `--merge a.json b.json …` totals their reports.
  * Exit codes: 0 no violation, 1 violations, 2 bad arguments, 3 the run broke down.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { everyPoint, Explorer, spread, type PathResult, type Selection } from './explore.js';
 import { moneyPaths } from './paths.js';
-import { formatReport, totals } from './report.js';
+import { formatReport, mergeReports, shardOf, totals } from './report.js';
 
 async function main(argv: string[]): Promise<number> {
   let values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: argv, options: { paths: { type: 'string' }, apps: { type: 'string' }, short: { type: 'boolean' }, out: { type: 'string' } }, strict: true }));
+    ({ values, positionals } = parseArgs({ args: argv, options: { paths: { type: 'string' }, apps: { type: 'string' }, points: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, short: { type: 'boolean' }, out: { type: 'string' } }, strict: true, allowPositionals: true }));
   } catch (err) {
-    process.stderr.write(`crashpoints: ${(err as Error).message}\nusage: npm run crashpoints -- [--paths ${moneyPaths.map((p) => p.name).join(',')}] [--apps hardware,business,mqtt] [--short] [--out FILE]\n`);
+    process.stderr.write(`crashpoints: ${(err as Error).message}\nusage: npm run crashpoints -- [--paths ${moneyPaths.map((p) => p.name).join(',')}] [--apps hardware,business,mqtt] [--points app:k:before|after,…] [--shard i/n] [--short] [--out FILE] | --merge FILE…\n`);
+    return 2;
+  }
+  if (values.merge) {
+    const merged = mergeReports(positionals.map((f) => JSON.parse(readFileSync(f, 'utf8')) as { results: PathResult[] }));
+    process.stdout.write(`${formatReport(merged.results)}\n\n${merged.coverage}\n`);
+    return merged.results.some((r) => r.points.some((p) => p.violations.length > 0 || p.error)) ? 1 : 0;
+  }
+  const shard = values.shard ? /^(\d+)\/(\d+)$/.exec(values.shard) : null;
+  if (values.shard && (!shard || Number(shard[1]) >= Number(shard[2]))) {
+    process.stderr.write(`crashpoints: --shard wants i/n with 0 <= i < n, got ${values.shard}\n`);
     return 2;
   }
   const wanted = values.paths?.split(',') ?? moneyPaths.map((p) => p.name);
@@ -28,7 +43,11 @@ async function main(argv: string[]): Promise<number> {
   // Only the writes of these apps (to split a long path over several runs).
   const apps = values.apps?.split(',') ?? null;
   const base = values.short ? spread(3) : everyPoint;
-  const select: Selection = (writes) => base(apps ? writes.filter((w) => apps.includes(w.app)) : writes);
+  const points = values.points?.split(',') ?? null;
+  const select: Selection = (writes) =>
+    base(apps ? writes.filter((w) => apps.includes(w.app)) : writes)
+      .filter((p) => !points || points.includes(`${p.write.app}:${p.write.k}:${p.when}`))
+      .filter((p) => !shard || shardOf(p.write.app, p.write.k, p.when, Number(shard[2])) === Number(shard[1]));
   const say = (line: string) => process.stdout.write(`[crashpoints] ${line}\n`);
   const explorer = new Explorer(say, 1);
   const started = Date.now();
