@@ -52,6 +52,9 @@ function appOf(name: string, deviceId: string): string {
   if (name === 'lua') return 'lua';
   const bull = /:bull:([A-Za-z0-9+/=]+)$/.exec(name);
   if (bull) return consumerOf[Buffer.from(bull[1]!, 'base64').toString()] ?? 'bullmq';
+  // An app's runner connection, once it beat, is named after its beat (shared/app-health.ts).
+  const beating = /:live:([^:]+):\d+$/.exec(name);
+  if (beating) return beating[1]!;
   const [, app] = name.startsWith(`${deviceId}:`) ? name.split(':') : [];
   return app ?? 'bench';
 }

@@ -7,6 +7,7 @@ import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } f
 import type { Logger } from 'pino';
 import type { QueueName } from './names.js';
 import { onWallClockGrid } from '../shared/clock.js';
+import { checkStalledJobs } from './stalled-check.js';
 
 /** Finished jobs are trimmed; failed ones kept for inspection a week (docs/pitfalls.md#1-bullmq). */
 export const defaultJobOptions: JobsOptions = {
@@ -34,10 +35,10 @@ export function makeWorker<T = unknown>(
   // An idle worker re-polls when its blocking pop times out (BullMQ's default: every 5 s); a new job
   // wakes it at once, so 10 s (BullMQ's own ceiling for a blocking pop) only halves the idle wake-ups.
   const w = new Worker<T>(name, processor, { connection, prefix, concurrency: 1, drainDelay: 10, skipStalledCheck: true, ...opts });
-  // BullMQ's stalled-job check (each one a write: its throttle key) at BullMQ's interval, but on the
-  // wall-clock grid shared with the liveness beats (shared/app-runner.ts), so they share fsyncs;
+  // BullMQ's stalled-job check at BullMQ's interval, on the wall-clock grid of the agent's other
+  // periodic writes so they share fsyncs, skipped when there is nothing to check (queue/stalled-check.ts);
   // once at start, as BullMQ does.
-  const check = () => (w as unknown as { moveStalledJobsToWait(): Promise<void> }).moveStalledJobsToWait().catch((err: Error) => log?.warn({ err, queue: name }, 'stalled-job check failed'));
+  const check = () => checkStalledJobs(w as Worker, connection).catch((err: Error) => log?.warn({ err, queue: name }, 'stalled-job check failed'));
   void w.waitUntilReady().then(check, () => undefined);
   const stopChecks = onWallClockGrid(STALLED_INTERVAL_MS, check);
   w.once('closing', stopChecks);

@@ -1,6 +1,6 @@
 /**
  * Health of the agent's processes as other apps and the CLI read it:
- * liveness beats (written by every app, shared/app-runner.ts), the
+ * liveness beats (every app beats through shared/app-runner.ts), the
  * supervisor's per-app record from PM2 (`keys.appsHealth`), and the broker
  * link as the mqtt app sees it (`keys.mqttLink`).
  */
@@ -70,13 +70,37 @@ export async function readAppsHealth(redis: Redis, keys: RedisKeys): Promise<App
   return out.sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
 }
 
-/** Epoch ms of each app's last liveness beat, null when it never beat (or the beat expired). */
+/**
+ * A liveness beat costs no write (issue 14: a SET was an fsync of the SD card
+ * every beat): the app names its runner connection `<base>:live:<app>:<epoch ms>`
+ * with CLIENT SETNAME, which Redis does not write to the AOF, and readers find
+ * the name in CLIENT LIST. It proves what the SET did (the app's event loop runs
+ * and reaches Redis) and lives as long as the connection: an app that died
+ * has no beat, one that hangs keeps its last.
+ */
+const beatStem = (keys: RedisKeys, app: string) => `${keys.base}:live:${app}:`;
+
+export async function beat(redis: Redis, keys: RedisKeys, app: string, at: number): Promise<void> {
+  const name = `${beatStem(keys, app)}${at}`;
+  // ioredis names the connection it makes after a reconnect with this option: the last beat outlives a Redis restart.
+  redis.options.connectionName = name;
+  await redis.client('SETNAME', name);
+}
+
+/** Epoch ms of each app's last liveness beat, null when no connection of it carries one (never beat, or died). */
 export async function readLiveness(redis: Redis, keys: RedisKeys, apps: readonly string[]): Promise<Map<string, number | null>> {
-  const values = apps.length > 0 ? await redis.mget(...apps.map((a) => keys.liveness(a))) : [];
-  return new Map(apps.map((a, i) => {
-    const v = values[i];
-    return [a, v === null || v === undefined || !Number.isFinite(Number(v)) ? null : Number(v)];
-  }));
+  const beats = new Map<string, number | null>(apps.map((a) => [a, null]));
+  if (apps.length === 0) return beats;
+  const list = String(await redis.call('CLIENT', 'LIST', 'TYPE', 'normal'));
+  for (const [, name] of list.matchAll(/(?:^| )name=(\S+)/gm)) {
+    for (const app of apps) {
+      const stem = beatStem(keys, app);
+      const at = name!.startsWith(stem) ? Number(name!.slice(stem.length)) : NaN;
+      // Two connections carry a beat while a restarted app's old one has not closed yet: the later counts.
+      if (Number.isSafeInteger(at)) beats.set(app, Math.max(at, beats.get(app) ?? -Infinity));
+    }
+  }
+  return beats;
 }
 
 export interface MqttLinkState {

@@ -1,10 +1,11 @@
 /**
  * The shared life cycle of every PM2 app: load config, make the logger and
- * the app's Redis connection, start, write a liveness beat for the
- * supervisor, tell PM2 `ready`, and shut down in order on SIGINT/SIGTERM
+ * the app's Redis connection, start, beat for the supervisor, tell PM2
+ * `ready`, and shut down in order on SIGINT/SIGTERM
  * (docs/architecture.md#lifecycle). A bad configuration exits 78 with the message.
  */
 import type { Redis } from 'ioredis';
+import { beat } from './app-health.js';
 import { onWallClockGrid } from './clock.js';
 import { loadConfig, ConfigError, type Config } from './config.js';
 import { makeLogger, type Logger } from './logger.js';
@@ -31,8 +32,8 @@ export const SHUTDOWN_TIMEOUT_MS = 8_000;
 /**
  * Liveness beat period: a third of the watchdog window (the supervisor
  * restarts an app whose beat is older than COINEREX_WATCHDOG_SECONDS), at
- * most 10 s, because with `appendfsync always` every beat costs an fsync of
- * the SD card (docs/durability.md).
+ * most 10 s: a beat is no write (shared/app-health.ts), but each one wakes
+ * the app and Redis.
  */
 export const beatMs = (watchdogSeconds: number): number => Math.min(10_000, Math.floor((watchdogSeconds * 1000) / 3));
 
@@ -54,10 +55,9 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
 
   let running: RunningApp | undefined;
   let closing: Promise<void> | undefined;
-  // On the wall-clock grid with every app's other periodic writes, to share Redis's fsyncs.
-  const stopBeat = onWallClockGrid(beatMs(config.watchdogSeconds), () =>
-    redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined),
-  );
+  // Not a write (shared/app-health.ts: beat); on the wall-clock grid like every app's periodic work.
+  const beatNow = () => beat(redis, keys, app, Date.now()).catch(() => undefined);
+  const stopBeat = onWallClockGrid(beatMs(config.watchdogSeconds), beatNow);
 
   // The app's own sequence first (intake, job in hand, queues), then the connection the runner made.
   const closeAll = closeInOrder(
@@ -107,7 +107,7 @@ export async function runApp(app: string, start: (ctx: AppContext) => Promise<Ru
     await shutdown('start failed', 1);
     return;
   }
-  await redis.set(keys.liveness(app), String(Date.now()), 'PX', 10 * 60_000).catch(() => undefined);
+  await beatNow();
   log.info({ deviceId: config.deviceId, mode: config.mode }, 'started');
   process.send?.('ready');
 }

@@ -90,7 +90,6 @@ export function redisKeys(prefix: string, deviceId: string) {
     /** list: pending entries that could not be parsed, kept for inspection instead of being dropped. */
     hwPendingBad: `${base}:hw:pending:bad`,
     // Operations.
-    liveness: (app: string) => `${base}:live:${app}`,
     /** list: soft-restart requests from the business app, carried out by the supervisor (JSON {requestId, at, reason}). */
     restartRequests: `${base}:restart:requests`,
     metrics: `${base}:metrics`,

@@ -2,7 +2,7 @@
  * /health follows the broker link as the real mqtt app reports it: 200 with
  * the broker up, 503 "broker disconnected" once a private mosquitto is
  * stopped, 200 again after it is back. The other agent apps are not under
- * test; their liveness beats are written here.
+ * test; their liveness beats are given here (test/helpers/beats.ts).
  */
 import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,17 +10,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { Redis } from 'ioredis';
 import { testEnv, cleanupRedis, waitFor, REDIS_URL } from '../helpers/env.js';
 import { spawnApp, freePort, type AppProcess } from '../helpers/app-process.js';
+import { fakeBeats, type FakeBeats } from '../helpers/beats.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'coinerex-broker-'));
 let brokerPort: number;
 let broker: ChildProcess | undefined;
 let mqttApp: AppProcess;
 let dash: AppProcess;
-let redis: Redis;
 let beats: NodeJS.Timeout;
+let fake: FakeBeats;
 let base: string;
 let env: ReturnType<typeof testEnv>;
 
@@ -55,9 +55,9 @@ test.before(async () => {
   const dashPort = await freePort();
   base = `http://127.0.0.1:${dashPort}`;
   env = testEnv({ COINEREX_MQTT_URL: `mqtt://127.0.0.1:${brokerPort}`, COINEREX_MQTT_KEEPALIVE: '2', COINEREX_MQTT_RECONNECT_MAX_MS: '500', COINEREX_DASHBOARD_PORT: String(dashPort), COINEREX_WATCHDOG_SECONDS: '5' });
-  redis = new Redis(REDIS_URL, { protocol: 2 });
   const others = ['hardware', 'business', 'supervisor'];
-  const beat = () => Promise.all(others.map((a) => redis.set(env.keys.liveness(a), String(Date.now()))));
+  fake = fakeBeats(REDIS_URL, env.keys);
+  const beat = () => fake.beat(others);
   await beat();
   beats = setInterval(() => void beat(), 1_000);
   mqttApp = spawnApp('workers/mqtt', env.env);
@@ -66,10 +66,10 @@ test.before(async () => {
 
 test.after.always(async () => {
   clearInterval(beats);
+  fake?.close();
   await Promise.all([mqttApp?.stop(), dash?.stop()]);
   await stopBroker();
   await cleanupRedis(env.prefix);
-  redis?.disconnect();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -9,6 +9,7 @@ import { networkInterfaces } from 'node:os';
 import { Redis } from 'ioredis';
 import { testEnv, cleanupRedis, waitFor, REDIS_URL } from '../helpers/env.js';
 import { spawnApp, freePort, type AppProcess } from '../helpers/app-process.js';
+import { fakeBeats, type FakeBeats } from '../helpers/beats.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import { agentApps, setMqttLink } from '../../shared/app-health.js';
 import { allQueueNames } from '../../queue/names.js';
@@ -25,8 +26,9 @@ let dash: AppProcess;
 let redis: Redis;
 let base: string;
 let beats: NodeJS.Timeout;
+let fake: FakeBeats;
 
-const beat = (apps: readonly string[]) => Promise.all(apps.map((a) => redis.set(env.keys.liveness(a), String(Date.now()))));
+const beat = (apps: readonly string[]) => fake.beat(apps);
 
 test.before(async () => {
   const port = await freePort();
@@ -34,12 +36,14 @@ test.before(async () => {
   env = testEnv({ COINEREX_DASHBOARD_HOST: '0.0.0.0', COINEREX_DASHBOARD_PORT: String(port), COINEREX_DASHBOARD_USER: USER, COINEREX_DASHBOARD_PASSWORD: PASSWORD, COINEREX_WATCHDOG_SECONDS: '2' });
   base = `http://127.0.0.1:${port}`;
   redis = new Redis(REDIS_URL, { protocol: 2 });
+  fake = fakeBeats(REDIS_URL, env.keys);
   dash = spawnApp('dashboard', env.env);
   await waitFor(() => fetch(`${base}/metrics`).then((r) => r.ok), 10_000, 'dashboard up');
 });
 
 test.after.always(async () => {
   clearInterval(beats);
+  fake?.close();
   await dash?.stop();
   await cleanupRedis(env.prefix);
   redis?.disconnect();

@@ -13,6 +13,7 @@ import { makeLogger } from '../../shared/logger.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import type { ManagedProcess, ProcessControl } from '../../supervisor/process-control.js';
 import { startSupervisor } from '../../supervisor/supervisor.js';
+import { fakeBeats } from '../helpers/beats.js';
 import { cleanupRedis, REDIS_URL, testEnv } from '../helpers/env.js';
 
 const T = 1_800_000_000_000;
@@ -32,7 +33,8 @@ test('an app launching at one tick is shown online at the next; an app started l
     restart: async () => undefined,
     close: async () => undefined,
   };
-  const beat = (apps: string[]) => Promise.all(apps.map((a) => redis.set(env.keys.liveness(a), String(clock.now()))));
+  const beats = fakeBeats(REDIS_URL, env.keys);
+  const beat = (apps: string[]) => beats.beat(apps, clock.now());
   // A long poll period: ticks are driven by the test, and the record's renewal is far away.
   const supervisor = startSupervisor({
     redis,
@@ -48,6 +50,7 @@ test('an app launching at one tick is shown online at the next; an app started l
   });
   t.teardown(async () => {
     await supervisor.close();
+    beats.close();
     await cleanupRedis(env.prefix);
     redis.disconnect();
   });
