@@ -14,18 +14,20 @@ const report = (r: Partial<StatusReport>): StatusReport => ({ kind: 'status_repo
 
 test('judge: what a status report says about a payout decides what is paid', (t) => {
   const known = (paid: number, done: boolean) => [{ payoutId: 'po-1', requested: 10, paid, done }];
-  t.deepEqual(judge(intent, report({ payouts: known(10, true) }), false), { action: 'settle', paid: 10, end: 'complete' });
-  t.deepEqual(judge(intent, report({ payouts: known(4, true) }), false), { action: 'settle', paid: 4, end: 'interrupted' });
-  t.deepEqual(judge(intent, report({ payouts: known(4, true), inventory: 0 }), false), { action: 'settle', paid: 4, end: 'short' });
-  t.deepEqual(judge(intent, report({ payouts: known(4, false) }), false), { action: 'wait' });
-  t.deepEqual(judge(intent, report({}), false), { action: 'reissue' });
-  t.deepEqual(judge(intent, report({ inventory: null }), false), { action: 'settle', paid: 0, end: 'unknown' });
+  t.deepEqual(judge(intent, report({ payouts: known(10, true) }), 'finished'), { action: 'settle', paid: 10, end: 'complete' });
+  t.deepEqual(judge(intent, report({ payouts: known(4, true) }), 'finished'), { action: 'settle', paid: 4, end: 'interrupted' });
+  t.deepEqual(judge(intent, report({ payouts: known(4, true), inventory: 0 }), 'finished'), { action: 'settle', paid: 4, end: 'short' });
+  t.deepEqual(judge(intent, report({ payouts: known(4, false) }), 'finished'), { action: 'wait' });
+  t.deepEqual(judge(intent, report({}), 'finished'), { action: 'reissue' });
+  t.deepEqual(judge(intent, report({ inventory: null }), 'finished'), { action: 'settle', paid: 0, end: 'unknown' });
   // The payout's command not yet done by the hardware app: a report without it proves nothing.
-  t.deepEqual(judge(intent, report({ inventory: null }), true), { action: 'wait' });
-  t.deepEqual(judge(intent, report({}), true), { action: 'wait' });
-  t.deepEqual(judge(intent, report({ payouts: known(4, true) }), true), { action: 'settle', paid: 4, end: 'interrupted' });
+  t.deepEqual(judge(intent, report({ inventory: null }), 'queued'), { action: 'wait' });
+  t.deepEqual(judge(intent, report({}), 'queued'), { action: 'wait' });
+  t.deepEqual(judge(intent, report({ payouts: known(4, true) }), 'queued'), { action: 'settle', paid: 4, end: 'interrupted' });
+  // Its command never added: it never reached the hardware, which may pay it even without its count.
+  t.deepEqual(judge(intent, report({ inventory: null }), 'never-added'), { action: 'reissue' });
   // A hardware that reports more than asked never makes the books count more.
-  t.deepEqual(judge(intent, report({ payouts: known(12, true) }), false), { action: 'settle', paid: 10, end: 'complete' });
+  t.deepEqual(judge(intent, report({ payouts: known(12, true) }), 'finished'), { action: 'settle', paid: 10, end: 'complete' });
 });
 
 test('endOf and isStuck', (t) => {

@@ -4,28 +4,45 @@
  * twice is harmless; the job id still keeps a repeat off the queue.
  */
 import { randomUUID } from 'node:crypto';
-import type { Queue } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { HwCommand } from '../../queue/jobs.js';
 import type { CashAmount } from '../../shared/cash.js';
 
 const payoutJobId = (payoutId: string, attempt: number) => `payout-${payoutId}-${attempt}`;
+
+/**
+ * Finished `hw-commands` jobs are kept by age, not by count (every job of the queue: BullMQ trims the
+ * whole finished set by the policy of the job that finishes), so that within this window a payout
+ * command missing from the queue was never added (`payoutCommand`).
+ */
+const FINISHED_KEEP_SECONDS = 3600;
+/** A margin under the window: a command older than this may have been trimmed. */
+const NEVER_ADDED_PROOF_MS = (FINISHED_KEEP_SECONDS - 300) * 1000;
+export const hwCommandJobOptions: JobsOptions = { removeOnComplete: { age: FINISHED_KEEP_SECONDS } };
+
+/** Where the command of a payout attempt is: still for the hardware app, finished by it, or never added. */
+export type PayoutCommand = 'queued' | 'finished' | 'never-added';
 
 export class HardwareLink {
   constructor(private readonly queue: Queue<HwCommand>) {}
 
   /** `attempt` > 0 re-issues the same payout id (after a status report showed it never arrived). */
   async payout(payoutId: string, coins: number, attempt = 0): Promise<void> {
-    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: payoutJobId(payoutId, attempt) });
+    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { ...hwCommandJobOptions, jobId: payoutJobId(payoutId, attempt) });
   }
 
   /**
-   * Whether the command of a payout attempt is still in `hw-commands`, not yet finished by the hardware
-   * app: waiting (the app is down or busy) or taken and not done (a job a dead app held stays active until
-   * BullMQ's stalled check gives it back). A status report that does not list the payout then proves nothing.
+   * Where the command of a payout attempt sent at `sentAt` is. `queued`: not finished by the hardware app
+   * (waiting while it is down or busy, or taken by an app that died: active until BullMQ's stalled check
+   * gives it back). `never-added`: absent while a finished one would still be kept (a crash between
+   * marking the payout sent and adding its command). `finished` otherwise, also when it cannot be told
+   * (older than the window): the side on which coins are never paid twice.
    */
-  async payoutQueued(payoutId: string, attempt: number): Promise<boolean> {
+  async payoutCommand(payoutId: string, attempt: number, sentAt: number, now: number): Promise<PayoutCommand> {
     const state = await this.queue.getJobState(payoutJobId(payoutId, attempt));
-    return state !== 'completed' && state !== 'failed' && state !== 'unknown';
+    if (state === 'completed' || state === 'failed') return 'finished';
+    if (state !== 'unknown') return 'queued';
+    return now - sentAt < NEVER_ADDED_PROOF_MS ? 'never-added' : 'finished';
   }
 
   /**
@@ -33,7 +50,7 @@ export class HardwareLink {
    * confirms with an `acceptors_set` event. Resolves with the job id.
    */
   async setAcceptors(enabled: boolean, inhibit: readonly CashAmount[] = []): Promise<string> {
-    const job = await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] });
+    const job = await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] }, hwCommandJobOptions);
     return job.id ?? '';
   }
 
@@ -44,13 +61,13 @@ export class HardwareLink {
   }
 
   async display(text: string): Promise<void> {
-    await this.queue.add('display', { kind: 'display', text });
+    await this.queue.add('display', { kind: 'display', text }, hwCommandJobOptions);
   }
 
   /** Asks for a `status_report` event carrying the returned request id. */
   async reportStatus(): Promise<string> {
     const requestId = `rs-${randomUUID()}`;
-    await this.queue.add('report_status', { kind: 'report_status', requestId });
+    await this.queue.add('report_status', { kind: 'report_status', requestId }, hwCommandJobOptions);
     return requestId;
   }
 }

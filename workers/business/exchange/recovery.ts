@@ -10,6 +10,9 @@
  *  - still running: wait;
  *  - unknown to the hardware while its command is still in `hw-commands`
  *    (the hardware app was down or busy): the report proves nothing yet, wait;
+ *  - its command never added (a crash right after the payout was marked
+ *    sent): it never reached the hardware, so the same id is issued, even
+ *    by a hardware that lost its state;
  *  - unknown to a hardware that reports its state: the command never
  *    arrived, so the same id is issued again (the hardware is idempotent);
  *  - the hardware cannot tell (its report has no inventory: it lost its
@@ -19,6 +22,7 @@
 import type { HwEvent } from '../../../queue/jobs.js';
 import type { AttemptEnd } from './settlement.js';
 import type { PayoutIntent } from '../state/records.js';
+import type { PayoutCommand } from '../hardware-link.js';
 
 export type StatusReport = Extract<HwEvent, { kind: 'status_report' }>;
 
@@ -27,11 +31,12 @@ export type Verdict =
   | { action: 'wait' }
   | { action: 'reissue' };
 
-/** `queued`: the payout's command has not been finished by the hardware app yet (waiting, or taken and not done). */
-export function judge(intent: PayoutIntent, report: StatusReport, queued: boolean): Verdict {
+/** `command`: where the payout's command is (HardwareLink.payoutCommand). */
+export function judge(intent: PayoutIntent, report: StatusReport, command: PayoutCommand): Verdict {
   const known = report.payouts.find((p) => p.payoutId === intent.payoutId);
   if (known && !known.done) return { action: 'wait' };
-  if (!known && queued) return { action: 'wait' };
+  if (!known && command === 'queued') return { action: 'wait' };
+  if (!known && command === 'never-added') return { action: 'reissue' };
   if (known) {
     const paid = Math.min(known.paid, intent.coins);
     if (paid >= intent.coins) return { action: 'settle', paid, end: 'complete' };

@@ -22,7 +22,7 @@ export async function statusReport(ev: EventOf<'status_report'>, ctx: EventConte
   const head = await lane.head();
   // A payout sent after the question cannot be in the answer.
   if (head?.state !== 'sent' || head.sentAt > askedAt) return;
-  const verdict = judge(head, ev, await core.hardware.payoutQueued(head.payoutId, head.attempt));
+  const verdict = judge(head, ev, await core.hardware.payoutCommand(head.payoutId, head.attempt, head.sentAt, core.clock.now()));
   core.log.info({ payoutId: head.payoutId, verdict }, 'stuck payout judged');
   if (verdict.action === 'wait') ctx.heard(head.payoutId);
   else if (verdict.action === 'reissue') await lane.reissue(head);
