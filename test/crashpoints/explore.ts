@@ -37,6 +37,12 @@ export interface Write {
   occurrence: number;
 }
 
+/** A path's writes in order per app, and how long the path took. */
+export interface Recording {
+  writes: Write[];
+  ms: number;
+}
+
 export interface PointResult {
   path: string;
   app: OwnerApp;
@@ -181,7 +187,7 @@ export class Explorer {
   }
 
   /** Runs the path once with every owner app tracing its writes; returns them in order per app. */
-  async record(path: MoneyPath): Promise<{ writes: Write[]; ms: number }> {
+  async record(path: MoneyPath): Promise<Recording> {
     const { rig, stack } = await this.ensureRig();
     const n = ++this.runs;
     await this.atRest(rig);
@@ -301,8 +307,9 @@ export class Explorer {
   }
 
   /** `progress` sees the path's result after every point (the runner writes it out, so an interrupted run keeps what it found). */
-  async explorePath(path: MoneyPath, select: Selection, progress: (r: PathResult) => void = () => undefined): Promise<PathResult> {
-    const { writes, ms } = await this.record(path);
+  /** `recording`: the path's writes recorded by another run (side-by-side runs then share one sequence). */
+  async explorePath(path: MoneyPath, select: Selection, progress: (r: PathResult) => void = () => undefined, recording?: Recording): Promise<PathResult> {
+    const { writes, ms } = recording ?? (await this.record(path));
     const counts = Object.fromEntries(ownerApps.map((a) => [a, writes.filter((w) => w.app === a).length])) as Record<OwnerApp, number>;
     this.say(`${path.name}: ${writes.length} writes recorded in ${ms} ms (${ownerApps.map((a) => `${a} ${counts[a]}`).join(', ')})`);
     const points: PointResult[] = [];

@@ -6,12 +6,15 @@
  * `--shard i/n` runs the points whose (app, k, when) falls in shard i of n: n
  * runs side by side explore every point once between them (whatever each
  * one's recording), and `--merge a.json b.json …` totals their reports.
+ * `--record FILE` only records the paths into FILE; `--recording FILE` runs
+ * on those recordings instead of recording again, so that shards share one
+ * sequence per path and their union is every point of it.
  * Exit codes: 0 no violation, 1 violations, 2 bad arguments, 3 the run broke down.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { everyPoint, Explorer, spread, type PathResult, type Selection } from './explore.js';
+import { everyPoint, Explorer, spread, type PathResult, type Recording, type Selection } from './explore.js';
 import { moneyPaths } from './paths.js';
 import { formatReport, mergeReports, shardOf, totals } from './report.js';
 
@@ -19,9 +22,9 @@ async function main(argv: string[]): Promise<number> {
   let values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: { paths: { type: 'string' }, apps: { type: 'string' }, points: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, short: { type: 'boolean' }, out: { type: 'string' } }, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({ args: argv, options: { paths: { type: 'string' }, apps: { type: 'string' }, points: { type: 'string' }, shard: { type: 'string' }, merge: { type: 'boolean' }, record: { type: 'string' }, recording: { type: 'string' }, short: { type: 'boolean' }, out: { type: 'string' } }, strict: true, allowPositionals: true }));
   } catch (err) {
-    process.stderr.write(`crashpoints: ${(err as Error).message}\nusage: npm run crashpoints -- [--paths ${moneyPaths.map((p) => p.name).join(',')}] [--apps hardware,business,mqtt] [--points app:k:before|after,…] [--shard i/n] [--short] [--out FILE] | --merge FILE…\n`);
+    process.stderr.write(`crashpoints: ${(err as Error).message}\nusage: npm run crashpoints -- [--paths ${moneyPaths.map((p) => p.name).join(',')}] [--apps hardware,business,mqtt] [--points app:k:before|after,…] [--shard i/n] [--record FILE | --recording FILE] [--short] [--out FILE] | --merge FILE…\n`);
     return 2;
   }
   if (values.merge) {
@@ -60,17 +63,28 @@ async function main(argv: string[]): Promise<number> {
   const stop = () => void explorer.close().finally(() => process.exit(3));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const recordings = values.recording ? (JSON.parse(readFileSync(values.recording, 'utf8')) as Record<string, Recording>) : {};
   try {
-    for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) results.push(await explorer.explorePath(path, select, write));
+    if (values.record) {
+      for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) {
+        recordings[path.name] = await explorer.record(path);
+        say(`${path.name}: ${recordings[path.name]!.writes.length} writes recorded`);
+      }
+      writeFileSync(values.record, `${JSON.stringify(recordings)}\n`);
+      say(`recordings written to ${values.record}`);
+      return 0;
+    }
+    for (const path of moneyPaths.filter((p) => wanted.includes(p.name))) results.push(await explorer.explorePath(path, select, write, recordings[path.name]));
   } catch (err) {
     process.stderr.write(`crashpoints: the run broke down: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     return 3;
   } finally {
     await explorer.close();
-    const text = formatReport(results);
-    process.stdout.write(`\n${text}\n`);
-    write();
-    say(`report written to ${out}`);
+    if (!values.record) {
+      process.stdout.write(`\n${formatReport(results)}\n`);
+      write();
+      say(`report written to ${out}`);
+    }
   }
   return results.some((r) => r.points.some((p) => p.violations.length > 0 || p.error)) ? 1 : 0;
 }
