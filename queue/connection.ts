@@ -5,7 +5,7 @@
 import type { Redis } from 'ioredis';
 import { Queue, Worker, type Processor, type WorkerOptions, type JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
-import type { QueueName } from './names.js';
+import { queueNames, type QueueName } from './names.js';
 import { onWallClockGrid } from '../shared/clock.js';
 import { checkStalledJobs } from './stalled-check.js';
 
@@ -15,8 +15,19 @@ export const defaultJobOptions: JobsOptions = {
   removeOnFail: { age: 7 * 86_400, count: 1000 },
 };
 
+/**
+ * Finished `hw-commands` jobs are kept this long, by age rather than count, so that within the window a
+ * payout command missing from the queue was never added (workers/business/hardware-link.ts). A policy is
+ * the queue's, not a job's: BullMQ trims the whole finished set by the policy of the job that finishes
+ * (docs/pitfalls.md#1-bullmq).
+ */
+export const HW_COMMANDS_KEEP_SECONDS = 3600;
+
+const jobOptionsOf = (name: QueueName): JobsOptions =>
+  name === queueNames.hwCommands ? { ...defaultJobOptions, removeOnComplete: { age: HW_COMMANDS_KEEP_SECONDS } } : defaultJobOptions;
+
 export function makeQueue<T = unknown>(name: QueueName, connection: Redis, prefix: string, log?: Logger): Queue<T> {
-  const q = new Queue<T>(name, { connection, prefix, defaultJobOptions });
+  const q = new Queue<T>(name, { connection, prefix, defaultJobOptions: jobOptionsOf(name) });
   q.on('error', (err) => log?.error({ err, queue: name }, 'queue error'));
   return q as Queue<T>;
 }

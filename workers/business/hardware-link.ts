@@ -4,21 +4,15 @@
  * twice is harmless; the job id still keeps a repeat off the queue.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
+import { HW_COMMANDS_KEEP_SECONDS } from '../../queue/connection.js';
 import type { HwCommand } from '../../queue/jobs.js';
 import type { CashAmount } from '../../shared/cash.js';
 
 const payoutJobId = (payoutId: string, attempt: number) => `payout-${payoutId}-${attempt}`;
 
-/**
- * Finished `hw-commands` jobs are kept by age, not by count (every job of the queue: BullMQ trims the
- * whole finished set by the policy of the job that finishes), so that within this window a payout
- * command missing from the queue was never added (`payoutCommand`).
- */
-const FINISHED_KEEP_SECONDS = 3600;
-/** A margin under the window: a command older than this may have been trimmed. */
-const NEVER_ADDED_PROOF_MS = (FINISHED_KEEP_SECONDS - 300) * 1000;
-export const hwCommandJobOptions: JobsOptions = { removeOnComplete: { age: FINISHED_KEEP_SECONDS } };
+/** A margin under the queue's retention window: a finished command older than this may have been trimmed. */
+const NEVER_ADDED_PROOF_MS = (HW_COMMANDS_KEEP_SECONDS - 300) * 1000;
 
 /** Where the command of a payout attempt is: still for the hardware app, finished by it, or never added. */
 export type PayoutCommand = 'queued' | 'finished' | 'never-added';
@@ -28,7 +22,7 @@ export class HardwareLink {
 
   /** `attempt` > 0 re-issues the same payout id (after a status report showed it never arrived). */
   async payout(payoutId: string, coins: number, attempt = 0): Promise<void> {
-    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { ...hwCommandJobOptions, jobId: payoutJobId(payoutId, attempt) });
+    await this.queue.add('payout', { kind: 'payout', payoutId, coins }, { jobId: payoutJobId(payoutId, attempt) });
   }
 
   /**
@@ -50,7 +44,7 @@ export class HardwareLink {
    * confirms with an `acceptors_set` event. Resolves with the job id.
    */
   async setAcceptors(enabled: boolean, inhibit: readonly CashAmount[] = []): Promise<string> {
-    const job = await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] }, hwCommandJobOptions);
+    const job = await this.queue.add('set_acceptors', { kind: 'set_acceptors', enabled, inhibit: [...inhibit] });
     return job.id ?? '';
   }
 
@@ -61,13 +55,13 @@ export class HardwareLink {
   }
 
   async display(text: string): Promise<void> {
-    await this.queue.add('display', { kind: 'display', text }, hwCommandJobOptions);
+    await this.queue.add('display', { kind: 'display', text });
   }
 
   /** Asks for a `status_report` event carrying the returned request id. */
   async reportStatus(): Promise<string> {
     const requestId = `rs-${randomUUID()}`;
-    await this.queue.add('report_status', { kind: 'report_status', requestId }, hwCommandJobOptions);
+    await this.queue.add('report_status', { kind: 'report_status', requestId });
     return requestId;
   }
 }
