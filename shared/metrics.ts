@@ -37,10 +37,12 @@ export interface BufferedMetrics extends Metrics {
 }
 
 /**
- * Aggregates in memory and writes the hash with one MULTI every `flushMs`:
- * one write per observation cost a Redis round trip (and, under
- * `appendfsync always`, an fsync) on the money path. A metric write never
- * blocks or fails the caller; a failed flush drops that batch.
+ * Aggregates in memory and writes the hash with one MULTI at most `flushMs`
+ * after the first observation buffered: one write per observation cost a
+ * Redis round trip (and, under `appendfsync always`, an fsync) on the money
+ * path. The timer is armed only when there is something to write, so an idle
+ * app does not wake for it. A metric write never blocks or fails the caller;
+ * a failed flush drops that batch.
  */
 export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): BufferedMetrics {
   let counters = new Map<string, number>();
@@ -48,7 +50,20 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
   let gauges = new Map<string, number>();
   // Last value handed to a write per gauge: setting a gauge to the value it has is no write (an idle app sets the same ones again and again).
   const written = new Map<string, number>();
-  const add = (into: Map<string, number>, field: string, by: number) => into.set(field, (into.get(field) ?? 0) + by);
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  const arm = () => {
+    if (timer || closed) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void flush();
+    }, flushMs);
+    timer.unref();
+  };
+  const add = (into: Map<string, number>, field: string, by: number) => {
+    into.set(field, (into.get(field) ?? 0) + by);
+    arm();
+  };
 
   let writing: Promise<void> = Promise.resolve();
   const write = async (): Promise<void> => {
@@ -77,9 +92,6 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
   // Chained, so a flush resolves only after everything buffered before it is written.
   const flush = () => (writing = writing.then(write));
 
-  const timer = setInterval(() => void flush(), flushMs);
-  timer.unref();
-
   return {
     incr(name, labels, by = 1) {
       add(counters, metricField(name, labels), by);
@@ -93,11 +105,16 @@ export function redisMetrics(redis: Redis, keys: RedisKeys, flushMs = 1000): Buf
     set(name, value, labels) {
       const field = metricField(name, labels);
       if (written.get(field) === value) gauges.delete(field);
-      else gauges.set(field, value);
+      else {
+        gauges.set(field, value);
+        arm();
+      }
     },
     flush,
     close() {
-      clearInterval(timer);
+      closed = true;
+      clearTimeout(timer);
+      timer = undefined;
       return flush();
     },
   };

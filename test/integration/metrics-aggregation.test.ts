@@ -2,7 +2,8 @@
  * redisMetrics buffers in memory and writes the hash in one MULTI per flush:
  * exact counter, histogram and gauge values after a flush, nothing before it,
  * increments (not overwrites) across flushes, the timer flush, and close();
- * a gauge set to the value already written is no write (an idle app's fsyncs).
+ * a gauge set to the value already written is no write (an idle app's fsyncs),
+ * and with nothing buffered no timer wakes the app (its idle CPU).
  */
 import test from 'ava';
 import { Redis } from 'ioredis';
@@ -100,6 +101,39 @@ test.serial('the timer flushes on its own', async (t) => {
   const v = await waitFor(async () => (await hash())[metricField('commands_total', { outcome: 'success' })], 3000, 'timer flush');
   t.is(v, '3');
   await m.close();
+});
+
+test.serial('the flush timer is armed only while something waits to be written', async (t) => {
+  await redis.del(env.keys.metrics);
+  // Counts the timers asked for with this test's unusual period, whichever API asks.
+  const FLUSH_MS = 37;
+  let armed = 0;
+  const { setTimeout: realTimeout, setInterval: realInterval } = globalThis;
+  const counting = <F extends (...a: never[]) => unknown>(real: F) =>
+    ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+      if (ms === FLUSH_MS) armed++;
+      return (real as unknown as (...a: unknown[]) => unknown)(fn, ms, ...rest);
+    }) as unknown as F;
+  globalThis.setTimeout = counting(realTimeout);
+  globalThis.setInterval = counting(realInterval);
+  try {
+    const m = redisMetrics(redis, env.keys, FLUSH_MS);
+    await new Promise((r) => realTimeout(r, FLUSH_MS * 4));
+    t.is(armed, 0, 'nothing buffered: no wake-up');
+    m.incr('commands_total', { outcome: 'success' });
+    m.incr('commands_total', { outcome: 'success' });
+    m.set('offline_buffer_size', 2);
+    t.is(armed, 1, 'one timer for everything buffered before the flush');
+    await waitFor(async () => (await hash())[metricField('commands_total', { outcome: 'success' })], 3000, 'timer flush');
+    await new Promise((r) => realTimeout(r, FLUSH_MS * 4));
+    t.is(armed, 1, 'written: no wake-up until the next observation');
+    m.set('offline_buffer_size', 2);
+    t.is(armed, 1, 'a gauge at its written value arms nothing');
+    await m.close();
+  } finally {
+    globalThis.setTimeout = realTimeout;
+    globalThis.setInterval = realInterval;
+  }
 });
 
 test.serial('close() writes what is still buffered', async (t) => {
