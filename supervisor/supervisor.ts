@@ -1,5 +1,5 @@
 /**
- * The supervisor's loop, one tick every `pollMs`:
+ * The supervisor's loop, one tick at start and then on every wall-clock multiple of `pollMs`:
  *  1. read every app's liveness beat, and PM2's process list when needed;
  *  2. restart (through PM2) an app that stopped beating, count it;
  *  3. write each app's health (uptime, restarts, memory) for status,
@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Clock } from '../shared/clock.js';
+import { onWallClockGrid, type Clock } from '../shared/clock.js';
 import { closeInOrder } from '../shared/close.js';
 import type { RedisKeys } from '../shared/keys.js';
 import type { Metrics } from '../shared/metrics.js';
@@ -52,7 +52,6 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
   const healthRenewMs = o.pollMs * 8;
   const healthTtlMs = Math.max(15_000, healthRenewMs * 3);
   let written: { records: AppHealth[]; at: number } | null = null;
-  let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let current: Promise<void> = Promise.resolve();
 
@@ -128,14 +127,13 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
   };
 
   const loop = () => {
-    if (closed) return;
-    current = tick()
-      .catch((err: Error) => o.log.error({ err }, 'supervisor tick failed'))
-      .finally(() => {
-        if (!closed) timer = setTimeout(loop, o.pollMs);
-      });
+    if (closed) return current;
+    current = tick().catch((err: Error) => o.log.error({ err }, 'supervisor tick failed'));
+    return current;
   };
-  loop();
+  // At once, then on the wall-clock grid, where the liveness beat of this app falls too: one wake-up for both.
+  void loop();
+  const stopLoop = onWallClockGrid(o.pollMs, loop);
 
   return {
     tick: () => (current = current.then(tick)),
@@ -146,7 +144,7 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
           name: 'watch loop',
           run: () => {
             closed = true;
-            clearTimeout(timer);
+            stopLoop();
           },
         },
         { name: 'metrics', run: () => o.metrics.flush?.() },

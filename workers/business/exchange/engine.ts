@@ -9,6 +9,7 @@
  * docs/protocol.md#6-error-and-alarm-codes), behind the dispatcher in events/index.ts.
  */
 import { EventEmitter } from 'node:events';
+import { onWallClockGrid } from '../../../shared/clock.js';
 import type { HwEvent } from '../../../queue/jobs.js';
 import { APPLIED_TTL_SECONDS, type BusinessDeps } from '../deps.js';
 import type { Accounting } from '../accounting/accounting.js';
@@ -39,7 +40,7 @@ export class ExchangeEngine {
   private report: { requestId: string; askedAt: number } | null = null;
   /** A settlement made by the change in hand, for its follow-up (accounting, 42 context, waiters). */
   private settlement: Settlement | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private stopChecks: (() => void) | null = null;
   private readonly events: EventContext;
 
   constructor(
@@ -99,26 +100,19 @@ export class ExchangeEngine {
       await this.askStatus();
     });
     // Also repeats what follows a change, in case it failed after the change was committed (Redis unreachable).
-    let running = false;
-    this.timer = setInterval(() => {
-      // One at a time: while Redis is unreachable the checks would otherwise pile up.
-      if (running) return;
-      running = true;
+    // One at a time (the grid waits for each), so checks do not pile up while Redis is unreachable; on the
+    // wall-clock grid, where the app's other periodic work falls: one wake-up for all of it.
+    this.stopChecks = onWallClockGrid(this.checkEveryMs, () =>
       this.serial(async () => {
         await this.checkStuck();
         await this.follow();
-      })
-        .catch((err) => this.core.log.warn({ err }, 'periodic check failed'))
-        .finally(() => {
-          running = false;
-        });
-    }, this.checkEveryMs);
-    this.timer.unref();
+      }).catch((err) => this.core.log.warn({ err }, 'periodic check failed')),
+    );
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopChecks?.();
+    this.stopChecks = null;
   }
 
   /** True while an event or command is being applied or a payout is queued or out. */

@@ -6,6 +6,7 @@
  * Cleared 5 points below the alarm level, so it does not flap.
  */
 import { memoryHigh, memoryPercent, readRedisMemory } from '../../../shared/redis-memory.js';
+import { onWallClockGrid } from '../../../shared/clock.js';
 import type { BusinessDeps } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
 
@@ -15,7 +16,7 @@ const HYSTERESIS_PERCENT = 5;
 const GAUGE_STEP_RATIO = 0.01;
 
 export class MemoryWatch {
-  private timer: NodeJS.Timeout | null = null;
+  private stopTimer: (() => void) | null = null;
   private running = false;
   private reported: number | null = null;
 
@@ -27,14 +28,14 @@ export class MemoryWatch {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), this.core.config.redisMemoryCheckSeconds * 1000);
-    this.timer.unref();
+    // On the wall-clock grid, where the app's other periodic work falls: one wake-up for all of it.
+    this.stopTimer = onWallClockGrid(this.core.config.redisMemoryCheckSeconds * 1000, () => this.check());
     void this.check();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.stopTimer?.();
+    this.stopTimer = null;
   }
 
   /** One reading; raises or clears error 1. */
