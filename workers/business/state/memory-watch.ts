@@ -5,15 +5,24 @@
  * the payouts of cash already taken (the lane ignores this source of 1).
  * Cleared 5 points below the alarm level, so it does not flap.
  */
-import { memoryHigh, memoryPercent, readRedisMemory } from '../../../shared/redis-memory.js';
+import { memoryHigh, memoryPercent, readRedisMemory, type RedisMemory } from '../../../shared/redis-memory.js';
 import { onWallClockGrid } from '../../../shared/clock.js';
 import type { BusinessDeps } from '../deps.js';
 import type { Faults } from '../faults/faults.js';
 
 export const MEMORY_CODE = 1;
 const HYSTERESIS_PERCENT = 5;
-/** The gauge is rewritten only when used memory moved this much: at idle it drifts by bytes, and every write costs an fsync. */
 const GAUGE_STEP_RATIO = 0.01;
+
+/**
+ * Whether the gauge is due for a rewrite: when used memory moved by 1 % of
+ * maxmemory (of the last reading without a limit). At idle it drifts by tens
+ * of kilobytes with the clients' buffers of the moment, and every write costs
+ * an fsync.
+ */
+export function gaugeMoved(reported: number | null, m: RedisMemory): boolean {
+  return reported === null || Math.abs(m.used - reported) >= (m.max > 0 ? m.max : reported) * GAUGE_STEP_RATIO;
+}
 
 export class MemoryWatch {
   private stopTimer: (() => void) | null = null;
@@ -46,7 +55,7 @@ export class MemoryWatch {
       const m = await readRedisMemory(this.core.redis);
       const alarm = this.core.config.redisMemoryAlarmPercent;
       const context = { used_memory: m.used, maxmemory: m.max, percent: memoryPercent(m), alarm_percent: alarm };
-      if (this.reported === null || Math.abs(m.used - this.reported) >= this.reported * GAUGE_STEP_RATIO) {
+      if (gaugeMoved(this.reported, m)) {
         this.core.metrics.set('redis_memory_used_bytes', m.used);
         this.reported = m.used;
       }
