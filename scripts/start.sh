@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PM2_HOME="${PM2_HOME:-$PWD/.run/pm2}"
 mkdir -p "$PM2_HOME"
+# As on a board (docs/deploy.md): PM2's host metrics off, no version check over the network.
+[ -f "$PM2_HOME/module_conf.json" ] || echo '{"pm2":{"sysmonit":"false"}}' > "$PM2_HOME/module_conf.json"
+export PM2_DISABLE_VERSION_CHECK=1
 port="${COINEREX_DASHBOARD_PORT:-3000}"
 cat <<MSG
 

@@ -38,7 +38,7 @@ export async function doctor(args: string[], env: NodeJS.ProcessEnv, probes: Doc
   }
   const config = cliConfig('doctor', env, err);
   if (!config) return EXIT_CONFIG;
-  const results = await runDoctor({ config, configFile: env.COINEREX_CONFIG, root, user: userInfo().username, home: userInfo().homedir }, probes);
+  const results = await runDoctor({ config, configFile: env.COINEREX_CONFIG, root, user: userInfo().username, home: userInfo().homedir, pm2Home: env.PM2_HOME }, probes);
   out(`${json ? JSON.stringify(results, null, 2) : formatReport(config, results)}\n`);
   return results.some((r) => r.outcome === 'fail') ? 1 : 0;
 }

@@ -23,6 +23,8 @@ export interface DoctorInput {
   /** The user the agent runs as and its home, for the fixes. */
   user: string;
   home: string;
+  /** PM2_HOME when set; `<home>/.pm2` otherwise. */
+  pm2Home?: string | undefined;
 }
 
 /** Below this much free space the AOF rewrite (up to twice the data) and logs can fill the card. */
@@ -180,6 +182,10 @@ async function pm2Check(input: DoctorInput, probes: DoctorProbes): Promise<Check
   if (dropIns.length === 0) {
     out.push({ name: 'PM2 waits for Redis and the clock', outcome: 'warn', detail: 'no drop-in ordering PM2 after redis-server and time-sync', fix: 'install deploy/pm2-coinerex.conf as a drop-in (docs/deploy.md)' });
   } else out.push({ name: 'PM2 waits for Redis and the clock', outcome: 'pass', detail: dropIns.join(', ') });
+  const pm2Home = input.pm2Home ?? `${input.home}/.pm2`;
+  if (await probes.pm2HostMetrics(pm2Home)) {
+    out.push({ name: 'PM2 host metrics off', outcome: 'warn', detail: `${pm2Home}: PM2 sweeps /proc and /sys every 30 s for metrics the agent does not use`, fix: '`pm2 set pm2:sysmonit false && pm2 update` (docs/deploy.md)' });
+  } else out.push({ name: 'PM2 host metrics off', outcome: 'pass', detail: pm2Home });
   return out;
 }
 

@@ -41,6 +41,8 @@ export interface DoctorProbes {
   cctalk(config: Config): Promise<ScannedDevice[]>;
   /** Paths of PM2's systemd units (`pm2 startup systemd`) and of drop-ins beside them. */
   pm2Units(): Promise<{ units: string[]; dropIns: string[] }>;
+  /** Whether the PM2 daemon of `pm2Home` collects host metrics (`pm2:sysmonit`, on unless set to false). */
+  pm2HostMetrics(pm2Home: string): Promise<boolean>;
 }
 
 const TIMEOUT_MS = 4_000;
@@ -145,5 +147,10 @@ export const realProbes: DoctorProbes = {
       dropIns.push(...files.filter((f) => f.endsWith('.conf')).map((f) => `${dir}/${u}.d/${f}`));
     }
     return { units: units.map((u) => `${dir}/${u}`), dropIns };
+  },
+  async pm2HostMetrics(pm2Home) {
+    // Where `pm2 set` keeps module settings; absent or unreadable means PM2's default.
+    const conf = await fs.readFile(`${pm2Home}/module_conf.json`, 'utf8').then((raw) => JSON.parse(raw) as { pm2?: { sysmonit?: unknown } }, () => null);
+    return conf?.pm2?.sysmonit !== 'false';
   },
 };

@@ -4,7 +4,7 @@
  * so the tests exercise exactly what an engineer runs on the board.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,12 @@ const run = promisify(execFile);
 export const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../..');
 const PM2_BIN = join(ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 const ECOSYSTEM = join(ROOT, 'ecosystem.config.js');
+
+/**
+ * `pm2 set pm2:sysmonit false`: PM2's host metrics sweep /proc and /sys every
+ * 30 s (most of its daemon's idle wake-ups) for a view the agent does not use.
+ */
+const PM2_BOARD_SETTINGS = { pm2: { sysmonit: 'false' } };
 
 export interface Pm2Process {
   name: string;
@@ -41,7 +47,9 @@ export interface Pm2Stack {
 /** Starts `apps` (names in ecosystem.config.js) with the given COINEREX_* env under a private PM2 daemon. */
 export async function startStack(apps: string[], env: Record<string, string>, profile: 'demo' | 'production' = 'demo'): Promise<Pm2Stack> {
   const home = await mkdtemp(join(tmpdir(), 'coinerex-pm2-'));
-  const childEnv = { ...process.env, ...env, PM2_HOME: home };
+  // PM2 as docs/deploy.md sets it up on a board: no host metrics, no version check.
+  await writeFile(join(home, 'module_conf.json'), JSON.stringify(PM2_BOARD_SETTINGS));
+  const childEnv = { ...process.env, ...env, PM2_HOME: home, PM2_DISABLE_VERSION_CHECK: '1' };
   const pm2 = async (...args: string[]): Promise<string> => {
     const { stdout } = await run(process.execPath, [PM2_BIN, ...args], { env: childEnv, cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
     return stdout;

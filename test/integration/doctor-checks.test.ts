@@ -30,6 +30,7 @@ const healthyProbes: DoctorProbes = {
   ...realProbes,
   ntpSynchronized: async () => true,
   pm2Units: async () => ({ units: ['/etc/systemd/system/pm2-coinerex.service'], dropIns: ['/etc/systemd/system/pm2-coinerex.service.d/coinerex.conf'] }),
+  pm2HostMetrics: async () => false,
 };
 
 const baseEnv = () => ({ ...testEnv().env, COINEREX_MODE: 'production', COINEREX_REDIS_URL: redisUrl, COINEREX_COMMAND_PUBLIC_KEY: keyFile, COINEREX_MQTT_URL: MQTT_URL });
@@ -182,6 +183,27 @@ test('PM2 not set up to start at boot fails; without the ordering drop-in it war
   const noDropIn = await check({}, { pm2Units: async () => ({ units: ['/etc/systemd/system/pm2-coinerex.service'], dropIns: [] }) });
   t.is(noDropIn.code, 0);
   t.like(noDropIn.get('PM2 waits for Redis and the clock'), { outcome: 'warn' });
+});
+
+test("PM2's host metrics left on warn, with the setting that turns them off", async (t) => {
+  const on = await check({}, { pm2HostMetrics: async () => true });
+  t.is(on.code, 0);
+  t.like(on.get('PM2 host metrics off'), { outcome: 'warn' });
+  t.regex(on.get('PM2 host metrics off')!.fix!, /pm2 set pm2:sysmonit false/);
+  t.like((await check({})).get('PM2 host metrics off'), { outcome: 'pass' });
+});
+
+test('the real probe reads what `pm2 set pm2:sysmonit false` writes; PM2 without it has them on', async (t) => {
+  const home = mkdtempSync(join(tmpdir(), 'coinerex-pm2home-'));
+  try {
+    t.true(await realProbes.pm2HostMetrics(home), 'no module_conf.json: PM2 default');
+    writeFileSync(join(home, 'module_conf.json'), JSON.stringify({ 'pm2-logrotate': { max_size: '5M' }, pm2: { sysmonit: 'false' } }));
+    t.false(await realProbes.pm2HostMetrics(home));
+    writeFileSync(join(home, 'module_conf.json'), JSON.stringify({ pm2: { sysmonit: 'true' } }));
+    t.true(await realProbes.pm2HostMetrics(home));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('the CLI prints each check with its fix and exits 1 on a failure', async (t) => {
