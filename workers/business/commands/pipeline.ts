@@ -6,8 +6,9 @@
  * command_id → preconditions and execution (one handler per type) → stored
  * result → result published when requires_ack (absent counts as true). Every
  * refusal carries a CommandError code and is answered whenever the command_id
- * is readable and an ACK was asked for, except BUSY for an id already claimed:
- * that id's answer is its original result, which BUSY would contradict.
+ * is readable and an ACK was asked for, except BUSY for an id already claimed
+ * (that id's answer is its original result, which BUSY would contradict) and
+ * UNAUTHENTICATED beyond COINEREX_UNAUTHENTICATED_ANSWER_RATE (answer-limit.ts).
  * Refusals before the claim are not recorded, so a forged or malformed
  * message can never use up a genuine command's id.
  */
@@ -18,6 +19,7 @@ import { readRuntimeSettings } from '../../../shared/runtime-settings.js';
 import { commandTypes } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import type { CommandVerifier } from './auth/pool.js';
+import { answerLimit } from './answer-limit.js';
 import type { CommandPipelineDeps } from './deps.js';
 import { commandDigest } from './digest.js';
 import { deadlineOf, expiryError } from './expiry.js';
@@ -53,6 +55,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
   const resultCtx = { deviceId: config.deviceId, timestampFormat: config.timestampFormat, clock };
   const shutdown = new AbortController();
   const pending = new Set<Promise<void>>();
+  const unauthenticatedAnswers = answerLimit(config.unauthenticatedAnswerRate, clock, log, metrics);
 
   const count = (type: string, outcome: string) => metrics.incr('commands_total', { type: typeLabel(type), outcome });
 
@@ -122,9 +125,11 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     const started = Date.now();
     const commandId = readableCommandId(job.body);
     const refuse = async (error: CommandError): Promise<ProcessOutcome> => {
+      count(job.commandType, error.code);
+      // Beyond its rate a bad signature gets neither an answer nor a log line of its own: a forgery must not buy a message.
+      if (error.code === 'UNAUTHENTICATED' && !unauthenticatedAnswers.take()) return { outcome: 'refused', code: error.code, commandId, result: null };
       const level = error.code === 'UNAUTHENTICATED' ? 'warn' : 'info';
       log[level]({ commandId, topic: job.topic, code: error.code, detail: error.message }, 'command refused');
-      count(job.commandType, error.code);
       let result: CommandResult | null = null;
       if (commandId !== null && wantsResult(job.body)) {
         result = buildResult(resultCtx, commandId, job.commandType.slice(0, 64), 'failed', error.toResult());
@@ -198,6 +203,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     process,
     async close() {
       shutdown.abort();
+      unauthenticatedAnswers.close();
       // whenIdle() cannot be aborted; do not let it hold up shutdown.
       await Promise.race([Promise.allSettled([...pending]), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     },
