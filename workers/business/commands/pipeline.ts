@@ -42,6 +42,13 @@ export type ProcessOutcome =
 
 export interface CommandProcessor {
   process(job: CommandJob, jobId: string): Promise<ProcessOutcome>;
+  /**
+   * Steps 1–3 only (limits, stored answer, validation and signature): the
+   * outcome when they settle the command (refusal or stored answer, answered
+   * as `process` would), null when it goes on to `process` (verified, or
+   * verification unavailable, which `process` decides on).
+   */
+  screen(job: CommandJob): Promise<ProcessOutcome | null>;
   /** Aborts post-result work still pending (a delayed restart) and waits briefly for it. */
   close(): Promise<void>;
 }
@@ -121,10 +128,20 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     return { outcome: 'refused', code: 'BUSY', commandId, result: null };
   }
 
-  async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
-    const started = Date.now();
+  type Refuse = (error: CommandError) => Promise<ProcessOutcome>;
+  /** A command past steps 1–3, with what the later steps need. */
+  interface Admitted {
+    command: Command;
+    digest: string | null;
+    refuse: Refuse;
+  }
+
+  /** Steps 1–3: a settled outcome, the verified command, or null when verification is unavailable and `busy` is 'defer'. */
+  function admit(job: CommandJob, busy: 'answer'): Promise<ProcessOutcome | Admitted>;
+  function admit(job: CommandJob, busy: 'defer'): Promise<ProcessOutcome | Admitted | null>;
+  async function admit(job: CommandJob, busy: 'answer' | 'defer'): Promise<ProcessOutcome | Admitted | null> {
     const commandId = readableCommandId(job.body);
-    const refuse = async (error: CommandError): Promise<ProcessOutcome> => {
+    const refuse: Refuse = async (error) => {
       count(job.commandType, error.code);
       // Beyond its rate a bad signature gets neither an answer nor a log line of its own: a forgery must not buy a message.
       if (error.code === 'UNAUTHENTICATED' && !unauthenticatedAnswers.take()) return { outcome: 'refused', code: error.code, commandId, result: null };
@@ -145,11 +162,19 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     const stored = commandId === null ? null : await storedAnswer(commandId, digest, job.body);
     if (stored) return stored;
     const checked = await verifier.check({ topic: job.topic, topicType: job.commandType, body: job.body });
-    if (!checked.ok) {
-      if (checked.code === 'BUSY' && commandId !== null && (await registry.lookup(commandId)) !== null) return unanswered(commandId, job, checked.detail);
-      return refuse(new CommandError(checked.code, checked.detail));
+    if (checked.ok) return { command: checked.command, digest, refuse };
+    if (checked.code === 'BUSY') {
+      if (busy === 'defer') return null;
+      if (commandId !== null && (await registry.lookup(commandId)) !== null) return unanswered(commandId, job, checked.detail);
     }
-    const command = checked.command;
+    return refuse(new CommandError(checked.code, checked.detail));
+  }
+
+  async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
+    const started = Date.now();
+    const admitted = await admit(job, 'answer');
+    if ('outcome' in admitted) return admitted;
+    const { command, digest, refuse } = admitted;
     const ahead = running.get(command.command_id);
     // The same id still executing in the other lane: its result is the answer (a repeat, below).
     if (ahead) await ahead.catch(() => undefined);
@@ -168,7 +193,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     jobId: string,
     digest: string | null,
     started: number,
-    refuse: (error: CommandError) => Promise<ProcessOutcome>,
+    refuse: Refuse,
   ): Promise<ProcessOutcome> {
     const id = command.command_id;
     // A repeat is answered before the expiry check: its original result stays valid however late it comes.
@@ -201,6 +226,10 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
 
   return {
     process,
+    async screen(job) {
+      const admitted = await admit(job, 'defer');
+      return admitted !== null && 'outcome' in admitted ? admitted : null;
+    },
     async close() {
       shutdown.abort();
       unauthenticatedAnswers.close();
