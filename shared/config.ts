@@ -122,6 +122,8 @@ export const configSchema = z
     payoutStuckSeconds: seconds(1, 3_600),
     /** COINEREX_COMMAND_RATE_LIMIT: inbound commands per second (burst 5x); the excess is dropped unanswered. Default 20. */
     commandRateLimit: z.number().int().min(1).max(10_000),
+    /** COINEREX_UNAUTHENTICATED_ANSWER_RATE: UNAUTHENTICATED results published per second (burst 5x); further bad signatures are refused unanswered. Default 2. */
+    unauthenticatedAnswerRate: z.number().int().min(1).max(10_000),
     /** COINEREX_ALLOW_HARD_RESTART: 1 lets `restart` `hard` reboot the board. Default 0. */
     allowHardRestart: z.boolean(),
     /** COINEREX_TIMEZONE: calendar zone for ids, daily reset and close. Default Asia/Taipei. */
@@ -220,6 +222,7 @@ export const defaults: z.infer<typeof configSchema> = {
   eventRetryMaxMs: 30_000,
   payoutStuckSeconds: 30,
   commandRateLimit: 20,
+  unauthenticatedAnswerRate: 2,
   allowHardRestart: false,
   timezone: 'Asia/Taipei',
   timestampFormat: 'unix',
@@ -257,7 +260,7 @@ export function envName(field: string): string {
 type Kind = 'string' | 'int' | 'number' | 'bool' | 'list' | 'json';
 const kinds: Partial<Record<Field, Kind>> = {
   mqttKeepalive: 'int', mqttReconnectMaxMs: 'int', serialBaud: 'int', offlineLimit: 'int',
-  commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', payoutStuckSeconds: 'int', commandRateLimit: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
+  commandMaxAgeSeconds: 'int', commandTimeoutSeconds: 'int', eventRetryMaxMs: 'int', payoutStuckSeconds: 'int', commandRateLimit: 'int', unauthenticatedAnswerRate: 'int', dashboardPort: 'int', simInventory: 'int', simPayoutMs: 'int',
   watchdogSeconds: 'int', heartbeatSeconds: 'int', statusSeconds: 'int', lowCoinWarning: 'int',
   lowCoinCritical: 'int', dispenseMaxPerCommand: 'int', dispenseMaxPerDay: 'int', resultBufferLimit: 'int',
   simCustomersPerMinute: 'number',

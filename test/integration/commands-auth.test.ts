@@ -154,6 +154,32 @@ test('a forged command cannot use up a genuine command id', (t) =>
     t.is(h.machine.paid, 5);
   }));
 
+test('bad signatures beyond COINEREX_UNAUTHENTICATED_ANSWER_RATE are refused unanswered; a signed command is still answered', async (t) => {
+  const clock = fixedClock(Date.now());
+  const h = await commandsHarness(verifier, { clock, env: { COINEREX_UNAUTHENTICATED_ANSWER_RATE: '1' } });
+  try {
+    const other = keyPair().privateKey;
+    const forge = (id: string) => h.run('coin_dispense', signed(h.topic('coin_dispense'), dispense(id), other));
+    // Rate 1: a burst of 5 answers, then none until the bucket refills.
+    for (let i = 0; i < 8; i++) {
+      const out = await forge(`F${i}`);
+      t.like(out, { outcome: 'refused', code: 'UNAUTHENTICATED', commandId: `F${i}` });
+      t.is(out.result?.ack_command_id, i < 5 ? `F${i}` : undefined);
+    }
+    t.deepEqual((await h.results()).map((r) => r.ack_command_id), ['F0', 'F1', 'F2', 'F3', 'F4']);
+    t.is(await h.metric('commands_unanswered_total{code="UNAUTHENTICATED"}'), 3);
+    t.is(await h.metric('commands_total{outcome="UNAUTHENTICATED",type="coin_dispense"}'), 8);
+    t.like(await h.run('coin_dispense', signed(h.topic('coin_dispense'), dispense('C15', 3), privateKey)), { outcome: 'success' });
+    clock.advance(1_000);
+    t.is((await forge('F8')).result?.ack_command_id, 'F8');
+    t.is((await forge('F9')).result, null);
+    t.deepEqual((await h.results()).map((r) => r.ack_command_id), ['F0', 'F1', 'F2', 'F3', 'F4', 'C15', 'F8']);
+    t.is(h.machine.paid, 3);
+  } finally {
+    await h.close();
+  }
+});
+
 test('a repeat arriving after the expiry window still gets the original result, and pays nothing', async (t) => {
   const clock = fixedClock(Date.now());
   const h = await commandsHarness(verifier, { clock });

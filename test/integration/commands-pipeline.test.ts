@@ -166,6 +166,37 @@ test('lock, query and config are answered while a dispense waits; dispenses keep
   }
 });
 
+test('a forged dispense is refused in the commands lane: answered at once, no payout-lane job', async (t) => {
+  const { publicKeyPem, privateKey } = keyPair();
+  const keyFile = join(dir, 'pub-screen.pem');
+  await writeFile(keyFile, publicKeyPem);
+  const s = await setup({ COINEREX_COMMAND_PUBLIC_KEY: keyFile });
+  const release = holdDispenses(s.machine, (id) => id === 'STUCK');
+  const pipeline = await startCommandPipeline(s.deps);
+  const lane = makeQueue<CommandJob>(queueNames.commandsDispense, s.redis, s.e.keys.bullPrefix);
+  t.teardown(release);
+  try {
+    const topic = `${s.e.config.topicPrefix}/commands/${s.e.deviceId}/coin_dispense`;
+    const dispense = (id: string) => ({ command_id: id, command_type: 'coin_dispense', data: { coins_to_dispense: 2 } });
+    await s.send('coin_dispense', signed(topic, dispense('STUCK'), privateKey));
+    await waitFor(() => s.redis.exists(s.e.keys.command('STUCK')), 10_000, 'the signed dispense claimed and waiting');
+    await s.send('coin_dispense', signed(topic, dispense('FORGED'), generateKeyPairSync('ed25519').privateKey));
+    const [forged] = await waitFor(async () => ((await s.results()).length >= 1 ? s.results() : null), 10_000, 'the forgery answered');
+    t.like(forged, { ack_command_id: 'FORGED', result: { error_code: 'UNAUTHENTICATED' } });
+    t.is(s.machine.paid, 0, 'the signed dispense still waits');
+    const laneJobs = await lane.getJobCounts('waiting', 'active', 'completed', 'failed');
+    t.is(Object.values(laneJobs).reduce((a, b) => a + b, 0), 1, 'only the signed dispense entered the payout lane');
+    release();
+    const all = await waitFor(async () => ((await s.results()).length >= 2 ? s.results() : null), 10_000, 'the signed dispense answered');
+    t.like(all[1], { ack_command_id: 'STUCK', status: 'success' });
+    t.is(s.machine.paid, 2);
+  } finally {
+    await pipeline.close();
+    await lane.close();
+    await s.close();
+  }
+});
+
 test('an unusable key stops the start with a message naming the variable', async (t) => {
   const base = testEnv().env;
   const privatePem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

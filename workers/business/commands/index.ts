@@ -1,8 +1,9 @@
 /**
  * Entry point of the remote-command pipeline in the business app. Two lanes,
  * each one command at a time in arrival order: the `commands` queue runs
- * every command but `coin_dispense`, which it moves to `commands-dispense`,
- * so `lock`, `query`, `config` and `restart` never wait behind a payout. A
+ * every command but `coin_dispense`, which it screens (steps 1–3, so a
+ * refusal is answered there) and moves to `commands-dispense`, so `lock`,
+ * `query`, `config` and `restart` never wait behind a payout. A
  * command id still executes at most once (the processor's claim, and its
  * in-process guard across the two lanes). See docs/commands.md. The
  * verification pool and the lanes' connections come from the entry
@@ -63,9 +64,10 @@ export async function startCommandPipeline(start: CommandPipelineStart): Promise
     queueNames.commands,
     async (job) => {
       const command = parse(job.data);
-      // Routed by topic only; the processor validates everything. The job id makes a re-run of this job add nothing.
-      if (command.commandType === 'coin_dispense') await dispenseLane.add('coin_dispense', command, { jobId: `lane-${job.id ?? ''}` });
-      else await processor.process(command, job.id ?? '');
+      if (command.commandType !== 'coin_dispense') await processor.process(command, job.id ?? '');
+      // A dispense is screened here first, so one refused before its claim (a forgery) costs no payout-lane job.
+      // The job id makes a re-run of this job add nothing.
+      else if ((await processor.screen(command)) === null) await dispenseLane.add('coin_dispense', command, { jobId: `lane-${job.id ?? ''}` });
     },
     connections.commands,
     keys.bullPrefix,

@@ -6,8 +6,9 @@
  * command_id → preconditions and execution (one handler per type) → stored
  * result → result published when requires_ack (absent counts as true). Every
  * refusal carries a CommandError code and is answered whenever the command_id
- * is readable and an ACK was asked for, except BUSY for an id already claimed:
- * that id's answer is its original result, which BUSY would contradict.
+ * is readable and an ACK was asked for, except BUSY for an id already claimed
+ * (that id's answer is its original result, which BUSY would contradict) and
+ * UNAUTHENTICATED beyond COINEREX_UNAUTHENTICATED_ANSWER_RATE (answer-limit.ts).
  * Refusals before the claim are not recorded, so a forged or malformed
  * message can never use up a genuine command's id.
  */
@@ -18,6 +19,7 @@ import { readRuntimeSettings } from '../../../shared/runtime-settings.js';
 import { commandTypes } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import type { CommandVerifier } from './auth/pool.js';
+import { answerLimit } from './answer-limit.js';
 import type { CommandPipelineDeps } from './deps.js';
 import { commandDigest } from './digest.js';
 import { deadlineOf, expiryError } from './expiry.js';
@@ -40,6 +42,13 @@ export type ProcessOutcome =
 
 export interface CommandProcessor {
   process(job: CommandJob, jobId: string): Promise<ProcessOutcome>;
+  /**
+   * Steps 1–3 only (limits, stored answer, validation and signature): the
+   * outcome when they settle the command (refusal or stored answer, answered
+   * as `process` would), null when it goes on to `process` (verified, or
+   * verification unavailable, which `process` decides on).
+   */
+  screen(job: CommandJob): Promise<ProcessOutcome | null>;
   /** Aborts post-result work still pending (a delayed restart) and waits briefly for it. */
   close(): Promise<void>;
 }
@@ -53,6 +62,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
   const resultCtx = { deviceId: config.deviceId, timestampFormat: config.timestampFormat, clock };
   const shutdown = new AbortController();
   const pending = new Set<Promise<void>>();
+  const unauthenticatedAnswers = answerLimit(config.unauthenticatedAnswerRate, clock, log, metrics);
 
   const count = (type: string, outcome: string) => metrics.incr('commands_total', { type: typeLabel(type), outcome });
 
@@ -118,13 +128,25 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     return { outcome: 'refused', code: 'BUSY', commandId, result: null };
   }
 
-  async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
-    const started = Date.now();
+  type Refuse = (error: CommandError) => Promise<ProcessOutcome>;
+  /** A command past steps 1–3, with what the later steps need. */
+  interface Admitted {
+    command: Command;
+    digest: string | null;
+    refuse: Refuse;
+  }
+
+  /** Steps 1–3: a settled outcome, the verified command, or null when verification is unavailable and `busy` is 'defer'. */
+  function admit(job: CommandJob, busy: 'answer'): Promise<ProcessOutcome | Admitted>;
+  function admit(job: CommandJob, busy: 'defer'): Promise<ProcessOutcome | Admitted | null>;
+  async function admit(job: CommandJob, busy: 'answer' | 'defer'): Promise<ProcessOutcome | Admitted | null> {
     const commandId = readableCommandId(job.body);
-    const refuse = async (error: CommandError): Promise<ProcessOutcome> => {
+    const refuse: Refuse = async (error) => {
+      count(job.commandType, error.code);
+      // Beyond its rate a bad signature gets neither an answer nor a log line of its own: a forgery must not buy a message.
+      if (error.code === 'UNAUTHENTICATED' && !unauthenticatedAnswers.take()) return { outcome: 'refused', code: error.code, commandId, result: null };
       const level = error.code === 'UNAUTHENTICATED' ? 'warn' : 'info';
       log[level]({ commandId, topic: job.topic, code: error.code, detail: error.message }, 'command refused');
-      count(job.commandType, error.code);
       let result: CommandResult | null = null;
       if (commandId !== null && wantsResult(job.body)) {
         result = buildResult(resultCtx, commandId, job.commandType.slice(0, 64), 'failed', error.toResult());
@@ -140,11 +162,19 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     const stored = commandId === null ? null : await storedAnswer(commandId, digest, job.body);
     if (stored) return stored;
     const checked = await verifier.check({ topic: job.topic, topicType: job.commandType, body: job.body });
-    if (!checked.ok) {
-      if (checked.code === 'BUSY' && commandId !== null && (await registry.lookup(commandId)) !== null) return unanswered(commandId, job, checked.detail);
-      return refuse(new CommandError(checked.code, checked.detail));
+    if (checked.ok) return { command: checked.command, digest, refuse };
+    if (checked.code === 'BUSY') {
+      if (busy === 'defer') return null;
+      if (commandId !== null && (await registry.lookup(commandId)) !== null) return unanswered(commandId, job, checked.detail);
     }
-    const command = checked.command;
+    return refuse(new CommandError(checked.code, checked.detail));
+  }
+
+  async function process(job: CommandJob, jobId: string): Promise<ProcessOutcome> {
+    const started = Date.now();
+    const admitted = await admit(job, 'answer');
+    if ('outcome' in admitted) return admitted;
+    const { command, digest, refuse } = admitted;
     const ahead = running.get(command.command_id);
     // The same id still executing in the other lane: its result is the answer (a repeat, below).
     if (ahead) await ahead.catch(() => undefined);
@@ -163,7 +193,7 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
     jobId: string,
     digest: string | null,
     started: number,
-    refuse: (error: CommandError) => Promise<ProcessOutcome>,
+    refuse: Refuse,
   ): Promise<ProcessOutcome> {
     const id = command.command_id;
     // A repeat is answered before the expiry check: its original result stays valid however late it comes.
@@ -196,8 +226,13 @@ export function commandProcessor(deps: ProcessorDeps): CommandProcessor {
 
   return {
     process,
+    async screen(job) {
+      const admitted = await admit(job, 'defer');
+      return admitted !== null && 'outcome' in admitted ? admitted : null;
+    },
     async close() {
       shutdown.abort();
+      unauthenticatedAnswers.close();
       // whenIdle() cannot be aborted; do not let it hold up shutdown.
       await Promise.race([Promise.allSettled([...pending]), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
     },
