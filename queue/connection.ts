@@ -23,11 +23,20 @@ export const defaultJobOptions: JobsOptions = {
  */
 export const HW_COMMANDS_KEEP_SECONDS = 3600;
 
+/**
+ * Length of each queue's BullMQ `events` stream (BullMQ's default: 10,000). Nothing in the agent reads it
+ * (no QueueEvents, no `waitUntilFinished`): it only shows recent job transitions to someone with
+ * redis-cli. At BullMQ's default the streams of a busy agent hold ~4 MB of Redis memory (~115 bytes an
+ * entry, six entries a job). Redis trims whole stream nodes of 100 entries, so up to ~200 stay.
+ */
+export const QUEUE_EVENTS_MAX_LEN = 100;
+
 const jobOptionsOf = (name: QueueName): JobsOptions =>
   name === queueNames.hwCommands ? { ...defaultJobOptions, removeOnComplete: { age: HW_COMMANDS_KEEP_SECONDS } } : defaultJobOptions;
 
 export function makeQueue<T = unknown>(name: QueueName, connection: Redis, prefix: string, log?: Logger): Queue<T> {
-  const q = new Queue<T>(name, { connection, prefix, defaultJobOptions: jobOptionsOf(name) });
+  // The cap is the queue's meta field, which every job script of the queue reads.
+  const q = new Queue<T>(name, { connection, prefix, defaultJobOptions: jobOptionsOf(name), streams: { events: { maxLen: QUEUE_EVENTS_MAX_LEN } } });
   q.on('error', (err) => log?.error({ err, queue: name }, 'queue error'));
   return q as Queue<T>;
 }
