@@ -5,7 +5,7 @@ import type { Metrics } from '../../shared/metrics.js';
 import type { CommandJob } from '../../queue/jobs.js';
 import type { AckVerdict } from '../../workers/mqtt/inbound/ack.js';
 import { inboundRouter } from '../../workers/mqtt/inbound/index.js';
-import { TokenBucket } from '../../workers/mqtt/inbound/rate-limit.js';
+import { TokenBucket } from '../../shared/token-bucket.js';
 
 function setup(rate = 100, burst = 100) {
   const clock = fixedClock(1_000);

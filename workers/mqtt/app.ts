@@ -27,7 +27,7 @@ import { readDiagnostics } from './diagnostics.js';
 import { directSender } from './direct-send.js';
 import { HeartbeatSender, HeartbeatTimer } from './heartbeat-sender.js';
 import { inboundRouter } from './inbound/index.js';
-import { TokenBucket } from './inbound/rate-limit.js';
+import { TokenBucket } from '../../shared/token-bucket.js';
 import { MqttLink, type ClientFactory } from './link.js';
 import { NetworkQuality } from './network-quality.js';
 import { outboxProcessor } from './outbox.js';

@@ -9,6 +9,7 @@
 import type { Clock } from '../../../shared/clock.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { Metrics } from '../../../shared/metrics.js';
+import { TokenBucket } from '../../../shared/token-bucket.js';
 
 export interface AnswerLimit {
   /** True when this refusal may be answered and logged; false counts it as unanswered. */
@@ -20,9 +21,7 @@ export interface AnswerLimit {
 const REPORT_MS = 60_000;
 
 export function answerLimit(perSecond: number, clock: Clock, log: Logger, metrics: Metrics): AnswerLimit {
-  const burst = perSecond * 5;
-  let tokens = burst;
-  let last = clock.now();
+  const bucket = new TokenBucket(perSecond, perSecond * 5, clock);
   let unanswered = 0;
   // Armed by the first unanswered refusal only, so a quiet device has no timer.
   let timer: NodeJS.Timeout | null = null;
@@ -34,13 +33,7 @@ export function answerLimit(perSecond: number, clock: Clock, log: Logger, metric
   };
   return {
     take() {
-      const now = clock.now();
-      tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
-      last = now;
-      if (tokens >= 1) {
-        tokens -= 1;
-        return true;
-      }
+      if (bucket.take()) return true;
       unanswered++;
       metrics.incr('commands_unanswered_total', { code: 'UNAUTHENTICATED' });
       timer ??= setTimeout(report, REPORT_MS).unref();

@@ -11,7 +11,7 @@ import { parseInboundTopic } from '../../../shared/topics.js';
 import type { CommandJob } from '../../../queue/jobs.js';
 import { parseAck, type AckVerdict } from './ack.js';
 import { toCommandJob } from './command.js';
-import type { TokenBucket } from './rate-limit.js';
+import type { TokenBucket } from '../../../shared/token-bucket.js';
 import { oversized } from './size-limit.js';
 
 export interface InboundDeps {
@@ -20,7 +20,11 @@ export interface InboundDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
-  /** Inbound commands beyond this rate are dropped before any work is spent on them. */
+  /**
+   * Inbound commands beyond this rate are dropped before any work is spent on them: a real cloud sends a
+   * few a minute, and a flood (forged or runaway) must not starve the exchange path. A dropped command gets
+   * no answer; the cloud's retry with the same command_id is safe (docs/protocol.md#repeats-and-expiry).
+   */
   commandBucket: TokenBucket;
   onAck(ack: AckVerdict): Promise<void>;
   enqueueCommand(job: CommandJob): Promise<void>;

@@ -1,11 +1,9 @@
 /**
- * A token bucket for inbound commands. A real cloud sends a few commands a
- * minute; a flood (forged or runaway) is cut here, before it costs a queue
- * job, a signature check and a result each, so it cannot starve the exchange
- * path. A command dropped here gets no answer; the cloud's retry with the same
- * command_id is safe (docs/protocol.md#repeats-and-expiry: a command_id executes at most once).
+ * A token bucket: `perSecond` on average, `burst` at once. It limits the
+ * inbound commands the mqtt app hands on (workers/mqtt/inbound) and the
+ * UNAUTHENTICATED answers of the business app (workers/business/commands/answer-limit.ts).
  */
-import type { Clock } from '../../../shared/clock.js';
+import type { Clock } from './clock.js';
 
 export class TokenBucket {
   private tokens: number;
