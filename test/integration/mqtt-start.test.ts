@@ -5,27 +5,16 @@
  * buffer (docs/protocol.md#offline-buffer).
  */
 import test from 'ava';
-import { createServer } from 'node:net';
 import { readDeliveryStats } from '../../shared/delivery-state.js';
+import { freePort } from '../helpers/app-process.js';
 import { cleanupRedis, testEnv, waitFor } from '../helpers/env.js';
 import { startDevice, txnData } from '../helpers/mqtt-harness.js';
-
-/** A port nothing listens on: connections to it are refused at once. */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('broker unreachable at start: the app starts and buffers the outbox', async (t) => {
   t.timeout(20_000);
   const env = testEnv();
-  const device = await startDevice(env, { mqttUrl: `mqtt://127.0.0.1:${await closedPort()}` });
+  // A port nothing listens on: every connect attempt is refused at once.
+  const device = await startDevice(env, { mqttUrl: `mqtt://127.0.0.1:${await freePort()}` });
   try {
     await device.produce('transaction', txnData(1));
     await device.produce('transaction', txnData(2));
