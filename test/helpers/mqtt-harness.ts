@@ -59,7 +59,7 @@ export function outboxProducer(env: TestEnv): OutboxProducer {
   };
 }
 
-/** Starts the app for `env`; `mqttUrl` overrides the broker (e.g. a private one). */
+/** Starts the app for `env` (resolves once its first heartbeat is out, or its first connect failed); `mqttUrl` overrides the broker. */
 export async function startDevice(env: TestEnv, opts: { mqttUrl?: string } = {}): Promise<Device> {
   const config = opts.mqttUrl ? { ...env.config, mqttUrl: opts.mqttUrl } : env.config;
   // What workers/mqtt/main.ts makes and closes around the app.

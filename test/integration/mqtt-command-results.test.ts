@@ -28,9 +28,10 @@ test('command results produced while the link is down are kept (bounded, drops c
   const broker = await privateBroker(dir);
   await broker.start();
   const env = testEnv({ COINEREX_RESULT_BUFFER_LIMIT: '5', COINEREX_MQTT_RECONNECT_MAX_MS: '1000' });
+  // Subscribed before the device starts: its first heartbeat (QoS 0) is out before startDevice returns.
+  let cloud = await cloudPeer(env.deviceId, { url: broker.url });
   const device = await startDevice(env, { mqttUrl: broker.url });
   try {
-    let cloud = await cloudPeer(env.deviceId, { url: broker.url });
     await cloud.waitCount('heartbeat', 1);
     await device.outbox.add('r', { kind: 'command_result', result: result(0) });
     await cloud.waitFor((r) => r.type === 'command_result' && r.payload.ack_command_id === 'CMD_0', 5_000, 'a result while up');

@@ -6,8 +6,11 @@
  *   outbox queue ─▶ outbox processor ─▶ delivery (ACK, retransmit, buffer) ─▶ link ─▶ broker
  *   broker ─▶ link ─▶ inbound router ─▶ ACKs to delivery, commands to the `commands` queue
  *   timer/settings ─▶ heartbeat and status, sent or counted (never buffered)
+ *
+ * The BullMQ side (./queues.ts) is loaded after the first heartbeat after
+ * connect, or after the first failed connect attempt: until then outbox jobs
+ * wait in Redis and inbound commands wait for the queue.
  */
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from '../../shared/clock.js';
@@ -19,7 +22,6 @@ import type { Metrics } from '../../shared/metrics.js';
 import type { SystemHealth } from '../../shared/system-health.js';
 import { ackRequired, topics } from '../../shared/topics.js';
 import type { RunningApp } from '../../shared/app-runner.js';
-import { allQueueNames, makeQueue, makeWorker, queueNames, type CommandJob } from '../../queue/index.js';
 import { ResultBuffer } from './result-buffer.js';
 import { Delivery } from './delivery.js';
 import { DeliveryStore } from './delivery-store.js';
@@ -30,7 +32,6 @@ import { inboundRouter } from './inbound/index.js';
 import { TokenBucket } from '../../shared/token-bucket.js';
 import { MqttLink, type ClientFactory } from './link.js';
 import { NetworkQuality } from './network-quality.js';
-import { outboxProcessor } from './outbox.js';
 import { followSettings } from './settings.js';
 
 export interface MqttAppDeps {
@@ -59,10 +60,12 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
   const deviceTopics = topics(config.topicPrefix, config.deviceId);
   const quality = new NetworkQuality(clock);
   const store = new DeliveryStore(redis, keys, config.retrySchedule.map((s) => Math.round(s * 1000)), config.offlineLimit, config.outFailedLimit);
-  const commands = makeQueue<CommandJob>(queueNames.commands, deps.producer, keys.bullPrefix, log);
-  let allQueues: Queue[] | undefined;
+  let queuesDue!: () => void;
+  const bull = new Promise<void>((resolve) => (queuesDue = resolve))
+    .then(() => import('./queues.js'))
+    .then((m) => ({ outboxWorker: m.outboxWorker, queues: m.mqttQueues(deps.producer, keys.bullPrefix, log) }));
 
-  const heartbeats = await HeartbeatSender.create({
+  const heartbeatSender = HeartbeatSender.create({
     sources: {
       redis,
       keys,
@@ -73,16 +76,30 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
       systemHealth: deps.systemHealth,
       networkQuality: () => quality.current(),
       uptimeSeconds: deps.uptimeSeconds,
-      diagnostics: () => {
-        allQueues ??= allQueueNames.map((name) => (name === queueNames.commands ? commands : makeQueue(name, deps.producer, keys.bullPrefix, log)));
-        return readDiagnostics(redis, keys, allQueues, clock);
-      },
+      diagnostics: async () => readDiagnostics(redis, keys, (await bull).queues.all(), clock),
     },
     envelope: { deviceId: config.deviceId, version: config.protocolVersion, timestampFormat: config.timestampFormat, clock },
     topics: { heartbeat: deviceTopics.outbound('heartbeat'), status: deviceTopics.outbound('status') },
     timezone: config.timezone,
     settings: () => settings.current(),
   });
+  const timer = new HeartbeatTimer(() => heartbeats.sendHeartbeat(send, false), log);
+  const liveSettings = followSettings(
+    redis,
+    deps.subscriber,
+    keys,
+    config,
+    (next, previous) => {
+      if (next.heartbeatSeconds === previous.heartbeatSeconds) return;
+      log.info({ heartbeatSeconds: next.heartbeatSeconds }, 'heartbeat interval changed');
+      timer.restart(next.heartbeatSeconds * 1000);
+    },
+    log,
+  );
+  // The link state is written "down" before the link can report "up".
+  const reportLink = (connected: boolean) =>
+    setMqttLink(redis, keys, connected, clock.now()).catch((err) => log.warn({ err }, 'writing the link state failed'));
+  const [heartbeats, settings] = await Promise.all([heartbeatSender, liveSettings, reportLink(false)]);
   const link = new MqttLink({
     factory: deps.clientFactory,
     url: config.mqttUrl,
@@ -111,30 +128,15 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
       metrics.incr('messages_published_total', { type: 'command_result' });
     },
   });
-  const timer = new HeartbeatTimer(() => heartbeats.sendHeartbeat(send, false), log);
-  const settings = await followSettings(
-    redis,
-    deps.subscriber,
-    keys,
-    config,
-    (next, previous) => {
-      if (next.heartbeatSeconds === previous.heartbeatSeconds) return;
-      log.info({ heartbeatSeconds: next.heartbeatSeconds }, 'heartbeat interval changed');
-      timer.restart(next.heartbeatSeconds * 1000);
-    },
-    log,
-  );
-
   // docs/protocol.md#offline-buffer: after every (re)connect a fresh heartbeat and status, then the buffer oldest first.
   // The dashboard's /health reads the broker link from here.
-  const reportLink = (connected: boolean) =>
-    setMqttLink(redis, keys, connected, clock.now()).catch((err) => log.warn({ err }, 'writing the link state failed'));
   link.on('up', () => {
     void reportLink(true);
     timer.restart(settings.current().heartbeatSeconds * 1000);
     void (async () => {
       await heartbeats.sendHeartbeat(send, false).catch((err) => log.error({ err }, 'heartbeat after connect failed'));
       await heartbeats.sendStatus(send).catch((err) => log.error({ err }, 'status after connect failed'));
+      queuesDue();
       if (link.up) await Promise.all([results.flush(), delivery.linkUp()]);
     })().catch((err) => log.error({ err }, 'resuming delivery failed'));
   });
@@ -154,27 +156,26 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
       commandBucket: new TokenBucket(config.commandRateLimit, config.commandRateLimit * 5, clock),
       onAck: (ack) => delivery.handleAck(ack),
       enqueueCommand: async (job) => {
-        await commands.add(job.commandType, job);
+        await (await bull).queues.commands.add(job.commandType, job);
       },
     }),
   );
-  await reportLink(false);
+  link.once('failed', () => queuesDue());
   link.start();
 
-  const worker = makeWorker(
-    queueNames.outbox,
-    outboxProcessor({
+  const { queues, outboxWorker } = await bull;
+  const worker = outboxWorker(
+    {
       message: (envelope, replay) =>
         ackRequired.has(envelope.message_type)
           ? delivery.submit(deviceTopics.outbound(envelope.message_type), envelope, replay)
           : send(envelope.message_type, deviceTopics.outbound(envelope.message_type), JSON.stringify(envelope)),
       commandResult: (result) => results.send(JSON.stringify(result)),
       heartbeat: (diagnostics) => heartbeats.sendHeartbeat(send, diagnostics),
-    }),
+    },
     redis,
     keys.bullPrefix,
     log,
-    { concurrency: 1 },
   );
 
   return {
@@ -188,7 +189,7 @@ export async function startMqttApp(deps: MqttAppDeps): Promise<RunningApp> {
         // A graceful stop is announced; a crash is announced by the broker (last will).
         { name: 'broker link', run: () => link.close({ topic: deviceTopics.outbound('heartbeat'), payload: heartbeats.offlinePayload() }) },
         { name: 'link state', run: () => reportLink(false) },
-        { name: 'queues', run: () => Promise.all((allQueues ?? [commands]).map((q) => q.close())) },
+        { name: 'queues', run: () => queues.close() },
       ],
       { log },
     ),

@@ -45,6 +45,8 @@ export interface LinkEvents {
   up: [];
   /** An established link was lost. */
   down: [];
+  /** A connect attempt ended without the link coming up (another follows after the back-off). */
+  failed: [];
   message: [topic: string, payload: Buffer];
 }
 
@@ -131,6 +133,7 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       this.emit('down');
     }
     if (this.closing || this.retry) return;
+    if (!wasUp) this.emit('failed');
     const delay = reconnectDelay(this.attempt++, Math.min(RECONNECT_BASE_MS, this.options.reconnectMaxMs), this.options.reconnectMaxMs, this.options.random ?? Math.random);
     this.options.log.debug({ attempt: this.attempt, delayMs: delay }, 'reconnecting');
     this.retry = setTimeout(() => {
