@@ -75,6 +75,9 @@ export class MqttLink extends EventEmitter<LinkEvents> {
       connectTimeout: CONNECT_TIMEOUT_MS,
       queueQoSZero: false,
       resubscribe: false,
+      // mqtt-packet's cache of every 2-byte number (65,536 small buffers, 6-9 MB of the app's memory,
+      // docs/performance.md) buys nothing measurable at a few messages a second.
+      writeCache: false,
       ...(options.username !== undefined ? { username: options.username } : {}),
       ...(options.password !== undefined ? { password: options.password } : {}),
       ...(options.ca !== undefined ? { ca: options.ca } : {}),
