@@ -126,9 +126,10 @@ export function startSupervisor(o: SupervisorOptions): Supervisor {
     if (request) await o.restarts.execute(request, await list(now).catch(() => procs), busy);
   };
 
+  // One tick at a time: a grid tick that comes while the start's tick still runs waits for it.
   const loop = () => {
     if (closed) return current;
-    current = tick().catch((err: Error) => o.log.error({ err }, 'supervisor tick failed'));
+    current = current.then(tick).catch((err: Error) => o.log.error({ err }, 'supervisor tick failed'));
     return current;
   };
   // At once, then on the wall-clock grid, where the liveness beat of this app falls too: one wake-up for both.

@@ -79,3 +79,45 @@ test('an app launching at one tick is shown online at the next; an app started l
   await supervisor.tick();
   t.is(lists, before, 'no PM2 list while every app is online and beating');
 });
+
+test('ticks never overlap: a grid tick during a slow first tick waits for it', async (t) => {
+  const env = testEnv();
+  const redis = new Redis(REDIS_URL, { protocol: 2 });
+  const POLL_MS = 100;
+  let running = 0;
+  let most = 0;
+  let lists = 0;
+  const control: ProcessControl = {
+    // The first PM2 list (a board's daemon, busy at boot) outlasts several poll periods.
+    list: async () => {
+      running++;
+      most = Math.max(most, running);
+      await new Promise((r) => setTimeout(r, lists++ === 0 ? POLL_MS * 4 : 1));
+      running--;
+      return [proc('hardware'), proc('business'), proc('mqtt'), proc('supervisor')];
+    },
+    restart: async () => undefined,
+    close: async () => undefined,
+  };
+  // No beats: every tick asks PM2 for its list, so each tick is seen in `list`.
+  const supervisor = startSupervisor({
+    redis,
+    keys: env.keys,
+    control,
+    metrics: redisMetrics(redis, env.keys, 60_000),
+    log: makeLogger('supervisor', 'silent'),
+    clock: fixedClock(T),
+    monotonic: () => performance.now(),
+    watchdogMs: 600_000,
+    pollMs: POLL_MS,
+    restarts: { execute: async () => undefined },
+  });
+  t.teardown(async () => {
+    await supervisor.close();
+    await cleanupRedis(env.prefix);
+    redis.disconnect();
+  });
+  await new Promise((r) => setTimeout(r, POLL_MS * 8));
+  t.true(lists >= 2, `ticks ran after the slow one (${lists} lists)`);
+  t.is(most, 1, 'one tick at a time');
+});
