@@ -8,7 +8,7 @@
 import test from 'ava';
 import { Redis } from 'ioredis';
 import { readAppsHealth } from '../../shared/app-health.js';
-import { fixedClock } from '../../shared/clock.js';
+import { fixedClock, type Clock } from '../../shared/clock.js';
 import { makeLogger } from '../../shared/logger.js';
 import { redisMetrics } from '../../shared/metrics.js';
 import type { ManagedProcess, ProcessControl } from '../../supervisor/process-control.js';
@@ -18,6 +18,21 @@ import { cleanupRedis, REDIS_URL, testEnv } from '../helpers/env.js';
 
 const T = 1_800_000_000_000;
 const proc = (name: string, status = 'online'): ManagedProcess => ({ name, status, pid: 100, startedAt: T, restarts: 0, memoryBytes: 1, cpuPercent: 0 });
+
+/** The supervisor on the real Redis, PM2 replaced by `control`, no restart ever carried out. */
+const supervise = (redis: Redis, keys: ReturnType<typeof testEnv>['keys'], control: ProcessControl, clock: Clock, monotonic: () => number, pollMs: number) =>
+  startSupervisor({
+    redis,
+    keys,
+    control,
+    metrics: redisMetrics(redis, keys, 60_000),
+    log: makeLogger('supervisor', 'silent'),
+    clock,
+    monotonic,
+    watchdogMs: 600_000,
+    pollMs,
+    restarts: { execute: async () => undefined },
+  });
 
 test('an app launching at one tick is shown online at the next; an app started later appears at once', async (t) => {
   const env = testEnv();
@@ -36,18 +51,7 @@ test('an app launching at one tick is shown online at the next; an app started l
   const beats = fakeBeats(REDIS_URL, env.keys);
   const beat = (apps: string[]) => beats.beat(apps, clock.now());
   // A long poll period: ticks are driven by the test, and the record's renewal is far away.
-  const supervisor = startSupervisor({
-    redis,
-    keys: env.keys,
-    control,
-    metrics: redisMetrics(redis, env.keys, 60_000),
-    log: makeLogger('supervisor', 'silent'),
-    clock,
-    monotonic: () => clock.now(),
-    watchdogMs: 600_000,
-    pollMs: 600_000,
-    restarts: { execute: async () => undefined },
-  });
+  const supervisor = supervise(redis, env.keys, control, clock, () => clock.now(), 600_000);
   t.teardown(async () => {
     await supervisor.close();
     beats.close();
@@ -100,18 +104,7 @@ test('ticks never overlap: a grid tick during a slow first tick waits for it', a
     close: async () => undefined,
   };
   // No beats: every tick asks PM2 for its list, so each tick is seen in `list`.
-  const supervisor = startSupervisor({
-    redis,
-    keys: env.keys,
-    control,
-    metrics: redisMetrics(redis, env.keys, 60_000),
-    log: makeLogger('supervisor', 'silent'),
-    clock: fixedClock(T),
-    monotonic: () => performance.now(),
-    watchdogMs: 600_000,
-    pollMs: POLL_MS,
-    restarts: { execute: async () => undefined },
-  });
+  const supervisor = supervise(redis, env.keys, control, fixedClock(T), () => performance.now(), POLL_MS);
   t.teardown(async () => {
     await supervisor.close();
     await cleanupRedis(env.prefix);
