@@ -89,12 +89,18 @@ export interface Breakdown {
   total: HopStat;
 }
 
-/** Joins each completed exchange with its jobs and returns per-hop statistics. */
-export function breakdown(rec: JobRecorder, completed: Completed[]): Breakdown {
+/** One exchange's hops in ms (in the order of HOPS), where its jobs were all recorded. */
+export interface ExchangeHops {
+  exchange: Completed;
+  hops: number[];
+}
+
+/** Joins each completed exchange with its jobs; exchanges whose jobs were trimmed before a poll are left out. */
+export function hopsOf(rec: JobRecorder, completed: Completed[]): ExchangeHops[] {
   const events = [...rec.jobs.hwEvents.values()];
   const bills = new Map(events.filter((e) => e.name === 'bill_accepted').map((e) => [e.data.at as number, e]));
   const dones = new Map(events.filter((e) => e.name === 'payout_done').map((e) => [e.data.payoutId as string, e]));
-  const rows: number[][] = [];
+  const rows: ExchangeHops[] = [];
   for (const c of completed) {
     const billJob = bills.get(c.eventAt);
     const txnJob = rec.jobs.outbox.get(c.messageId);
@@ -115,8 +121,14 @@ export function breakdown(rec: JobRecorder, completed: Completed[]): Breakdown {
       'txnJob.processedOn': txnJob.processedOn,
       'peer.at': c.receivedAt,
     };
-    rows.push([...HOPS.map(([, from, to]) => points[to]! - points[from]!), c.latencyMs]);
+    rows.push({ exchange: c, hops: HOPS.map(([, from, to]) => points[to]! - points[from]!) });
   }
+  return rows;
+}
+
+/** Per-hop statistics over the completed exchanges. */
+export function breakdown(rec: JobRecorder, completed: Completed[]): Breakdown {
+  const rows = hopsOf(rec, completed).map((r) => [...r.hops, r.exchange.latencyMs]);
   const stat = (hop: string, i: number): HopStat => {
     const v = rows.map((r) => r[i]!);
     return { hop, p50: percentile(v, 50), p99: percentile(v, 99), mean: v.reduce((a, b) => a + b, 0) / (v.length || 1) };

@@ -20,6 +20,8 @@ export interface FloodResult {
   sent: number;
   startedAt: number;
   endedAt: number;
+  /** CPU the forging process spent publishing (signing was done before `startedAt`). */
+  cpuMs: number;
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -51,6 +53,7 @@ async function flood(url: string, deviceId: string, rate: number, seconds: numbe
   const client = await mqtt.connectAsync(url, { clientId: `forger-${process.pid}`, reconnectPeriod: 0 });
   (client.stream as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
   const startedAt = Date.now();
+  const cpuBefore = process.cpuUsage();
   let sent = 0;
   while (sent < total) {
     const due = Math.min(total, Math.floor(((Date.now() - startedAt) / 1000) * rate) + 1);
@@ -58,8 +61,9 @@ async function flood(url: string, deviceId: string, rate: number, seconds: numbe
     await new Promise((r) => setTimeout(r, 5));
   }
   const endedAt = Date.now();
+  const cpu = process.cpuUsage(cpuBefore);
   await client.endAsync();
-  return { sent, startedAt, endedAt };
+  return { sent, startedAt, endedAt, cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
 if (process.argv[1] === self) {

@@ -47,7 +47,7 @@ export const usage = `usage: npm run bench -- [options]
   --breakdown-seconds <n>  seconds of exchanges traced hop by hop (default 10)
   --breakdown-rate <n>     exchanges/s while tracing hops (default 10)
   --flood-rate <n>         forged commands/s (default 1000)
-  --flood-seconds <n>      flood duration (default 5)
+  --flood-seconds <n>      flood duration, and of the block without it before (default 20)
   --step-seconds <n>       seconds per step of the throughput ramp (default 5)
   --idle-seconds <n>       idle CPU window (default 60)
   --soak-minutes <n>       steady run for PSS growth; after the first 5 min, or the first third when shorter than 15 min (default 1)
@@ -65,7 +65,7 @@ export function parseOptions(args: readonly string[], defaultOut: string): Bench
     breakdownSeconds: 10,
     breakdownRate: 10,
     floodRate: 1000,
-    floodSeconds: 5,
+    floodSeconds: 20,
     stepSeconds: 5,
     idleSeconds: 60,
     soakMinutes: 1,

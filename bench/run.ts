@@ -71,10 +71,11 @@ async function bench(o: BenchOptions): Promise<Record<string, unknown>> {
       log(`trace: per exchange ${Object.entries(t.apps).map(([a, v]) => `${a} ${v.round_trips} round trips (${v.commands} commands)`).join(', ')}; ${t.in_scripts} commands inside scripts`);
     }
     if (o.only.has('flood')) {
-      const f = await flood(agent, services.broker.url, o.rate, o.floodRate, o.floodSeconds, idleP99);
+      const f = await flood(agent, services.broker, o.rate, o.floodRate, o.floodSeconds, idleP99);
       results.flood = f;
       results.flood_p99_ms = f.flood_p99_ms;
       results.flood_p99_ratio = f.flood_p99_ratio;
+      results.flood_p99_latency_ratio = f.flood_p99_latency_ratio;
     }
     if (o.only.has('throughput')) {
       const t = await throughput(agent, o.stepSeconds);

@@ -7,15 +7,16 @@ import { loadavg } from 'node:os';
 import { makeQueue, queueNames } from '../queue/index.js';
 import { waitFor } from '../test/helpers/env.js';
 import type { Agent } from './agent.js';
-import { breakdown, JobRecorder, type Breakdown } from './breakdown.js';
+import { breakdown, hopsOf, HOPS, JobRecorder, type Breakdown } from './breakdown.js';
 import { accumulate, costSample, perExchange, type CostPerExchange, type CostSample } from './cost.js';
 import { runExchanges, sleep, type Completed } from './exchanges.js';
 import { runFlood } from './flood.js';
 import { runDurableFloor } from './durable-floor.js';
 import { runFloor } from './floor.js';
 import { countSdCardWrites } from './sd-card.js';
-import { contextSwitchesOf, cpuPercentOver, memoryOfAll, percentile, type Memory } from './proc-stats.js';
+import { contextSwitchesOf, cpuPercentOver, cpuSecondsOf, memoryOfAll, percentile, type Memory } from './proc-stats.js';
 import type { Services } from './services.js';
+import type { PrivateBroker } from '../test/helpers/private-services.js';
 import type { CloudPeer } from '../test/helpers/cloud-peer.js';
 
 export const log = (line: string) => process.stdout.write(`bench: ${line}\n`);
@@ -153,7 +154,13 @@ export async function traceHops(agent: Agent, rate: number, seconds: number): Pr
 
 export interface FloodResult {
   flood_p99_ms: number | null;
+  /** Exchange p99 under the flood ÷ the p99 of an equal block just before it without the flood. */
   flood_p99_ratio: number | null;
+  /** The block without the flood: as many exchanges as the flood window, so the same statistic. */
+  control_p99_ms: number | null;
+  control_exchanges: number;
+  /** Exchange p99 under the flood ÷ the latency section's p99 (more exchanges, so a lower percentile of the tail). */
+  flood_p99_latency_ratio: number | null;
   forged_sent: number;
   /** From the first forged command until the agent had answered them all. */
   flood_processed_ms: number | null;
@@ -166,23 +173,51 @@ export interface FloodResult {
   unfinished: number;
   /** Everything the stack spent during the flood (exchanges included), divided by the forged commands. */
   cost_per_forged_command: CostPerExchange;
+  /**
+   * Cores busy on average from the first forged command until the agent had worked them off: the
+   * agent's processes and Redis, and beside them on the same machine the broker, the forging process
+   * and the bench (cloud peer, bills). On the board only the agent's share is there.
+   */
+  cores_busy: { agent: number; broker: number; forger: number; bench: number };
+  /** The slowest exchanges of the flood window, hop by hop (HOPS): what decides its p99. */
+  slowest: SlowExchange[];
   loadavg: (number | null)[];
 }
 
-/** Exchanges at `rate` while forged commands arrive, until the agent has worked off every one of them. */
-export async function flood(agent: Agent, brokerUrl: string, rate: number, floodRate: number, floodSeconds: number, idleP99: number): Promise<FloodResult> {
+export interface SlowExchange {
+  /** Bill event after the first forged command, ms. */
+  offset_ms: number;
+  latency_ms: number;
+  hops: Record<string, number>;
+}
+
+/** Exchanges the flood section takes apart hop by hop. */
+const SLOWEST = 3;
+
+/**
+ * Exchanges at `rate` for `floodSeconds` without a flood, then while forged commands arrive until the
+ * agent has worked off every one of them. The p99 of either block is the 2nd–3rd slowest of a few hundred
+ * exchanges: compared with the latency section's p99 (of more exchanges) a short window reads high with
+ * no flood at all (docs/performance.md#forged-command-flood-what-decides-its-p99).
+ */
+export async function flood(agent: Agent, broker: PrivateBroker, rate: number, floodRate: number, floodSeconds: number, idleP99: number): Promise<FloodResult> {
   const commands = makeQueue(queueNames.commands, agent.redis, agent.keys.bullPrefix);
   const outbox = makeQueue(queueNames.outbox, agent.redis, agent.keys.bullPrefix);
-  await agent.topUp(rate * (floodSeconds + 60) * COINS_PER_EXCHANGE + 1000);
+  await agent.topUp(rate * (2 * floodSeconds + 60) * COINS_PER_EXCHANGE + 1000);
   await agent.settle();
+  const control = (await runExchanges(agent, { ratePerSecond: rate, seconds: floodSeconds })).completed.map((c) => c.latencyMs);
+  const controlP99 = percentile(control, 99);
   const resultsBefore = agent.peer.of('command_result').length;
   const rateLimited = async () => Number((await agent.redis.hget(agent.keys.metrics, 'commands_rate_limited_total')) ?? 0);
   const limitedBefore = await rateLimited();
   const pids = await agent.processes();
   const costBefore = await costSample(agent.redis, pids);
+  const brokerCpu = () => (broker.pid ? cpuSecondsOf(broker.pid) * 1000 : NaN);
+  const [brokerBefore, benchBefore, busyFrom] = [brokerCpu(), process.cpuUsage(), Date.now()];
   let drainedAt = 0;
+  let busy: { broker: number; bench: NodeJS.CpuUsage; agent: CostSample } | null = null;
   let failed = false;
-  const forged = runFlood(brokerUrl, agent.deviceId, floodRate, floodSeconds);
+  const forged = runFlood(broker.url, agent.deviceId, floodRate, floodSeconds);
   const backlog = (async () => {
     await forged;
     await waitFor(
@@ -195,28 +230,55 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
       50,
     );
     drainedAt = Date.now();
+    busy = { broker: brokerCpu() - brokerBefore, bench: process.cpuUsage(benchBefore), agent: await costSample(agent.redis, pids) };
   })().catch((err: unknown) => {
     failed = true;
     throw err;
   });
+  // Read once, after the run: polling while it runs would add its own load to the window. BullMQ
+  // keeps the last 200 jobs of a queue, so the slowest are picked from the last ~100 exchanges.
+  const rec = new JobRecorder(agent.redis, agent.keys);
   const r = await runExchanges(agent, { ratePerSecond: rate, seconds: 180, stopWhen: () => drainedAt > 0 || failed, graceMs: 120_000 });
   try {
     await backlog;
+    await rec.poll();
   } finally {
     await commands.close();
     await outbox.close();
+    await rec.close();
   }
   const f = await forged;
   await agent.settle();
   const cost = perExchange(accumulate(null, costBefore, await costSample(agent.redis, pids)), f.sent);
+  // The apps write their counters (commands_rate_limited_total) at most once a second (shared/metrics.ts).
+  await sleep(1500);
   const during = r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt).map((c) => c.latencyMs);
   const p99 = percentile(during, 99);
+  const cores = (ms: number, window = drainedAt - busyFrom) => round(ms / window, 2)!;
+  const cores_busy = {
+    agent: cores(perExchange(accumulate(null, costBefore, busy!.agent), 1).cpu_ms_total),
+    broker: cores(busy!.broker),
+    forger: cores(f.cpuMs, f.endedAt - f.startedAt),
+    bench: cores((busy!.bench.user + busy!.bench.system) / 1000),
+  };
+  const slowest = hopsOf(rec, r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt))
+    .sort((a, b) => b.exchange.latencyMs - a.exchange.latencyMs)
+    .slice(0, SLOWEST)
+    .map(({ exchange, hops }) => ({ offset_ms: exchange.eventAt - f.startedAt, latency_ms: exchange.latencyMs, hops: Object.fromEntries(HOPS.map(([hop], i) => [hop, hops[i]!])) }));
   const remote = Number((await agent.redis.hget(agent.keys.counters, 'remote_dispensed')) ?? 0);
-  log(`flood: ${f.sent} forged commands in ${f.endedAt - f.startedAt} ms, worked off after ${drainedAt - f.startedAt} ms; exchange p99 ${round(p99)} ms`);
+  log(`flood: ${f.sent} forged commands in ${f.endedAt - f.startedAt} ms, worked off after ${drainedAt - f.startedAt} ms; exchange p99 ${round(p99)} ms (${during.length} exchanges), without the flood just before ${round(controlP99)} ms (${control.length})`);
   log(`flood: ${(await rateLimited()) - limitedBefore} dropped by the inbound rate limit, ${agent.peer.of('command_result').length - resultsBefore} answered`);
+  log(`flood: cores busy meanwhile: agent ${cores_busy.agent}, broker ${cores_busy.broker}, forging process ${cores_busy.forger}, bench ${cores_busy.bench}`);
+  for (const e of slowest) {
+    const worst = Object.entries(e.hops).sort((a, b) => b[1] - a[1]).slice(0, 2);
+    log(`flood: ${e.latency_ms} ms exchange at +${e.offset_ms} ms; longest hops ${worst.map(([hop, ms]) => `${ms} ms in "${hop}"`).join(', ')}`);
+  }
   return {
     flood_p99_ms: round(p99),
-    flood_p99_ratio: round(p99 / idleP99, 2),
+    flood_p99_ratio: round(p99 / controlP99, 2),
+    control_p99_ms: round(controlP99),
+    control_exchanges: control.length,
+    flood_p99_latency_ratio: round(p99 / idleP99, 2),
     forged_sent: f.sent,
     flood_processed_ms: drainedAt - f.startedAt,
     command_results_received: agent.peer.of('command_result').length - resultsBefore,
@@ -225,6 +287,8 @@ export async function flood(agent: Agent, brokerUrl: string, rate: number, flood
     exchanges: during.length,
     unfinished: r.injected - r.completed.length,
     cost_per_forged_command: cost,
+    cores_busy,
+    slowest,
     loadavg: load(),
   };
 }

@@ -31,6 +31,7 @@ export interface PrivateBroker {
   port: number;
   url: string;
   readonly running: boolean;
+  readonly pid: number | null;
   start(): Promise<void>;
   /** SIGTERM: the broker goes away and every client's connection drops. */
   stop(): Promise<void>;
@@ -47,6 +48,9 @@ export async function privateBroker(dir: string): Promise<PrivateBroker> {
     url: `mqtt://127.0.0.1:${port}`,
     get running() {
       return proc !== null && proc.exitCode === null && proc.signalCode === null;
+    },
+    get pid() {
+      return broker.running ? (proc?.pid ?? null) : null;
     },
     async start() {
       if (broker.running) return;
