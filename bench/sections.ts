@@ -3,7 +3,9 @@
  * prints a line of progress and returns its figures; run.ts strings them
  * together and reports.
  */
+import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { promisify } from 'node:util';
 import { makeQueue, queueNames } from '../queue/index.js';
 import { waitFor } from '../test/helpers/env.js';
 import type { Agent } from './agent.js';
@@ -439,16 +441,38 @@ export async function memory(agent: Agent): Promise<MemoryResult> {
   return { total_pss_mb: round(sum('pssMb')), total_rss_mb: round(sum('rssMb')), processes, redis_used_mb: round(used / 2 ** 20) };
 }
 
-export async function idle(agent: Agent, seconds: number): Promise<{ idle_cpu_pct: number | null; per_process_pct: Record<string, number | null>; loadavg: (number | null)[] }> {
+export interface IdleResult {
+  idle_cpu_pct: number | null;
+  per_process_pct: Record<string, number | null>;
+  /**
+   * CPU of one empty timer wake-up in a process of its own over the same window, µs: what the machine
+   * charges for waking at all. A shared machine's charge drifts (92–137 µs within minutes on 2026-12-08),
+   * and the agent's idle CPU, made of wake-ups, moves with it.
+   */
+  reference_us_per_wakeup: number | null;
+  loadavg: (number | null)[];
+}
+
+/** CPU µs of an empty timer wake-up, 20 a second for `seconds`, in a process of its own that does nothing else. */
+async function referenceWakeup(seconds: number): Promise<number> {
+  const script = `const t0 = process.cpuUsage(); let n = 0; const i = setInterval(() => n++, 50);
+setTimeout(() => { clearInterval(i); const c = process.cpuUsage(t0); process.stdout.write(String((c.user + c.system) / n)); }, ${seconds * 1000});`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { timeout: (seconds + 30) * 1000 });
+  return Number(stdout);
+}
+
+export async function idle(agent: Agent, seconds: number): Promise<IdleResult> {
   await agent.settle();
   // Let the last exchange's aftermath (GC, log flushes) pass.
   await sleep(5_000);
   const pids = await agent.processes();
+  const reference = referenceWakeup(seconds);
   const each = await Promise.all(Object.entries(pids).map(async ([name, pid]) => [name, round(await cpuPercentOver([pid], seconds * 1000), 2)] as const));
   const per = Object.fromEntries(each);
   const total = each.reduce((s, [, v]) => s + (v ?? 0), 0);
-  log(`idle CPU over ${seconds} s: ${round(total, 2)} % of one core`);
-  return { idle_cpu_pct: round(total, 2), per_process_pct: per, loadavg: load() };
+  const referenceUs = round(await reference);
+  log(`idle CPU over ${seconds} s: ${round(total, 2)} % of one core (an empty timer wake-up cost ${referenceUs} µs of CPU meanwhile)`);
+  return { idle_cpu_pct: round(total, 2), per_process_pct: per, reference_us_per_wakeup: referenceUs, loadavg: load() };
 }
 
 export interface SoakResult {
