@@ -31,11 +31,20 @@ export interface CloudPeer {
   close(): Promise<void>;
 }
 
-export async function cloudPeer(deviceId: string, opts: { url?: string; prefix?: string; policy?: AckPolicy } = {}): Promise<CloudPeer> {
+/**
+ * `session`: a fixed client id with a persistent session (clean: false), so a broker that keeps sessions
+ * (privateBroker's `keepSessions`) holds what the device sends while this peer is away, restarts included.
+ */
+export async function cloudPeer(deviceId: string, opts: { url?: string; prefix?: string; policy?: AckPolicy; session?: string } = {}): Promise<CloudPeer> {
   const prefix = opts.prefix ?? 'coinerex';
   const t = topicsFor(prefix, deviceId);
-  const client: MqttClient = await mqtt.connectAsync(opts.url ?? MQTT_URL, { clientId: `cloud-${deviceId}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 200 });
-  client.on('error', () => undefined);
+  const clientId = opts.session ?? `cloud-${deviceId}-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+  const client: MqttClient = mqtt.connect(opts.url ?? MQTT_URL, { clientId, clean: opts.session === undefined, reconnectPeriod: 200 });
+  // The message handler is attached before the CONNACK: a resumed session's queued messages arrive right behind it.
+  const connected = new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
   const peer: CloudPeer = {
     topics: t,
     received: [],
@@ -74,6 +83,13 @@ export async function cloudPeer(deviceId: string, opts: { url?: string; prefix?:
     const status = p === 'all' ? 'received' : p === 'none' ? null : p === 'error' ? 'error' : p(r);
     if (status) void peer.ack(payload.message_id, status).catch(() => undefined);
   });
-  await client.subscribeAsync([`${prefix}/+/${deviceId}`, t.commandResult]);
+  try {
+    await connected;
+  } catch (err) {
+    await client.endAsync(true);
+    throw err;
+  }
+  client.on('error', () => undefined);
+  await client.subscribeAsync([`${prefix}/+/${deviceId}`, t.commandResult], { qos: opts.session === undefined ? 0 : 1 });
   return peer;
 }

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { waitFor } from './env.js';
@@ -37,11 +38,21 @@ export interface PrivateBroker {
   stop(): Promise<void>;
 }
 
-export async function privateBroker(dir: string): Promise<PrivateBroker> {
+export interface PrivateBrokerOptions {
+  /**
+   * Persistent sessions survive a restart (saved in `dir`), and a disconnected one queues even QoS 0
+   * messages: a cloud peer with a `session` misses nothing the device sends while it is away.
+   */
+  keepSessions?: boolean;
+}
+
+export async function privateBroker(dir: string, o: PrivateBrokerOptions = {}): Promise<PrivateBroker> {
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  // A tuned cloud broker sends small packets at once (docs/pitfalls.md#nagles-algorithm); nothing persists across a restart.
-  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n`);
+  // A tuned cloud broker sends small packets at once (docs/pitfalls.md#nagles-algorithm); by default nothing persists across a restart.
+  // Started as root, mosquitto would otherwise drop to its own user, which cannot write into `dir`.
+  const persistence = o.keepSessions ? `persistence true\npersistence_location ${dir}/\nqueue_qos0_messages true\nuser ${userInfo().username}\n` : 'persistence false\n';
+  await writeFile(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n${persistence}`);
   let proc: ChildProcess | null = null;
   const broker: PrivateBroker = {
     port,

@@ -25,11 +25,13 @@ const result = (n: number) => ({
 test('command results produced while the link is down are kept (bounded, drops counted) and sent in order on reconnect', async (t) => {
   t.timeout(60_000);
   const dir = await mkdtemp(join(tmpdir(), 'coinerex-results-'));
-  const broker = await privateBroker(dir);
+  // The cloud's session outlives its connection and the broker's restart: whenever the device is back, its results wait for the cloud.
+  const broker = await privateBroker(dir, { keepSessions: true });
   await broker.start();
   const env = testEnv({ COINEREX_RESULT_BUFFER_LIMIT: '5', COINEREX_MQTT_RECONNECT_MAX_MS: '1000' });
+  const session = `cloud-${env.deviceId}`;
   // Subscribed before the device starts: its first heartbeat (QoS 0) is out before startDevice returns.
-  let cloud = await cloudPeer(env.deviceId, { url: broker.url });
+  let cloud = await cloudPeer(env.deviceId, { url: broker.url, session });
   const device = await startDevice(env, { mqttUrl: broker.url });
   try {
     await cloud.waitCount('heartbeat', 1);
@@ -44,9 +46,8 @@ test('command results produced while the link is down are kept (bounded, drops c
     t.is(await device.redis.llen(env.keys.resultBuffer), 5);
 
     await broker.start();
-    cloud = await cloudPeer(env.deviceId, { url: broker.url });
+    cloud = await cloudPeer(env.deviceId, { url: broker.url, session });
     try {
-      // The cloud subscribes before the device is back (its reconnect back-off waits at least 250 ms): nothing is lost to the void.
       const got = await waitFor(() => {
         const ids = cloud.of('command_result').map((r) => r.payload.ack_command_id);
         return ids.length >= 5 ? ids : null;
