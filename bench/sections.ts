@@ -254,7 +254,8 @@ export async function flood(agent: Agent, broker: PrivateBroker, rate: number, f
   const cost = perExchange(accumulate(null, costBefore, await costSample(agent.redis, pids)), f.sent);
   // The apps write their counters (commands_rate_limited_total) at most once a second (shared/metrics.ts).
   await sleep(1500);
-  const during = r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt).map((c) => c.latencyMs);
+  const inWindow = r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt);
+  const during = inWindow.map((c) => c.latencyMs);
   const p99 = percentile(during, 99);
   const cores = (ms: number, window = drainedAt - busyFrom) => round(ms / window, 2)!;
   const cores_busy = {
@@ -263,7 +264,7 @@ export async function flood(agent: Agent, broker: PrivateBroker, rate: number, f
     forger: cores(f.cpuMs, f.endedAt - f.startedAt),
     bench: cores((busy!.bench.user + busy!.bench.system) / 1000),
   };
-  const slowest = hopsOf(rec, r.completed.filter((c) => c.eventAt >= f.startedAt && c.eventAt <= drainedAt))
+  const slowest = hopsOf(rec, inWindow)
     .sort((a, b) => b.exchange.latencyMs - a.exchange.latencyMs)
     .slice(0, SLOWEST)
     .map(({ exchange, hops }) => ({ offset_ms: exchange.eventAt - f.startedAt, latency_ms: exchange.latencyMs, hops: Object.fromEntries(HOPS.map(([hop], i) => [hop, hops[i]!])) }));
@@ -446,7 +447,7 @@ export interface IdleResult {
   per_process_pct: Record<string, number | null>;
   /**
    * CPU of one empty timer wake-up in a process of its own over the same window, µs: what the machine
-   * charges for waking at all. A shared machine's charge drifts (92–137 µs within minutes on 2026-12-08),
+   * charges for waking at all. A shared machine's charge drifts (466 → 641 µs within ten minutes on 2026-12-08),
    * and the agent's idle CPU, made of wake-ups, moves with it.
    */
   reference_us_per_wakeup: number | null;
