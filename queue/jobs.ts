@@ -68,6 +68,11 @@ export const hwEventSchema = z.discriminatedUnion('kind', [
     doorOpen: z.boolean(),
     acceptorsEnabled: z.boolean(),
     payouts: z.array(z.object({ payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative(), done: z.boolean() })),
+    /**
+     * true: every payout this hardware accepted is in its durable records, so one missing from `payouts`
+     * never reached it and may be issued again even without an inventory. Absent: not claimed.
+     */
+    recordsIntact: z.boolean().optional(),
   }),
 ]);
 export type HwEvent = z.infer<typeof hwEventSchema>;

@@ -65,8 +65,12 @@ export const payoutFields = {
   lost: 'lost',
 } as const;
 
-/** Why a payout ended, as the hardware reports it; the order is the board link's wire encoding (1-based). */
-export const payoutEndReasons = ['complete', 'hopper_empty', 'jam', 'fault', 'unknown'] as const;
+/**
+ * Why a payout ended, as the hardware reports it; the order is the board link's wire encoding (1-based).
+ * `unknown`: cut by a power loss, `paid` exact, the rest may still be paid. `in_doubt`: the hardware
+ * cannot tell whether more than `paid` left; the rest waits for a person (51), never paid again by itself.
+ */
+export const payoutEndReasons = ['complete', 'hopper_empty', 'jam', 'fault', 'unknown', 'in_doubt'] as const;
 export type PayoutEndReason = (typeof payoutEndReasons)[number];
 
 export interface PhysicalTruth {

@@ -72,7 +72,8 @@ test('exchanges over ccTalk under PM2: every denomination, a hopper power cut mi
     // A 1000 bill pays 100 coins; the hopper loses power once 10 are out, and gets it back.
     const hardware = (await stack.list()).find((p) => p.name === 'hardware')!;
     await emu.command('bill 1000');
-    await waitFor(async () => (await emu.state()).hopper.paid >= 10, 15_000, 'the payout under way');
+    // `paid` still reads the last dispense's 100 until this one starts: the coins out since are what counts.
+    await waitFor(async () => (await emu.state()).hopper.dispensed >= 165 + 10, 15_000, 'the payout under way');
     await emu.command('powercut');
     await cloud.waitFor(fault(41, 'raised'), 15_000, 'hopper fault raised');
     await emu.command('plug hopper');

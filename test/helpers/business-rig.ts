@@ -160,8 +160,11 @@ export const dataOf = (m: Envelope): any => m.data;
 
 export type Report = Omit<Extract<HwEvent, { kind: 'status_report' }>, 'eventId' | 'at' | 'requestId' | 'kind'>;
 
-/** A hardware stand-in: records commands; answers report_status with `answer()` (none when it returns null). */
-export async function fakeHardware(prefix: string, answer: () => Report | null) {
+/**
+ * A hardware stand-in: records commands; answers report_status with `answer()` (none when it returns null).
+ * A command `refuse` picks fails, as it would at a driver that could not take it.
+ */
+export async function fakeHardware(prefix: string, answer: () => Report | null, refuse: (c: HwCommand) => boolean = () => false) {
   const commands: HwCommand[] = [];
   const connection = workerConnection(REDIS_URL);
   const workerConn = workerConnection(REDIS_URL);
@@ -171,6 +174,7 @@ export async function fakeHardware(prefix: string, answer: () => Report | null) 
     queueNames.hwCommands,
     async (job: Job<HwCommand>) => {
       commands.push(job.data);
+      if (refuse(job.data)) throw new Error(`${job.data.kind} refused by the fake hardware`);
       if (job.data.kind !== 'report_status') return;
       const r = answer();
       const eventId = `sr-${n++}-${job.data.requestId}`;

@@ -17,9 +17,9 @@ import { Queue } from 'bullmq';
 import { queueNames } from '../../queue/index.js';
 
 /** A rig that asks the hardware about a payout after 300 ms without news, with the fake hardware answering. */
-async function quickToAsk(t: ExecutionContext, answer: () => Report | null) {
+async function quickToAsk(t: ExecutionContext, answer: () => Report | null, refuse?: (c: HwCommand) => boolean) {
   const rig = await startBusinessRig({ sim: false, stuck: { stuckAfterMs: 300, msPerCoin: 0, reportTimeoutMs: 1_000 } });
-  const hw = await fakeHardware(rig.t.keys.bullPrefix, answer);
+  const hw = await fakeHardware(rig.t.keys.bullPrefix, answer, refuse);
   t.teardown(async () => {
     await hw.close();
     await rig.close();
@@ -27,7 +27,7 @@ async function quickToAsk(t: ExecutionContext, answer: () => Report | null) {
   return { rig, hw };
 }
 
-const done = (payoutId: string, requested: number, paid: number, reason: 'complete' | 'hopper_empty' | 'unknown' = 'complete'): HwEvent => ({
+const done = (payoutId: string, requested: number, paid: number, reason: Extract<HwEvent, { kind: 'payout_done' }>['reason'] = 'complete'): HwEvent => ({
   kind: 'payout_done',
   eventId: `payout-done-${payoutId}`,
   at: Date.now(),
@@ -85,6 +85,20 @@ test('a payout stopped part-way (power loss) is finished by a new payout for the
   t.like(dataOf(txn!), { success: true, amounts: { coins_dispensed: 10 } });
   await rig.settle();
   t.like((await rig.snapshot()).counters, { total_dispensed: 10, debt_coins: 0 });
+});
+
+test('a payout the hardware ends in doubt (a hopper that lost its counts): what it knows is paid, the rest is debt in doubt with 51, never paid again by itself', async (t) => {
+  const { rig, hw } = await quickToAsk(t, () => healthy);
+  await rig.feed(bill('ev-bill-doubt'));
+  const [sent] = await waitFor(() => (hw.payouts().length === 1 ? hw.payouts() : null), 5_000, 'payout sent');
+  await rig.feed(done(sent!.payoutId, 10, 3, 'in_doubt'));
+  const [e51] = await rig.waitMessages((m) => m.message_type === 'error' && dataOf(m).error_code === 51, 1);
+  t.like(dataOf(e51!), { state: 'raised', context: { payout_id: sent!.payoutId, coins_in_doubt: 7, debt_coins: 7 } });
+  const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);
+  t.like(dataOf(txn!), { success: false, debt_coins: 7, amounts: { coins_dispensed: 3 } });
+  await rig.settle();
+  t.is(hw.payouts().length, 1, 'the rest is not paid by a new payout');
+  t.like((await rig.snapshot()).counters, { total_dispensed: 3, debt_coins: 7 });
 });
 
 test('when the hardware cannot tell, the coins become debt with error 51 and wait for a person', async (t) => {
@@ -185,6 +199,23 @@ test('a payout marked sent whose command was never added (a crash in between) is
   t.is(again.length, 1);
   t.like(again[0], { payoutId, coins: 10 }, 'the same id issued again');
   t.is((await rig.snapshot()).counters.debt_coins, 0);
+});
+
+test('a payout refused by a hardware without an inventory whose records are intact (ccTalk) is issued again: no 51, paid once', async (t) => {
+  let refused = 0;
+  const ccTalk: Report = { inventory: null, doorOpen: false, acceptorsEnabled: true, payouts: [], recordsIntact: true };
+  const { rig, hw } = await quickToAsk(t, () => ccTalk, (c) => c.kind === 'payout' && refused++ === 0);
+  await rig.feed(bill('ev-bill-refused'));
+  // The first payout command fails at the hardware: nothing recorded there, so its report leaves the payout out.
+  const [first, again] = await waitFor(() => (hw.payouts().length >= 2 ? hw.payouts() : null), 10_000, 'payout issued again');
+  t.is(again!.payoutId, first!.payoutId, 'the same id: the hardware pays it at most once');
+  await rig.feed(done(first!.payoutId, 10, 10));
+  const [txn] = await rig.waitMessages((m) => m.message_type === 'transaction', 1);
+  t.like(dataOf(txn!), { success: true, amounts: { coins_dispensed: 10 } });
+  await rig.settle();
+  const snap = await rig.snapshot();
+  t.false(snap.activeErrors.includes(51), 'no coins in doubt');
+  t.like(snap.counters, { total_dispensed: 10, debt_coins: 0 });
 });
 
 /** A bill paid by a payout the hardware then cannot account for, settled by the engine's own write. */

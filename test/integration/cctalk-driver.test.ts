@@ -47,6 +47,41 @@ test.serial('a hopper power cut mid-payout: the remainder is paid exactly once',
   t.true(rig.of('fault_cleared', (e) => e.code === 41).length >= 1);
 });
 
+test.serial('a payout that reaches the driver while the hopper is not answering waits for it and is paid once when it answers', async (t) => {
+  // The window between a bill stacked and its payout command: the hopper loses power in it.
+  const rig = await cctalkRig({ emulator: { coinMs: 5, inventory: 100 } });
+  t.teardown(() => rig.dispose());
+  rig.control('powercut');
+  await rig.next('fault_raised', (e) => e.code === 41);
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-gone', coins: 12 });
+  rig.control('plug hopper');
+  const done = await rig.next('payout_done', (e) => e.payoutId === 'P-gone');
+  t.like(done, { requested: 12, paid: 12, unpaid: 0, reason: 'complete' });
+  t.is(rig.emulator.hopper.dispensed, 12, 'twelve coins left the hopper, not more');
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-gone', coins: 12 });
+  await rig.next('payout_done', (e) => e.payoutId === 'P-gone' && e !== done);
+  t.is(rig.emulator.hopper.dispensed, 12, 'a repeat of the command pays nothing');
+  await rig.driver.execute({ kind: 'report_status', requestId: 'R-gone' });
+  t.like(await rig.next('status_report', (e) => e.requestId === 'R-gone'), { inventory: null, recordsIntact: true, payouts: [{ payoutId: 'P-gone', requested: 12, paid: 12, done: true }] });
+});
+
+test.serial("a power cut that takes the hopper's counts with it ends the payout in doubt with what is known: never paid again by the driver", async (t) => {
+  const rig = await cctalkRig({ emulator: { coinMs: 15, inventory: 100 } });
+  t.teardown(() => rig.dispose());
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-forget', coins: 30 });
+  await waitFor(() => rig.emulator.hopper.paid >= 6, WAIT_MS, 'six coins out');
+  rig.control('powercut forget');
+  const out = rig.emulator.hopper.dispensed;
+  await rig.next('fault_raised', (e) => e.code === 41);
+  rig.control('plug hopper');
+  const done = await rig.next('payout_done', (e) => e.payoutId === 'P-forget');
+  t.like(done, { requested: 30, paid: 0, unpaid: 30, reason: 'in_doubt' });
+  t.true(rig.of('fault_raised', (e) => e.code === 41 && e.context?.reason === 'payout unknown').length === 1, '41 raised for a person');
+  await rig.driver.execute({ kind: 'report_status', requestId: 'R-forget' });
+  await rig.next('status_report', (e) => e.requestId === 'R-forget');
+  t.is(rig.emulator.hopper.dispensed, out, 'no coin left after the power cut');
+});
+
 test.serial('agent and hopper both down mid-payout: a new driver settles from the hopper counts, never by a blind resend', async (t) => {
   const rig = await cctalkRig({ emulator: { coinMs: 15, inventory: 100 } });
   t.teardown(() => rig.dispose());

@@ -20,6 +20,9 @@ test('judge: what a status report says about a payout decides what is paid', (t)
   t.deepEqual(judge(intent, report({ payouts: known(4, false) }), 'finished'), { action: 'wait' });
   t.deepEqual(judge(intent, report({}), 'finished'), { action: 'reissue' });
   t.deepEqual(judge(intent, report({ inventory: null }), 'finished'), { action: 'settle', paid: 0, end: 'unknown' });
+  // No inventory, but records it vouches for (ccTalk): a payout it does not know never reached it.
+  t.deepEqual(judge(intent, report({ inventory: null, recordsIntact: true }), 'finished'), { action: 'reissue' });
+  t.deepEqual(judge(intent, report({ inventory: null, recordsIntact: true, payouts: known(4, true) }), 'finished'), { action: 'settle', paid: 4, end: 'interrupted' });
   // The payout's command not yet done by the hardware app: a report without it proves nothing.
   t.deepEqual(judge(intent, report({ inventory: null }), 'queued'), { action: 'wait' });
   t.deepEqual(judge(intent, report({}), 'queued'), { action: 'wait' });

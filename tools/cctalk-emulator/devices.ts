@@ -257,9 +257,13 @@ export class Hopper extends EmulatedDevice {
     this.flags = 0;
   }
 
-  /** Power lost mid-payout: the counts of the payout are kept (EEPROM), the motor stops, the device goes silent. */
-  powerCut(): void {
+  /**
+   * Power lost mid-payout: the counts of the payout are kept (EEPROM), the motor stops, the device goes
+   * silent. `forget`: a hopper without non-volatile counts, whose last-payout counts read 0 after it.
+   */
+  powerCut(forget = false): void {
     this.reset();
+    if (forget) this.paid = this.unpaid = 0;
     this.unplugged = true;
   }
 

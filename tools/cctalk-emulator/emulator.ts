@@ -35,7 +35,7 @@ export const controlHelp = [
   'reset coin|bill|hopper     the device resets (counter 0, inhibits, hopper disabled)',
   'unplug coin|bill|hopper    the device stops answering',
   'plug coin|bill|hopper      it answers again',
-  'powercut                   the hopper loses power mid-payout (counts kept, silent until plug)',
+  'powercut [forget]          the hopper loses power mid-payout (counts kept, or lost with forget; silent until plug)',
   'jump <n>                   the coin acceptor counter moves by n without the events',
   `hostile ${hostileKinds.join('|')} [n]  spoils the next n replies`,
   'raw <hex>                  the next reply is exactly these bytes',
@@ -97,8 +97,9 @@ export class CctalkEmulator {
         reset: ([arg]) => ok(() => this.device(arg).reset())(),
         unplug: ([arg]) => ok(() => (this.device(arg).unplugged = true))(),
         plug: ([arg]) => ok(() => (this.device(arg).unplugged = false))(),
-        powercut: () => {
-          h.powerCut();
+        powercut: ([arg]) => {
+          if (arg !== undefined && arg !== 'forget') throw new Error('powercut: nothing or forget');
+          h.powerCut(arg === 'forget');
           return { ok: true, paid: h.paid, unpaid: h.unpaid };
         },
         jump: ([arg]) => ok(() => this.coin.events.jump(int(arg, 'jump')))(),

@@ -13,8 +13,10 @@
  *  - its command never added (a crash right after the payout was marked
  *    sent): it never reached the hardware, so the same id is issued, even
  *    by a hardware that lost its state;
- *  - unknown to a hardware that reports its state: the command never
- *    arrived, so the same id is issued again (the hardware is idempotent);
+ *  - unknown to a hardware that reports its state, or says its payout
+ *    records are intact (ccTalk: no inventory, but every payout it took is
+ *    recorded): the command never arrived, so the same id is issued again
+ *    (the hardware is idempotent);
  *  - the hardware cannot tell (its report has no inventory: it lost its
  *    state): nothing is counted as paid, the rest is debt, error 51, and the
  *    debt waits for a person instead of being guessed.
@@ -42,7 +44,7 @@ export function judge(intent: PayoutIntent, report: StatusReport, command: Payou
     if (paid >= intent.coins) return { action: 'settle', paid, end: 'complete' };
     return { action: 'settle', paid, end: report.inventory === 0 ? 'short' : 'interrupted' };
   }
-  if (report.inventory === null) return { action: 'settle', paid: 0, end: 'unknown' };
+  if (report.inventory === null && report.recordsIntact !== true) return { action: 'settle', paid: 0, end: 'unknown' };
   return { action: 'reissue' };
 }
 
@@ -50,7 +52,9 @@ export function judge(intent: PayoutIntent, report: StatusReport, command: Payou
 export function endOf(reason: Extract<HwEvent, { kind: 'payout_done' }>['reason'], unpaid: number): AttemptEnd {
   if (unpaid <= 0) return 'complete';
   // `unknown`: the hopper stopped without a cause (power loss); what it paid is exact, the rest can still be paid.
-  return reason === 'unknown' ? 'interrupted' : 'short';
+  if (reason === 'unknown') return 'interrupted';
+  // `in_doubt`: more may have left than reported; paying the rest could pay twice, so a person decides (51).
+  return reason === 'in_doubt' ? 'unknown' : 'short';
 }
 
 export interface StuckPolicy {

@@ -502,7 +502,11 @@ export class CctalkHardware implements CctalkDriver {
       this.log.info({ payoutId }, 'repeated payout: already accepted, not paid again');
       return;
     }
-    if (!hopper || hopper.up !== true) throw new DriverError('LINK_DOWN', 'ccTalk hopper is not answering');
+    if (!hopper) throw new DriverError('REFUSED', 'no ccTalk hopper is configured');
+    // A hopper not answering (power lost, unplugged) still takes the payout: recorded, it starts when the
+    // hopper answers again, as the rest of a payout cut by a power loss does. Refused, it would reach the
+    // business app only as a payout stuck with no record, which it must leave to a person (51).
+    if (hopper.up !== true) this.log.warn({ payoutId, coins }, 'payout accepted while the hopper is not answering; it starts when the hopper is back');
     const s = this.store.state;
     s.queue.push(payoutId);
     await this.commit({ state: s, payouts: { [payoutId]: { requested: coins, paid: 0, done: false, acceptedAt: this.clock.now() } } });
@@ -595,7 +599,8 @@ export class CctalkHardware implements CctalkDriver {
       case 'unknown':
         this.log.error({ run, status: st }, 'interrupted payout cannot be settled from the hopper status; left to a person');
         this.raise(s, events, LINK_CODE.hopper, 'payout unknown', { payoutId: run.payoutId, paidKnown: run.paid, requested: run.requested });
-        return this.finish(s, events, run, 'unknown');
+        // Not `unknown` (exact, the rest paid by the business app): coins may have left uncounted, so the rest is in doubt (51).
+        return this.finish(s, events, run, 'in_doubt');
     }
   }
 
@@ -655,7 +660,8 @@ export class CctalkHardware implements CctalkDriver {
       done: p.done,
     }));
     await this.commit({
-      events: [this.stamp({ kind: 'status_report', requestId, inventory: null, doorOpen: false, acceptorsEnabled: s.acceptorsEnabled, payouts })],
+      // No inventory (a ccTalk hopper does not count its coins), but every payout taken is in the store, written before any dispense.
+      events: [this.stamp({ kind: 'status_report', requestId, inventory: null, doorOpen: false, acceptorsEnabled: s.acceptorsEnabled, payouts, recordsIntact: true })],
     });
   }
 }

@@ -13,6 +13,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { HwEvent } from '../../../queue/jobs.js';
 import type { RedisKeys } from '../../../shared/keys.js';
+import { payoutEndReasons } from '../../../shared/physical-truth.js';
 import { PendingEvents } from '../pending-events.js';
 
 const PAYOUTS_KEPT = 500;
@@ -21,7 +22,7 @@ export const payoutRecordSchema = z.object({
   requested: z.number().int().nonnegative(),
   paid: z.number().int().nonnegative(),
   done: z.boolean(),
-  reason: z.enum(['complete', 'hopper_empty', 'jam', 'fault', 'unknown']).optional(),
+  reason: z.enum(payoutEndReasons).optional(),
   acceptedAt: z.number().int().nonnegative(),
 });
 export type PayoutRecord = z.infer<typeof payoutRecordSchema>;
