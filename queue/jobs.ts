@@ -67,7 +67,10 @@ export const hwEventSchema = z.discriminatedUnion('kind', [
     inventory: z.number().int().nonnegative().nullable(),
     doorOpen: z.boolean(),
     acceptorsEnabled: z.boolean(),
-    payouts: z.array(z.object({ payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative(), done: z.boolean() })),
+    /** `reason`: why a done payout ended, when the hardware keeps it (`in_doubt` must not be read as an interruption). */
+    payouts: z.array(
+      z.object({ payoutId: id, requested: z.number().int().nonnegative(), paid: z.number().int().nonnegative(), done: z.boolean(), reason: z.enum(payoutEndReasons).optional() }),
+    ),
     /**
      * true: every payout this hardware accepted is in its durable records, so one missing from `payouts`
      * never reached it and may be issued again even without an inventory. Absent: not claimed.

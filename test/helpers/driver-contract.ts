@@ -123,8 +123,8 @@ export function driverContract(test: TestFn, makeDriver: MakeDriver): void {
     await driver.execute({ kind: 'report_status', requestId: 'R-1' });
     const report = await rec.next('status_report', (e) => e.requestId === 'R-1');
     const byId = new Map(report.payouts.map((p) => [p.payoutId, p]));
-    t.deepEqual(byId.get('P-a'), { payoutId: 'P-a', requested: 2, paid: 2, done: true });
-    t.deepEqual(byId.get('P-b'), { payoutId: 'P-b', requested: 3, paid: 3, done: true });
+    t.deepEqual(byId.get('P-a'), { payoutId: 'P-a', requested: 2, paid: 2, done: true, reason: 'complete' });
+    t.deepEqual(byId.get('P-b'), { payoutId: 'P-b', requested: 3, paid: 3, done: true, reason: 'complete' });
     if (report.inventory !== null) t.is(report.inventory, 95);
     t.true(report.acceptorsEnabled);
   });

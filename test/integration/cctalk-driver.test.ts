@@ -78,7 +78,7 @@ test.serial("a power cut that takes the hopper's counts with it ends the payout 
   t.like(done, { requested: 30, paid: 0, unpaid: 30, reason: 'in_doubt' });
   t.true(rig.of('fault_raised', (e) => e.code === 41 && e.context?.reason === 'payout unknown').length === 1, '41 raised for a person');
   await rig.driver.execute({ kind: 'report_status', requestId: 'R-forget' });
-  await rig.next('status_report', (e) => e.requestId === 'R-forget');
+  t.like(await rig.next('status_report', (e) => e.requestId === 'R-forget'), { payouts: [{ payoutId: 'P-forget', paid: 0, done: true, reason: 'in_doubt' }] });
   t.is(rig.emulator.hopper.dispensed, out, 'no coin left after the power cut');
 });
 

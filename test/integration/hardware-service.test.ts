@@ -109,7 +109,7 @@ test('hw-commands: payouts, repeated payouts, acceptors off refuse cash, status 
   await app.commands.add('report_status', { kind: 'report_status', requestId: 'rs-1' });
   const report = await waitFor(() => app.events().find((e) => e.kind === 'status_report'), 5_000, 'status_report');
   t.like(report, { requestId: 'rs-1', inventory: 190, acceptorsEnabled: false, doorOpen: false });
-  t.deepEqual(report.kind === 'status_report' && report.payouts, [{ payoutId: 'TXN_1', requested: 10, paid: 10, done: true }]);
+  t.deepEqual(report.kind === 'status_report' && report.payouts, [{ payoutId: 'TXN_1', requested: 10, paid: 10, done: true, reason: 'complete' }]);
   t.false(app.events().some((e) => e.kind === 'bill_accepted'));
   t.like(await readPhysicalTruth(app.simRedis, app.env.keys), { dispensed: 10, billsNtd: 0 });
 });

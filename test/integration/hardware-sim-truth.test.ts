@@ -148,7 +148,7 @@ test('a payout interrupted by a crash is stopped, not resumed, and reported as u
   t.like(report, { inventory: 500 - cut!.paid });
   t.deepEqual(
     report.kind === 'status_report' ? report.payouts.find((p) => p.payoutId === 'P-cut') : null,
-    { payoutId: 'P-cut', requested: 200, paid: cut!.paid, done: true },
+    { payoutId: 'P-cut', requested: 200, paid: cut!.paid, done: true, reason: 'unknown' },
   );
   const truth = await readPhysicalTruth(r.redis, r.env.keys);
   t.is(truth.dispensed, cut!.paid, 'no coin left after the restart');

@@ -104,7 +104,7 @@ test.serial('status lists payouts with what they paid, an unfinished one include
   t.is(status.payouts[0]!.payoutId, 'P-b', 'unfinished payouts come first');
   await r.driver.execute({ kind: 'report_status', requestId: 'R-1' });
   const report = await r.next('status_report', (e) => e.requestId === 'R-1');
-  t.deepEqual(report.payouts.find((p) => p.payoutId === 'P-a'), { payoutId: 'P-a', requested: 2, paid: 2, done: true });
+  t.deepEqual(report.payouts.find((p) => p.payoutId === 'P-a'), { payoutId: 'P-a', requested: 2, paid: 2, done: true, reason: 'complete' });
   t.true(report.inventory !== null && report.inventory <= 100 - 2 - b!.paid, `inventory ${report.inventory}`);
   t.true(report.acceptorsEnabled);
 });

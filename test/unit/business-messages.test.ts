@@ -18,6 +18,8 @@ test('judge: what a status report says about a payout decides what is paid', (t)
   t.deepEqual(judge(intent, report({ payouts: known(4, true) }), 'finished'), { action: 'settle', paid: 4, end: 'interrupted' });
   t.deepEqual(judge(intent, report({ payouts: known(4, true), inventory: 0 }), 'finished'), { action: 'settle', paid: 4, end: 'short' });
   t.deepEqual(judge(intent, report({ payouts: known(4, false) }), 'finished'), { action: 'wait' });
+  // Ended in doubt (its payout_done missed): the rest is held for a person, not paid as an interruption's.
+  t.deepEqual(judge(intent, report({ payouts: [{ ...known(4, true)[0]!, reason: 'in_doubt' }] }), 'finished'), { action: 'settle', paid: 4, end: 'unknown' });
   t.deepEqual(judge(intent, report({}), 'finished'), { action: 'reissue' });
   t.deepEqual(judge(intent, report({ inventory: null }), 'finished'), { action: 'settle', paid: 0, end: 'unknown' });
   // No inventory, but records it vouches for (ccTalk): a payout it does not know never reached it.

@@ -42,6 +42,8 @@ export function judge(intent: PayoutIntent, report: StatusReport, command: Payou
   if (known) {
     const paid = Math.min(known.paid, intent.coins);
     if (paid >= intent.coins) return { action: 'settle', paid, end: 'complete' };
+    // As from its payout_done: the rest of a payout ended in doubt is never paid again by itself.
+    if (known.reason === 'in_doubt') return { action: 'settle', paid, end: 'unknown' };
     return { action: 'settle', paid, end: report.inventory === 0 ? 'short' : 'interrupted' };
   }
   if (report.inventory === null && report.recordsIntact !== true) return { action: 'settle', paid: 0, end: 'unknown' };

@@ -658,6 +658,7 @@ export class CctalkHardware implements CctalkDriver {
       requested: p.requested,
       paid: p.payoutId === s.run?.payoutId ? s.run.paid : p.paid,
       done: p.done,
+      ...(p.done && p.reason ? { reason: p.reason } : {}),
     }));
     await this.commit({
       // No inventory (a ccTalk hopper does not count its coins), but every payout taken is in the store, written before any dispense.

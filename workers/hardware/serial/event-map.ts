@@ -39,6 +39,6 @@ export function toStatusReport(eventId: string, at: number, requestId: string, s
     inventory: s.inventory,
     doorOpen: s.doorOpen,
     acceptorsEnabled: s.acceptorsEnabled,
-    payouts: s.payouts.map((p) => ({ payoutId: p.payoutId, requested: p.requested, paid: p.paid, done: p.state === 'done' })),
+    payouts: s.payouts.map((p) => ({ payoutId: p.payoutId, requested: p.requested, paid: p.paid, done: p.state === 'done', ...(p.state === 'done' && p.reason ? { reason: p.reason } : {}) })),
   };
 }

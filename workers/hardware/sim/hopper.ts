@@ -185,7 +185,7 @@ export function statusReport(s: Snapshot, requestId: string, payoutIds: readonly
   const payouts = payoutIds
     .map((id) => s.payouts.get(id))
     .filter((p): p is PhysicalPayout => !!p && !p.lost)
-    .map(({ payoutId, requested, paid, done }) => ({ payoutId, requested, paid, done }));
+    .map(({ payoutId, requested, paid, done, reason }) => ({ payoutId, requested, paid, done, ...(done && reason ? { reason } : {}) }));
   const event = stamp({
     kind: 'status_report',
     requestId,
