@@ -598,8 +598,9 @@ export class CctalkHardware implements CctalkDriver {
       }
       case 'unknown':
         this.log.error({ run, status: st }, 'interrupted payout cannot be settled from the hopper status; left to a person');
-        this.raise(s, events, LINK_CODE.hopper, 'payout unknown', { payoutId: run.payoutId, paidKnown: run.paid, requested: run.requested });
-        // Not `unknown` (exact, the rest paid by the business app): coins may have left uncounted, so the rest is in doubt (51).
+        // Not `unknown` (exact, the rest paid by the business app): coins may have left uncounted, so the business app
+        // holds the rest in doubt with 51, which a person decides. No hopper fault: the hopper works, and a fault
+        // raised here would have no event to clear it, keeping every bill out for good.
         return this.finish(s, events, run, 'in_doubt');
     }
   }
