@@ -65,6 +65,31 @@ test.serial('a payout that reaches the driver while the hopper is not answering 
   t.like(await rig.next('status_report', (e) => e.requestId === 'R-gone'), { inventory: null, recordsIntact: true, payouts: [{ payoutId: 'P-gone', requested: 12, paid: 12, done: true }] });
 });
 
+test.serial('a power cut that swallows the dispense (167 unanswered): counts no outcome of it can leave prove it never arrived; sent again, paid once', async (t) => {
+  const rig = await cctalkRig({ emulator: { coinMs: 5, inventory: 100 } });
+  t.teardown(() => rig.dispose());
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-before', coins: 5 });
+  await rig.next('payout_done', (e) => e.payoutId === 'P-before');
+  // The hopper loses power as the 167 reaches it: the dispense is lost with it, its counts still say 5 paid, 0 unpaid.
+  const hopper = rig.emulator.hopper;
+  const handle = hopper.handle.bind(hopper);
+  let armed = true;
+  hopper.handle = (header, data) => {
+    if (armed && header === H.dispenseHopperCoins) {
+      armed = false;
+      hopper.powerCut();
+    }
+    return handle(header, data);
+  };
+  await rig.driver.execute({ kind: 'payout', payoutId: 'P-swallowed', coins: 12 });
+  await rig.next('fault_raised', (e) => e.code === 41);
+  t.false(armed, 'the cut struck the dispense');
+  rig.control('plug hopper');
+  const done = await rig.next('payout_done', (e) => e.payoutId === 'P-swallowed');
+  t.like(done, { requested: 12, paid: 12, unpaid: 0, reason: 'complete' });
+  t.is(rig.emulator.hopper.dispensed, 5 + 12, 'twelve coins for it, once');
+});
+
 test.serial("a power cut that takes the hopper's counts with it ends the payout in doubt with what is known: never paid again by the driver", async (t) => {
   const rig = await cctalkRig({ emulator: { coinMs: 15, inventory: 100 } });
   t.teardown(() => rig.dispose());

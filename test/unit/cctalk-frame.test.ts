@@ -138,13 +138,18 @@ test('payout verdict: resend only when the hopper provably did not take the disp
   t.deepEqual(judgeSegment(seg({ acked: true }), st(4, 0, 7, 0), true).kind, 'settled');
   // A counter still 0 may hide a reset unless the hopper answered throughout.
   t.deepEqual(judgeSegment(seg({ counterBefore: 0, paidBefore: 0 }), st(0, 0, 0, 0), true), { kind: 'send' });
-  t.deepEqual(judgeSegment(seg({ counterBefore: 0, paidBefore: 0 }), st(0, 0, 0, 0), false), { kind: 'unknown' });
+  // A reset it may hide: counts of 0 + 0 are no outcome of a 10-coin dispense, so it never arrived.
+  t.deepEqual(judgeSegment(seg({ counterBefore: 0, paidBefore: 0 }), st(0, 0, 0, 0), false), { kind: 'send' });
 });
 
 test('payout verdict: a power cut settles from the hopper saved counts, or is left to a person', (t) => {
   t.deepEqual(judgeSegment(seg({ acked: true }), st(0, 0, 6, 4), false), { kind: 'settled', paid: 6, reset: true, overpaid: 0 });
-  // Reset, never ACKed, counts unchanged: nobody can tell whether coins left.
-  t.deepEqual(judgeSegment(seg(), st(0, 0, 7, 0), false), { kind: 'unknown' });
+  // Reset, never ACKed, counts unchanged: 7 + 0 is no outcome of a 10-coin dispense (power cut before it arrived).
+  t.deepEqual(judgeSegment(seg(), st(0, 0, 7, 0), false), { kind: 'send' });
+  // ... but 10 + 0 could be this dispense paid in full: nobody can tell whether coins left.
+  t.deepEqual(judgeSegment(seg({ paidBefore: 10 }), st(0, 0, 10, 0), false), { kind: 'unknown' });
+  t.deepEqual(judgeSegment(seg({ paidBefore: 6, unpaidBefore: 4 }), st(0, 0, 6, 4), false), { kind: 'unknown' });
+  // ACKed, yet counts unchanged: the hopper did not keep this dispense's counts.
   t.deepEqual(judgeSegment(seg({ acked: true }), st(0, 0, 7, 0), false), { kind: 'unknown' });
   t.deepEqual(judgeSegment(seg(), st(5, 0, 12, 0), true), { kind: 'settled', paid: 10, reset: false, overpaid: 2 });
 });

@@ -1,11 +1,12 @@
 /**
  * What a hopper status (166) says about the dispense (167) in hand
  * (docs/cctalk.md "Payouts"). A dispense is sent again only when the status
- * proves the hopper never took it: its event counter did not move, its
- * last-payout counts did not change, no reset can have hidden either, and it
- * never ACKed. Anything else is settled from the hopper's own paid count,
- * or, when even that cannot be told, left to a person ('unknown'): never a
- * blind resend. Pure.
+ * proves the hopper never took it: it never ACKed, its last-payout counts
+ * did not change, and either its event counter did not move with no reset
+ * that can have hidden a move, or, after a reset, the unchanged counts are
+ * no outcome of this dispense. Anything else is settled from the hopper's
+ * own paid count, or, when even that cannot be told, left to a person
+ * ('unknown'): never a blind resend. Pure.
  */
 import type { HopperStatus } from '../../../shared/cctalk/headers.js';
 import type { Segment } from './store.js';
@@ -28,7 +29,13 @@ export function judgeSegment(seg: Segment, st: HopperStatus, continuous: boolean
   const reset = st.counter === 0 && (seg.acked || seg.counterBefore !== 0 || !continuous);
   const countsMoved = st.paid !== seg.paidBefore || st.unpaid !== seg.unpaidBefore;
   const received = seg.acked || (!reset && st.counter !== seg.counterBefore) || countsMoved;
-  if (!received) return reset ? { kind: 'unknown' } : { kind: 'send' };
+  if (!received && !reset) return { kind: 'send' };
+  if (!received) {
+    // The hopper keeps the last dispense's counts across a power loss (the same fact `settled` relies on), and a
+    // dispense it took ends with paid + unpaid = its coins (a cut moves what remains to unpaid). Counts unchanged
+    // that cannot add up to this dispense prove it never arrived; counts that can may be this dispense, paid in full.
+    return seg.paidBefore + seg.unpaidBefore === seg.coins ? { kind: 'unknown' } : { kind: 'send' };
+  }
   if (!reset && st.remaining > 0) return { kind: 'paying', paid: Math.min(st.paid, seg.coins) };
   // Counts unchanged across a reset: the hopper may not have saved this dispense's counts at all.
   if (reset && !countsMoved) return { kind: 'unknown' };
