@@ -29,15 +29,12 @@ export function judgeSegment(seg: Segment, st: HopperStatus, continuous: boolean
   const reset = st.counter === 0 && (seg.acked || seg.counterBefore !== 0 || !continuous);
   const countsMoved = st.paid !== seg.paidBefore || st.unpaid !== seg.unpaidBefore;
   const received = seg.acked || (!reset && st.counter !== seg.counterBefore) || countsMoved;
-  if (!received && !reset) return { kind: 'send' };
-  if (!received) {
-    // The hopper keeps the last dispense's counts across a power loss (the same fact `settled` relies on), and a
-    // dispense it took ends with paid + unpaid = its coins (a cut moves what remains to unpaid). Counts unchanged
-    // that cannot add up to this dispense prove it never arrived; counts that can may be this dispense, paid in full.
-    return seg.paidBefore + seg.unpaidBefore === seg.coins ? { kind: 'unknown' } : { kind: 'send' };
-  }
+  // After a reset: the hopper keeps the last dispense's counts across a power loss (the same fact `settled` relies
+  // on), and a dispense it took ends with paid + unpaid = its coins (a cut moves what remains to unpaid). Counts
+  // unchanged that cannot add up to this dispense prove it never arrived; counts that can may be this one, paid in full.
+  if (!received) return reset && seg.paidBefore + seg.unpaidBefore === seg.coins ? { kind: 'unknown' } : { kind: 'send' };
   if (!reset && st.remaining > 0) return { kind: 'paying', paid: Math.min(st.paid, seg.coins) };
-  // Counts unchanged across a reset: the hopper may not have saved this dispense's counts at all.
+  // ACKed, yet counts unchanged across a reset: the hopper did not save this dispense's counts at all.
   if (reset && !countsMoved) return { kind: 'unknown' };
   return { kind: 'settled', paid: Math.min(st.paid, seg.coins), reset, overpaid: Math.max(0, st.paid - seg.coins) };
 }
